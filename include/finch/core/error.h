@@ -1,0 +1,37 @@
+// finch's error types. Every failure that reaches the user is one of these: a single message that
+// names the file, line, key or rank, and an exit code (2 for usage/config, 1 for runtime).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace finch {
+
+class Error : public std::runtime_error {
+ public:
+  Error(std::string message, int exit_code) : std::runtime_error(std::move(message)), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+// A bad command line or config: nothing has run yet. Exit code 2.
+class ConfigError : public Error {
+ public:
+  explicit ConfigError(std::string message) : Error(std::move(message), 2) {}
+};
+
+// A failure while working: unreadable file, corrupt data, dead peer. Exit code 1.
+class RuntimeError : public Error {
+ public:
+  explicit RuntimeError(std::string message) : Error(std::move(message), 1) {}
+};
+
+// A subcommand whose issue has not landed yet (exit 1, and it says so rather than faking output).
+class NotImplementedError : public Error {
+ public:
+  explicit NotImplementedError(const std::string& what);
+};
+
+}  // namespace finch

@@ -1,0 +1,36 @@
+// The run directory, runs/<name>/: config.json (resolved), train.log, metrics.jsonl, checkpoints/,
+// report/. Only rank 0 creates and writes it; every rank knows its paths.
+#pragma once
+
+#include <filesystem>
+
+#include "finch/core/config.h"
+
+namespace finch {
+
+struct RunDir {
+  std::filesystem::path root;
+
+  std::filesystem::path config_file() const { return root / "config.json"; }
+  std::filesystem::path log_file() const { return root / "train.log"; }
+  std::filesystem::path metrics_file() const { return root / "metrics.jsonl"; }
+  std::filesystem::path checkpoints() const { return root / "checkpoints"; }
+  std::filesystem::path report() const { return root / "report"; }
+};
+
+enum class RunDirMode {
+  kFresh,   // the directory must not hold a previous run (nothing is ever overwritten)
+  kResume,  // the directory must exist and hold a previous run
+};
+
+// Paths only, no filesystem access (non-zero ranks).
+RunDir run_dir_for(const Config& config);
+
+// Rank 0: creates the folders and writes config.json atomically. A fresh run refuses a directory
+// that already holds a run; a resumed one refuses a directory that does not.
+RunDir create_run_dir(const Config& config, RunDirMode mode);
+
+// Writes `text` to `path` through a temporary file, fsync and rename: readers see old or new, never half.
+void write_file_atomically(const std::filesystem::path& path, const std::string& text);
+
+}  // namespace finch

@@ -1,0 +1,40 @@
+// Collectives over all ranks, in place on LibTorch tensors. Two backends: MPI (CPU tensors; CUDA
+// tensors are staged through host memory) and NCCL (CUDA tensors, on LibTorch's current stream).
+// Every rank must call the same collectives in the same order with tensors of the same shapes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace finch::dist {
+
+enum class ReduceOp { kSum, kAvg, kMax, kMin };
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend() const = 0;
+
+  virtual void allreduce(std::vector<at::Tensor>& tensors, ReduceOp op) = 0;
+  virtual void broadcast(std::vector<at::Tensor>& tensors, int root) = 0;
+  virtual void barrier() = 0;
+
+  // Scalar helpers for decisions and metrics (always exact: double on the wire).
+  std::vector<double> allreduce_values(std::vector<double> values, ReduceOp op);
+  double allreduce_value(double value, ReduceOp op) { return allreduce_values({value}, op)[0]; }
+  int64_t broadcast_value(int64_t value, int root);
+  void allreduce(at::Tensor tensor, ReduceOp op) {
+    std::vector<at::Tensor> one{std::move(tensor)};
+    allreduce(one, op);
+  }
+};
+
+// MPI_COMM_WORLD (a world of one when no launcher started the process).
+std::unique_ptr<Communicator> make_mpi_communicator();
+
+}  // namespace finch::dist

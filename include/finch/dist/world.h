@@ -1,0 +1,34 @@
+// Who this process is: rank, world size and node-local rank, from MPI (mpirun, or SLURM's
+// srun --mpi=pmix). A process started without a launcher is a world of one and never touches MPI.
+#pragma once
+
+#include <string>
+
+namespace finch::dist {
+
+struct WorldInfo {
+  int rank = 0;
+  int size = 1;
+  int local_rank = 0;  // index among the ranks on this node (MPI_Comm_split_type): the CUDA device
+  int local_size = 1;
+  bool mpi = false;    // MPI was initialised (a launcher started us)
+};
+
+// True when the environment shows an MPI launcher (Open MPI's mpirun, PMIx or PMI2 under srun).
+bool launched_by_mpi();
+
+// Initialises MPI when launched by one (once; later calls return the same). Finalised at exit.
+const WorldInfo& init_world(int* argc, char*** argv);
+const WorldInfo& world();
+
+// Ends the whole job: MPI_Abort when other ranks exist (they may be blocked in a collective and
+// would otherwise hang), plain exit otherwise.
+[[noreturn]] void abort_job(int exit_code);
+
+// Finalises MPI (idempotent). Called at normal exit.
+void finalize_world();
+
+// "Open MPI v4.1.4, ..." (works before MPI_Init).
+std::string mpi_library_version();
+
+}  // namespace finch::dist

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 (bookworm) package that the CPU build, the test suite and the quickstart
+# need. Idempotent and non-interactive; run as root (or with sudo available).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  # LibTorch 1.13.1 (CPU) and its CMake config
+  libtorch-dev
+  # MPI (Open MPI 4.1.4): launcher + headers
+  libopenmpi-dev openmpi-bin
+  # JPEG decode/resize for the raw CUB tree
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  # CLI, config, logging, tests
+  libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
+  # curves (SVG + PNG) for `finch report`
+  libcairo2-dev
+  # reference checks against torchvision (the Debian interpreter, not a pyenv one)
+  python3 python3-torchvision python3-numpy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

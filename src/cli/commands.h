@@ -1,0 +1,25 @@
+// Subcommand registry of the finch binary. Each add_* registers its options on the parent app and
+// returns the function to run when that subcommand is chosen (its exit code).
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace finch::cli {
+
+using Run = std::function<int()>;
+
+struct Command {
+  CLI::App* app;
+  Run run;
+};
+
+Command add_train(CLI::App& parent);
+Command add_config(CLI::App& parent);
+// Subcommands whose issues have not landed: they say so and exit 1, never fake output.
+std::vector<Command> add_pending(CLI::App& parent);
+
+std::string version_text();
+
+}  // namespace finch::cli

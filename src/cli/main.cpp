@@ -1,0 +1,70 @@
+// finch: one binary, subcommands (train, eval, predict, ...). Errors end as one message and an
+// exit code (2 usage/config, 1 runtime); with several ranks a runtime failure aborts the whole job.
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "finch/core/error.h"
+#include "finch/dist/agree.h"
+#include "finch/dist/world.h"
+
+namespace {
+
+int fail(const std::string& message, int code) {
+  const auto& w = finch::dist::world();
+  if (w.size > 1)
+    std::fprintf(stderr, "finch: error: rank %d: %s\n", w.rank, message.c_str());
+  else
+    std::fprintf(stderr, "finch: error: %s\n", message.c_str());
+  std::fflush(stderr);
+  // Other ranks may sit in a collective waiting for this one: take the job down, don't hang it.
+  if (w.size > 1) finch::dist::abort_job(code);
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"finch: distributed fine-tuning of EfficientNets for fine-grained image classification "
+               "(LibTorch, MPI/NCCL)",
+               "finch"};
+  app.set_help_all_flag("--help-all", "Help for every subcommand");
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print finch, LibTorch, CUDA/NCCL and MPI versions");
+  app.require_subcommand(0, 1);
+  app.footer("Run `finch SUBCOMMAND --help` for a subcommand's options. Multi-rank: mpirun -np N finch train ...");
+
+  std::vector<finch::cli::Command> commands = {finch::cli::add_train(app), finch::cli::add_config(app)};
+  for (auto& c : finch::cli::add_pending(app)) commands.push_back(c);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (show_version) {
+    std::cout << finch::cli::version_text();
+    return 0;
+  }
+  for (auto& c : commands) {
+    if (!c.app->parsed()) continue;
+    try {
+      finch::dist::init_world(&argc, &argv);
+      const int rc = c.run();
+      finch::dist::finalize_world();
+      return rc;
+    } catch (const finch::dist::AgreedExit& e) {
+      // Every rank reached this together: no abort needed, and only one of them speaks.
+      if (*e.what()) std::fprintf(stderr, "finch: error: %s\n", e.what());
+      finch::dist::finalize_world();
+      return e.exit_code();
+    } catch (const finch::Error& e) {
+      return fail(e.what(), e.exit_code());
+    } catch (const std::exception& e) {
+      return fail(e.what(), 1);
+    }
+  }
+  std::cerr << app.help() << "\nfinch: error: a subcommand is required\n";
+  return 2;
+}

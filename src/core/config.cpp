@@ -1,0 +1,291 @@
+#include "finch/core/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "config_schema.h"
+#include "finch/core/error.h"
+
+namespace finch {
+namespace {
+
+using config_detail::Field;
+using nlohmann::json;
+
+std::string fmt_num(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return fmt::format("{:.15g}", v);
+}
+
+std::string range_text(const Field& f, bool integer) {
+  const bool has_lo = std::isfinite(f.lo), has_hi = std::isfinite(f.hi);
+  if (has_lo && has_hi && !f.lo_open) return fmt::format("in [{}, {}]", fmt_num(f.lo), fmt_num(f.hi));
+  if (has_lo && has_hi) return fmt::format("in ({}, {}]", fmt_num(f.lo), fmt_num(f.hi));
+  if (has_lo) return fmt::format("{} {}", f.lo_open ? ">" : ">=", fmt_num(f.lo));
+  if (has_hi) return fmt::format("<= {}", fmt_num(f.hi));
+  return integer ? "" : "finite";
+}
+
+std::string quoted_choices(const std::vector<std::string>& choices) {
+  std::string out;
+  for (size_t k = 0; k < choices.size(); ++k) out += (k ? ", \"" : "\"") + choices[k] + "\"";
+  return out;
+}
+
+// What the field accepts, in words, for error messages and the schema table.
+std::string expectation(const Field& f) {
+  struct {
+    const Field& f;
+    std::string operator()(bool*) const { return "true or false"; }
+    std::string operator()(int*) const { return "an integer " + range_text(f, true); }
+    std::string operator()(double*) const { return "a number " + range_text(f, false); }
+    std::string operator()(std::string*) const {
+      return f.choices.empty() ? "a string" : "one of " + quoted_choices(f.choices);
+    }
+    std::string operator()(std::optional<double>*) const { return "null or a number " + range_text(f, false); }
+    std::string operator()(std::vector<double>*) const {
+      return fmt::format("a list of {} numbers {}", f.list_size, range_text(f, false));
+    }
+  } visitor{f};
+  return std::visit(visitor, f.slot);
+}
+
+bool in_range(const Field& f, double v) {
+  if (!std::isfinite(v)) return false;
+  if (f.lo_open ? v <= f.lo : v < f.lo) return false;
+  return v <= f.hi;
+}
+
+bool is_integral(const json& v) {
+  if (v.is_number_integer()) return true;
+  return v.is_number_float() && std::floor(v.get<double>()) == v.get<double>();
+}
+
+// Checks `v` against the field and stores it; throws ConfigError naming `source` and the key.
+void assign(const Field& f, const json& v, const std::string& source) {
+  auto fail = [&](const std::string& expected) {
+    throw ConfigError(fmt::format("{}: key '{}': expected {}, got {}", source, f.path, expected, v.dump()));
+  };
+  struct {
+    const Field& f;
+    const json& v;
+    decltype(fail)& bad;
+    void operator()(bool* p) const {
+      if (!v.is_boolean()) bad(expectation(f));
+      *p = v.get<bool>();
+    }
+    void operator()(int* p) const {
+      if (!is_integral(v) || !in_range(f, v.get<double>())) bad(expectation(f));
+      *p = static_cast<int>(v.get<double>());
+    }
+    void operator()(double* p) const {
+      if (!v.is_number() || !in_range(f, v.get<double>())) bad(expectation(f));
+      *p = v.get<double>();
+    }
+    void operator()(std::string* p) const {
+      if (!v.is_string()) bad(expectation(f));
+      const auto s = v.get<std::string>();
+      if (!f.choices.empty() && std::find(f.choices.begin(), f.choices.end(), s) == f.choices.end()) bad(expectation(f));
+      *p = s;
+    }
+    void operator()(std::optional<double>* p) const {
+      if (v.is_null()) {
+        p->reset();
+        return;
+      }
+      if (!v.is_number() || !in_range(f, v.get<double>())) bad(expectation(f));
+      *p = v.get<double>();
+    }
+    void operator()(std::vector<double>* p) const {
+      if (!v.is_array() || v.size() != f.list_size) bad(expectation(f));
+      for (const auto& x : v)
+        if (!x.is_number() || !in_range(f, x.get<double>())) bad(expectation(f));
+      *p = v.get<std::vector<double>>();
+    }
+  } visitor{f, v, fail};
+  std::visit(visitor, f.slot);
+  if (f.check) {
+    const std::string problem = f.check(v);
+    if (!problem.empty()) fail(problem);
+  }
+}
+
+json current_value(const Field& f) {
+  return std::visit([](auto* p) -> json {
+    using T = std::decay_t<decltype(*p)>;
+    if constexpr (std::is_same_v<T, std::optional<double>>) return *p ? json(**p) : json(nullptr);
+    else return json(*p);
+  }, f.slot);
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string leaf(const std::string& path) {
+  const auto dot = path.rfind('.');
+  return dot == std::string::npos ? path : path.substr(dot + 1);
+}
+
+// " (did you mean 'x'?)" for a near miss by spelling, or the same key name in another section.
+std::string suggestion(const std::string& key, const std::vector<Field>& fields) {
+  std::string best;
+  size_t best_d = std::max<size_t>(2, key.size() / 4) + 1;
+  for (const auto& f : fields) {
+    const size_t d = edit_distance(key, f.path);
+    if (d < best_d) best_d = d, best = f.path;
+  }
+  if (best.empty())
+    for (const auto& f : fields)
+      if (leaf(f.path) == leaf(key)) best = f.path;
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
+void check_known_keys(const json& obj, const std::string& prefix, const std::vector<Field>& fields,
+                      const std::set<std::string>& sections, const std::string& source) {
+  for (const auto& [key, value] : obj.items()) {
+    const std::string path = prefix.empty() ? key : prefix + "." + key;
+    const bool is_field = std::any_of(fields.begin(), fields.end(), [&](const Field& f) { return f.path == path; });
+    if (is_field) continue;
+    if (sections.count(path)) {
+      if (!value.is_object())
+        throw ConfigError(fmt::format("{}: key '{}': expected an object (a section), got {}", source, path, value.dump()));
+      check_known_keys(value, path, fields, sections, source);
+      continue;
+    }
+    throw ConfigError(fmt::format("{}: unknown key '{}'{}", source, path, suggestion(path, fields)));
+  }
+}
+
+json::json_pointer pointer(const std::string& path) {
+  std::string p = "/" + path;
+  std::replace(p.begin(), p.end(), '.', '/');
+  return json::json_pointer(p);
+}
+
+// Rules that involve more than one key.
+void check_consistency(const Config& c, const std::string& source) {
+  auto fail = [&](const std::string& msg) { throw ConfigError(source + ": " + msg); };
+  if (c.data.resize < c.data.image_size)
+    fail(fmt::format("key 'data.resize' ({}) must be >= 'data.image_size' ({}): the eval center crop is taken from the resized image",
+                     c.data.resize, c.data.image_size));
+  const bool needs_val = c.early_stopping.enabled || (c.scheduler.name == "plateau" && c.scheduler.monitor != "train_loss");
+  if (needs_val && c.data.val_fraction <= 0)
+    fail(c.early_stopping.enabled
+             ? "key 'early_stopping.enabled' is true but 'data.val_fraction' is 0: early stopping needs a validation split"
+             : "key 'scheduler.monitor' watches a validation metric but 'data.val_fraction' is 0");
+}
+
+}  // namespace
+
+Config config_from_json(const json& doc, const std::string& source) {
+  Config c;
+  const auto fields = config_detail::schema(c);
+  if (!doc.is_object()) throw ConfigError(source + ": the config must be a JSON object, got " + std::string(doc.type_name()));
+  std::set<std::string> sections;
+  for (const auto& f : fields)
+    for (auto dot = f.path.find('.'); dot != std::string::npos; dot = f.path.find('.', dot + 1))
+      sections.insert(f.path.substr(0, dot));
+  check_known_keys(doc, "", fields, sections, source);
+  for (const auto& f : fields) {
+    const auto ptr = pointer(f.path);
+    if (doc.contains(ptr)) assign(f, doc.at(ptr), source);
+  }
+  check_consistency(c, source);
+  return c;
+}
+
+nlohmann::ordered_json config_to_json(const Config& config) {
+  Config copy = config;  // schema() binds mutable pointers; read through a copy
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& f : config_detail::schema(copy)) {
+    nlohmann::ordered_json* node = &out;
+    std::string rest = f.path;
+    for (auto dot = rest.find('.'); dot != std::string::npos; dot = rest.find('.')) {
+      node = &(*node)[rest.substr(0, dot)];
+      rest = rest.substr(dot + 1);
+    }
+    (*node)[rest] = current_value(f);
+  }
+  return out;
+}
+
+void apply_override(json& doc, const std::string& assignment) {
+  const std::string source = "--set '" + assignment + "'";
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError(source + ": expected KEY=VALUE, e.g. --set train.epochs=5");
+  const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  Config scratch;
+  const auto fields = config_detail::schema(scratch);
+  const auto it = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.path == key; });
+  if (it == fields.end()) throw ConfigError(fmt::format("{}: unknown key '{}'{}", source, key, suggestion(key, fields)));
+  // Strings are taken verbatim (so --set name=2024 stays a name); everything else is JSON.
+  json value;
+  if (std::holds_alternative<std::string*>(it->slot)) {
+    value = text;
+  } else {
+    value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (value.is_discarded()) value = text;  // reported below as the wrong type
+  }
+  assign(*it, value, source);
+  doc[pointer(key)] = value;
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("cannot read config file '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  json doc;
+  try {
+    doc = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    // nlohmann reports a byte offset; people count lines and columns.
+    size_t line = 1, col = 1;
+    for (size_t k = 0; k + 1 < e.byte && k < text.size(); ++k) {
+      if (text[k] == '\n') ++line, col = 1;
+      else ++col;
+    }
+    std::string what = e.what();
+    const auto colon = what.find(": ", what.find("parse error"));
+    if (colon != std::string::npos) what = what.substr(colon + 2);
+    throw ConfigError(fmt::format("{}:{}:{}: invalid JSON: {}", path, line, col, what));
+  }
+  if (doc.is_object())
+    for (const auto& o : overrides) apply_override(doc, o);
+  Config c = config_from_json(doc, path);
+  if (c.name.empty()) c.name = std::filesystem::path(path).stem().string();
+  return c;
+}
+
+std::string config_schema_markdown() {
+  Config c;
+  std::string out = "| key | default | accepts | meaning |\n|---|---|---|---|\n";
+  for (const auto& f : config_detail::schema(c)) {
+    std::string accepts = expectation(f);
+    if (f.path == "model.freeze") accepts = "none, head, last_blocks:K, each with optional +bn";
+    out += fmt::format("| `{}` | `{}` | {} | {} |\n", f.path, f.def.dump(), accepts, f.doc);
+  }
+  return out;
+}
+
+}  // namespace finch

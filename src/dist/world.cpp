@@ -1,0 +1,72 @@
+#include "finch/dist/world.h"
+
+#include <mpi.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "finch/core/error.h"
+
+namespace finch::dist {
+namespace {
+
+WorldInfo g_world;
+bool g_initialised = false;
+
+}  // namespace
+
+bool launched_by_mpi() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS"})
+    if (std::getenv(var)) return true;
+  return false;
+}
+
+const WorldInfo& init_world(int* argc, char*** argv) {
+  if (g_initialised) return g_world;
+  g_initialised = true;
+  if (!launched_by_mpi()) return g_world;
+  int provided = 0;
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
+    throw RuntimeError("MPI_Init_thread failed (under SLURM use srun --mpi=pmix)");
+  // Errors come back as codes, which finch turns into messages naming the operation and rank.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  g_world.mpi = true;
+  MPI_Comm_rank(MPI_COMM_WORLD, &g_world.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &g_world.size);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_world.rank, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &g_world.local_rank);
+  MPI_Comm_size(node, &g_world.local_size);
+  MPI_Comm_free(&node);
+  std::atexit(finalize_world);
+  return g_world;
+}
+
+const WorldInfo& world() { return g_world; }
+
+void finalize_world() {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (init && !fin) MPI_Finalize();
+}
+
+void abort_job(int exit_code) {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (init && !fin && g_world.size > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  finalize_world();
+  std::exit(exit_code);
+}
+
+std::string mpi_library_version() {
+  char buf[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  MPI_Get_library_version(buf, &len);
+  std::string v(buf, static_cast<size_t>(len));
+  const auto comma = v.find(',');  // Open MPI appends repo/date details after the first comma
+  return comma == std::string::npos ? v : v.substr(0, comma);
+}
+
+}  // namespace finch::dist

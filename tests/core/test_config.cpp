@@ -1,0 +1,202 @@
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "finch/core/config.h"
+#include "finch/core/error.h"
+
+using finch::Config;
+using finch::ConfigError;
+using nlohmann::json;
+
+namespace {
+
+// Expects a ConfigError whose message contains every fragment.
+template <class F>
+void expect_config_error(F&& f, std::initializer_list<std::string> fragments) {
+  try {
+    f();
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.exit_code(), 2);
+    for (const auto& frag : fragments) EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
+  }
+}
+
+Config parse(const std::string& text) { return finch::config_from_json(json::parse(text), "test.json"); }
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+}  // namespace
+
+TEST(Config, DefaultsAreTheDocumentedOnes) {
+  const Config c = parse("{}");
+  EXPECT_EQ(c.model.arch, "efficientnet_b0");
+  EXPECT_EQ(c.model.classes, 200);
+  EXPECT_FALSE(c.model.dropout.has_value());
+  EXPECT_EQ(c.optimizer.name, "adam");
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 1e-3);
+  EXPECT_EQ(c.early_stopping.patience, 3);
+  EXPECT_DOUBLE_EQ(c.dist.bucket_mb, 25.0);
+  EXPECT_EQ(c.data.scale, (std::vector<double>{0.08, 1.0}));
+}
+
+TEST(Config, ReadsEveryKind) {
+  const Config c = parse(R"({"model": {"arch": "efficientnet_b2", "dropout": 0.5, "freeze": "last_blocks:1+bn",
+                               "head": {"hidden": 512, "activation": "leaky_relu"}},
+                             "train": {"amp": "bf16", "channels_last": true, "epochs": 1e2},
+                             "data": {"scale": [0.5, 1]}})");
+  EXPECT_EQ(c.model.arch, "efficientnet_b2");
+  EXPECT_DOUBLE_EQ(*c.model.dropout, 0.5);
+  EXPECT_EQ(c.model.freeze, "last_blocks:1+bn");
+  EXPECT_EQ(c.model.head.hidden, 512);
+  EXPECT_EQ(c.model.head.activation, "leaky_relu");
+  EXPECT_EQ(c.train.amp, "bf16");
+  EXPECT_TRUE(c.train.channels_last);
+  EXPECT_EQ(c.train.epochs, 100);  // 1e2 is an integral number
+  EXPECT_EQ(c.data.scale, (std::vector<double>{0.5, 1.0}));
+}
+
+TEST(Config, ResolvedJsonRoundTrips) {
+  Config c = parse(R"({"model": {"dropout": 0.3}, "optimizer": {"lr": 3e-4}, "name": "x"})");
+  const auto j = finch::config_to_json(c);
+  EXPECT_EQ(j["model"]["dropout"], 0.3);
+  EXPECT_TRUE(j["train"].contains("seed"));
+  const Config back = finch::config_from_json(json::parse(j.dump()), "resolved");
+  EXPECT_EQ(finch::config_to_json(back).dump(), j.dump());
+  // Unset dropout stays null (the variant default), and survives the round trip.
+  const auto d = finch::config_to_json(parse("{}"));
+  EXPECT_TRUE(d["model"]["dropout"].is_null());
+  EXPECT_FALSE(finch::config_from_json(json::parse(d.dump()), "r").model.dropout.has_value());
+}
+
+TEST(ConfigErrors, NotAnObject) { expect_config_error([] { parse("[1, 2]"); }, {"test.json", "must be a JSON object"}); }
+
+TEST(ConfigErrors, UnknownKeyWithSpellingSuggestion) {
+  expect_config_error([] { parse(R"({"train": {"epoch": 3}})"); },
+                      {"test.json", "unknown key 'train.epoch'", "did you mean 'train.epochs'"});
+}
+
+TEST(ConfigErrors, UnknownKeyInWrongSectionSuggestsTheRightOne) {
+  expect_config_error([] { parse(R"({"train": {"lr": 0.1}})"); }, {"unknown key 'train.lr'", "did you mean 'optimizer.lr'"});
+}
+
+TEST(ConfigErrors, UnknownSection) {
+  expect_config_error([] { parse(R"({"trainer": {}})"); }, {"unknown key 'trainer'"});
+}
+
+TEST(ConfigErrors, SectionMustBeObject) {
+  expect_config_error([] { parse(R"({"train": 5})"); }, {"key 'train'", "expected an object"});
+}
+
+TEST(ConfigErrors, WrongTypes) {
+  expect_config_error([] { parse(R"({"train": {"epochs": "ten"}})"); }, {"key 'train.epochs'", "expected an integer", "\"ten\""});
+  expect_config_error([] { parse(R"({"train": {"epochs": 2.5}})"); }, {"key 'train.epochs'", "expected an integer", "2.5"});
+  expect_config_error([] { parse(R"({"train": {"channels_last": 1}})"); }, {"key 'train.channels_last'", "true or false"});
+  expect_config_error([] { parse(R"({"optimizer": {"lr": "1e-3"}})"); }, {"key 'optimizer.lr'", "a number"});
+  expect_config_error([] { parse(R"({"data": {"root": 3}})"); }, {"key 'data.root'", "a string"});
+  expect_config_error([] { parse(R"({"model": {"dropout": "x"}})"); }, {"key 'model.dropout'", "null or a number"});
+  expect_config_error([] { parse(R"({"train": {"epochs": null}})"); }, {"key 'train.epochs'", "null"});
+}
+
+TEST(ConfigErrors, OutOfRange) {
+  expect_config_error([] { parse(R"({"train": {"batch_size": 0}})"); }, {"key 'train.batch_size'", "in [1, 65536]", "got 0"});
+  expect_config_error([] { parse(R"({"optimizer": {"lr": 0}})"); }, {"key 'optimizer.lr'", "in (0, 10]"});
+  expect_config_error([] { parse(R"({"optimizer": {"lr": -1}})"); }, {"key 'optimizer.lr'"});
+  expect_config_error([] { parse(R"({"data": {"val_fraction": 0.9}})"); }, {"key 'data.val_fraction'", "in [0, 0.5]"});
+  expect_config_error([] { parse(R"({"model": {"dropout": 1.0}})"); }, {"key 'model.dropout'"});
+  expect_config_error([] { parse(R"({"train": {"clip_grad_norm": -1}})"); }, {"key 'train.clip_grad_norm'", ">= 0"});
+}
+
+TEST(ConfigErrors, NotAChoice) {
+  expect_config_error([] { parse(R"({"model": {"arch": "resnet50"}})"); },
+                      {"key 'model.arch'", "one of \"efficientnet_b0\"", "\"resnet50\""});
+  expect_config_error([] { parse(R"({"train": {"amp": "fp8"}})"); }, {"key 'train.amp'", "\"bf16\""});
+}
+
+TEST(ConfigErrors, Lists) {
+  expect_config_error([] { parse(R"({"data": {"scale": [0.5]}})"); }, {"key 'data.scale'", "a list of 2 numbers"});
+  expect_config_error([] { parse(R"({"data": {"scale": 0.5}})"); }, {"key 'data.scale'", "a list of 2 numbers"});
+  expect_config_error([] { parse(R"({"data": {"scale": [0.5, 2]}})"); }, {"key 'data.scale'"});
+  expect_config_error([] { parse(R"({"data": {"scale": [0.9, 0.5]}})"); }, {"key 'data.scale'", "low <= high"});
+}
+
+TEST(ConfigErrors, FreezePolicy) {
+  for (const char* ok : {"none", "head", "last_blocks:1", "last_blocks:12+bn", "head+bn"})
+    EXPECT_NO_THROW(parse(std::string(R"({"model": {"freeze": ")") + ok + "\"}}")) << ok;
+  for (const char* bad : {"all", "last_blocks", "last_blocks:0", "last_blocks:-1", "none+", "bn"})
+    expect_config_error([&] { parse(std::string(R"({"model": {"freeze": ")") + bad + "\"}}"); },
+                        {"key 'model.freeze'", "last_blocks:K"});
+}
+
+TEST(ConfigErrors, CrossKeyRules) {
+  expect_config_error([] { parse(R"({"data": {"image_size": 300, "resize": 256}})"); }, {"'data.resize' (256)", "'data.image_size' (300)"});
+  expect_config_error([] { parse(R"({"data": {"val_fraction": 0}})"); }, {"early_stopping.enabled", "val_fraction"});
+  expect_config_error([] { parse(R"({"data": {"val_fraction": 0}, "early_stopping": {"enabled": false}, "scheduler": {"name": "plateau"}})"); },
+                      {"scheduler.monitor"});
+  EXPECT_NO_THROW(parse(R"({"data": {"val_fraction": 0}, "early_stopping": {"enabled": false}})"));
+}
+
+TEST(ConfigOverrides, TypedBySchema) {
+  json doc = json::object();
+  finch::apply_override(doc, "train.epochs=5");
+  finch::apply_override(doc, "name=2024");  // a string key keeps the text verbatim
+  finch::apply_override(doc, "data.scale=[0.3,1]");
+  finch::apply_override(doc, "model.dropout=null");
+  const Config c = finch::config_from_json(doc, "overrides");
+  EXPECT_EQ(c.train.epochs, 5);
+  EXPECT_EQ(c.name, "2024");
+  EXPECT_EQ(c.data.scale, (std::vector<double>{0.3, 1.0}));
+}
+
+TEST(ConfigOverrides, Errors) {
+  json doc = json::object();
+  expect_config_error([&] { finch::apply_override(doc, "train.epochs"); }, {"--set 'train.epochs'", "KEY=VALUE"});
+  expect_config_error([&] { finch::apply_override(doc, "=5"); }, {"KEY=VALUE"});
+  expect_config_error([&] { finch::apply_override(doc, "train.epoch=5"); }, {"unknown key 'train.epoch'", "train.epochs"});
+  expect_config_error([&] { finch::apply_override(doc, "train.epochs=abc"); }, {"--set 'train.epochs=abc'", "expected an integer"});
+  expect_config_error([&] { finch::apply_override(doc, "train.epochs=0"); }, {"key 'train.epochs'"});
+  expect_config_error([&] { finch::apply_override(doc, "model.freeze=everything"); }, {"key 'model.freeze'"});
+}
+
+TEST(ConfigFile, OverridesWinAndNameDefaultsToStem) {
+  const auto path = write_temp("finch_cfg_stem.json", R"({"train": {"epochs": 9}, // a comment
+                                                          "optimizer": {"lr": 0.01}})");
+  const Config c = finch::load_config(path, {"train.epochs=4"});
+  EXPECT_EQ(c.train.epochs, 4);
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 0.01);
+  EXPECT_EQ(c.name, "finch_cfg_stem");
+}
+
+TEST(ConfigFile, MissingFile) {
+  expect_config_error([] { finch::load_config("/nonexistent/x.json"); }, {"cannot read config file '/nonexistent/x.json'"});
+}
+
+TEST(ConfigFile, SyntaxErrorNamesLineAndColumn) {
+  const auto path = write_temp("finch_cfg_bad.json", "{\n  \"train\": {\n    \"epochs\": 2,,\n  }\n}\n");
+  expect_config_error([&] { finch::load_config(path); }, {"finch_cfg_bad.json:3:", "invalid JSON"});
+}
+
+TEST(ConfigSchema, DocumentsEveryKey) {
+  const std::string md = finch::config_schema_markdown();
+  const auto j = finch::config_to_json(Config{});
+  size_t leaves = 0;
+  std::function<void(const nlohmann::ordered_json&, const std::string&)> walk = [&](const auto& node, const std::string& prefix) {
+    for (const auto& [k, v] : node.items()) {
+      const std::string path = prefix.empty() ? k : prefix + "." + k;
+      if (v.is_object()) {
+        walk(v, path);
+      } else {
+        ++leaves;
+        EXPECT_NE(md.find("| `" + path + "` |"), std::string::npos) << path;
+      }
+    }
+  };
+  walk(j, "");
+  EXPECT_GT(leaves, 60u);
+}
