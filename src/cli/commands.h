@@ -17,6 +17,9 @@ struct Command {
 
 Command add_train(CLI::App& parent);
 Command add_config(CLI::App& parent);
+Command add_import_weights(CLI::App& parent);
+Command add_forward(CLI::App& parent);
+Command add_inspect(CLI::App& parent);
 // Subcommands whose issues have not landed: they say so and exit 1, never fake output.
 std::vector<Command> add_pending(CLI::App& parent);
 

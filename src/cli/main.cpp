@@ -34,7 +34,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.footer("Run `finch SUBCOMMAND --help` for a subcommand's options. Multi-rank: mpirun -np N finch train ...");
 
-  std::vector<finch::cli::Command> commands = {finch::cli::add_train(app), finch::cli::add_config(app)};
+  std::vector<finch::cli::Command> commands = {finch::cli::add_train(app),          finch::cli::add_config(app),
+                                               finch::cli::add_forward(app),        finch::cli::add_import_weights(app),
+                                               finch::cli::add_inspect(app)};
   for (auto& c : finch::cli::add_pending(app)) commands.push_back(c);
 
   try {

@@ -9,9 +9,6 @@ std::vector<Command> add_pending(CLI::App& parent) {
   const std::vector<std::pair<const char*, const char*>> pending = {
       {"eval", "Evaluate a checkpoint: top-1/top-5, per-class accuracy, confusion matrix"},
       {"predict", "Top-k classes with probabilities for image files"},
-      {"forward", "Eval-mode forward of a tensor file through a model (port checks)"},
-      {"import-weights", "Convert torchvision .pth / timm safetensors ImageNet weights to finch safetensors"},
-      {"inspect", "Parameter counts (total, trainable, per stage) of an architecture and freeze policy"},
       {"dataset", "Validate a CUB-200-2011 tree: counts, split, missing or corrupt files"},
       {"synth", "Write a synthetic CUB-format dataset (for tests and the quickstart; never CUB)"},
       {"pack", "Pack a CUB tree into one mmap-able file for cluster filesystems"},

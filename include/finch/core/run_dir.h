@@ -30,7 +30,4 @@ RunDir run_dir_for(const Config& config);
 // that already holds a run; a resumed one refuses a directory that does not.
 RunDir create_run_dir(const Config& config, RunDirMode mode);
 
-// Writes `text` to `path` through a temporary file, fsync and rename: readers see old or new, never half.
-void write_file_atomically(const std::filesystem::path& path, const std::string& text);
-
 }  // namespace finch

@@ -1,0 +1,59 @@
+// finch forward: run a model on a tensor file and write the logits; the tool that proves a port
+// (compare with the framework the weights came from).
+#include <iostream>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "commands.h"
+#include "finch/core/error.h"
+#include "finch/io/safetensors.h"
+#include "finch/model/efficientnet.h"
+#include "finch/model/weights.h"
+
+namespace finch::cli {
+
+Command add_forward(CLI::App& parent) {
+  auto* app = parent.add_subcommand("forward", "Eval-mode forward of a tensor file through a model (port checks)");
+  struct Opts {
+    std::string arch, weights, input, output, state_out;
+    int64_t classes = 1000;
+    bool train = false;
+    double stochastic_depth = 0.2;
+  };
+  auto o = std::make_shared<Opts>();
+  app->add_option("--arch", o->arch, "efficientnet_b0 ... efficientnet_b7")->required();
+  app->add_option("--classes", o->classes, "Classes of the head in the weights")->capture_default_str();
+  app->add_option("--weights,-w", o->weights, "finch safetensors (from import-weights or a checkpoint)")->required();
+  app->add_option("--input,-i", o->input, "safetensors with a float32 tensor 'input' (N x 3 x H x W)")->required();
+  app->add_option("--output,-o", o->output, "safetensors to write the tensor 'logits' to")->required();
+  app->add_flag("--train", o->train, "Train mode instead (BatchNorm uses batch statistics and updates its running ones)");
+  app->add_option("--stochastic-depth", o->stochastic_depth, "Stochastic depth probability (train mode only)")->capture_default_str();
+  app->add_option("--state-out", o->state_out, "Also write every parameter and buffer after the forward (e.g. BN running stats)");
+  return {app, [o]() {
+            model::EfficientNetOptions opts;
+            opts.arch = o->arch;
+            opts.classes = o->classes;
+            opts.stochastic_depth = o->stochastic_depth;
+            model::EfficientNet net(opts);
+            const auto wf = io::read_safetensors(o->weights);
+            io::NamedTensors weights;
+            for (const auto& n : wf.names) weights.emplace_back(n, wf.tensors.at(n));
+            model::load_weights(*net, weights, o->weights);
+            const auto in = io::read_safetensors(o->input);
+            const auto it = in.tensors.find("input");
+            if (it == in.tensors.end()) throw RuntimeError("'" + o->input + "' has no tensor named 'input'");
+            const at::Tensor x = it->second;
+            if (x.dim() != 4 || x.size(1) != 3)
+              throw RuntimeError(fmt::format("'{}': tensor 'input' must be N x 3 x H x W, got [{}]", o->input, fmt::join(x.sizes(), ", ")));
+            net->train(o->train);
+            torch::NoGradGuard no_grad;
+            const auto logits = net->forward(x.to(torch::kFloat));
+            io::write_safetensors(o->output, {{"logits", logits}}, {{"arch", net->options().arch}, {"mode", o->train ? "train" : "eval"}});
+            if (!o->state_out.empty()) io::write_safetensors(o->state_out, model::model_state(*net));
+            std::cout << fmt::format("wrote {}: logits [{}]\n", o->output, fmt::join(logits.sizes(), ", "));
+            return 0;
+          }};
+}
+
+}  // namespace finch::cli

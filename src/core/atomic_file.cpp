@@ -1,0 +1,48 @@
+#include "finch/core/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "finch/core/error.h"
+
+namespace finch {
+namespace fs = std::filesystem;
+
+void write_file_atomically(const fs::path& path, const std::function<void(std::FILE*)>& write) {
+  const fs::path tmp = path.string() + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw RuntimeError("cannot write '" + tmp.string() + "': " + std::strerror(errno));
+  try {
+    write(f);
+    if (std::fflush(f) != 0 || std::ferror(f)) throw RuntimeError("cannot write '" + tmp.string() + "': " + std::strerror(errno));
+    if (::fsync(fileno(f)) != 0) throw RuntimeError("cannot fsync '" + tmp.string() + "': " + std::strerror(errno));
+  } catch (...) {
+    std::fclose(f);
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw;
+  }
+  if (std::fclose(f) != 0) throw RuntimeError("cannot close '" + tmp.string() + "': " + std::strerror(errno));
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw RuntimeError("cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + ec.message());
+}
+
+void write_file_atomically(const fs::path& path, const std::string& text) {
+  write_file_atomically(path, [&](std::FILE* f) {
+    if (std::fwrite(text.data(), 1, text.size(), f) != text.size())
+      throw RuntimeError("cannot write '" + path.string() + "': " + std::strerror(errno));
+  });
+}
+
+void sync_directory(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // best effort: some filesystems refuse directory fds
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace finch

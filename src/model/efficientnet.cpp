@@ -1,0 +1,209 @@
+// Mirrors torchvision/models/efficientnet.py (v0.14): _efficientnet_conf, MBConv,
+// SqueezeExcitation, Conv2dNormActivation, StochasticDepth and EfficientNet.__init__.
+#include "finch/model/efficientnet.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+#include <torch/nn/functional.h>
+#include <torch/nn/init.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+
+#include "finch/core/error.h"
+
+namespace finch::model {
+namespace nn = torch::nn;
+
+namespace {
+
+// torchvision's _make_divisible: round to a multiple of 8, never going down by more than 10%.
+int64_t make_divisible(double v, int64_t divisor = 8) {
+  int64_t new_v = std::max<int64_t>(divisor, static_cast<int64_t>(v + divisor / 2.0) / divisor * divisor);
+  if (new_v < 0.9 * v) new_v += divisor;
+  return new_v;
+}
+int64_t adjust_channels(int64_t c, double width) { return make_divisible(c * width); }
+int64_t adjust_depth(int64_t n, double depth) { return static_cast<int64_t>(std::ceil(n * depth)); }
+
+struct StageConf {
+  int64_t expand, kernel, stride, in, out, layers;
+};
+
+// B0's stages; the variants scale channels and depth.
+constexpr StageConf kB0Stages[] = {
+    {1, 3, 1, 32, 16, 1},  {6, 3, 2, 16, 24, 2},   {6, 5, 2, 24, 40, 2},   {6, 3, 2, 40, 80, 3},
+    {6, 5, 1, 80, 112, 3}, {6, 5, 2, 112, 192, 4}, {6, 3, 1, 192, 320, 1},
+};
+
+struct BnOpts {
+  double eps, momentum;
+};
+
+// Conv2dNormActivation: Sequential(Conv2d(bias=False), BatchNorm2d[, SiLU]) -> names .0 .1 (.2)
+Stack conv_bn(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, BnOpts bn, bool act) {
+  Stack s;
+  s->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).groups(groups).bias(false)));
+  s->push_back(nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(bn.eps).momentum(bn.momentum)));
+  if (act) s->push_back(nn::SiLU());
+  return s;
+}
+
+class SqueezeExcitationImpl : public nn::Module {
+ public:
+  SqueezeExcitationImpl(int64_t channels, int64_t squeeze)
+      : fc1(register_module("fc1", nn::Conv2d(nn::Conv2dOptions(channels, squeeze, 1)))),
+        fc2(register_module("fc2", nn::Conv2d(nn::Conv2dOptions(squeeze, channels, 1)))) {}
+  torch::Tensor forward(torch::Tensor x) {
+    auto s = torch::adaptive_avg_pool2d(x, {1, 1});
+    s = torch::sigmoid(fc2->forward(torch::silu(fc1->forward(s))));
+    return x * s;
+  }
+  nn::Conv2d fc1, fc2;
+};
+TORCH_MODULE(SqueezeExcitation);
+
+class MBConvImpl : public nn::Module {
+ public:
+  MBConvImpl(const StageConf& c, double sd_prob, BnOpts bn)
+      : residual_(c.stride == 1 && c.in == c.out), sd_prob_(sd_prob) {
+    const int64_t expanded = adjust_channels(c.in, c.expand);  // torchvision: adjust_channels(in, expand_ratio)
+    Stack layers;
+    if (expanded != c.in) layers->push_back(conv_bn(c.in, expanded, 1, 1, 1, bn, true));
+    layers->push_back(conv_bn(expanded, expanded, c.kernel, c.stride, expanded, bn, true));
+    layers->push_back(SqueezeExcitation(expanded, std::max<int64_t>(1, c.in / 4)));
+    layers->push_back(conv_bn(expanded, c.out, 1, 1, 1, bn, false));
+    block = register_module("block", layers);
+  }
+
+  torch::Tensor forward(torch::Tensor x) {
+    auto y = block->forward(x);
+    if (!residual_) return y;
+    if (is_training() && sd_prob_ > 0) {
+      // StochasticDepth(mode="row"): drop the whole residual branch per sample.
+      const double survival = 1.0 - sd_prob_;
+      auto noise = torch::empty({y.size(0), 1, 1, 1}, y.options()).bernoulli_(survival);
+      if (survival > 0) noise.div_(survival);
+      y = y * noise;
+    }
+    return y + x;
+  }
+
+  Stack block{nullptr};
+
+ private:
+  bool residual_;
+  double sd_prob_;
+};
+TORCH_MODULE(MBConv);
+
+nn::AnyModule activation(const HeadOptions& h) {
+  if (h.activation == "relu") return nn::AnyModule(nn::ReLU());
+  if (h.activation == "leaky_relu") return nn::AnyModule(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(h.negative_slope)));
+  if (h.activation == "silu") return nn::AnyModule(nn::SiLU());
+  throw ConfigError("model.head.activation: unknown activation '" + h.activation + "'");
+}
+
+}  // namespace
+
+std::string canonical_arch(const std::string& arch) {
+  const std::string a = arch.rfind("efficientnet_", 0) == 0 ? arch : "efficientnet_" + arch;
+  if (a.size() == 15 && a.compare(0, 14, "efficientnet_b") == 0 && a[14] >= '0' && a[14] <= '7') return a;
+  throw ConfigError("unknown architecture '" + arch + "': expected efficientnet_b0 ... efficientnet_b7 (or b0 ... b7)");
+}
+
+VariantSpec variant_spec(const std::string& arch) {
+  static const VariantSpec specs[] = {
+      {1.0, 1.0, 0.2, 1e-5, 0.1, 224},  {1.0, 1.1, 0.2, 1e-5, 0.1, 240},  {1.1, 1.2, 0.3, 1e-5, 0.1, 288},
+      {1.2, 1.4, 0.3, 1e-5, 0.1, 320},  {1.4, 1.8, 0.4, 1e-5, 0.1, 384},  {1.6, 2.2, 0.4, 1e-3, 0.01, 489},
+      {1.8, 2.6, 0.5, 1e-3, 0.01, 561}, {2.0, 3.1, 0.5, 1e-3, 0.01, 633},
+  };
+  return specs[canonical_arch(arch).back() - '0'];
+}
+
+EfficientNetImpl::EfficientNetImpl(const EfficientNetOptions& options) : options_(options) {
+  options_.arch = canonical_arch(options.arch);
+  const VariantSpec v = variant_spec(options_.arch);
+  const BnOpts bn{v.bn_eps, v.bn_momentum};
+
+  std::vector<StageConf> stages;
+  for (StageConf c : kB0Stages) {
+    c.in = adjust_channels(c.in, v.width_mult);
+    c.out = adjust_channels(c.out, v.width_mult);
+    c.layers = adjust_depth(c.layers, v.depth_mult);
+    stages.push_back(c);
+  }
+  int64_t total_blocks = 0;
+  for (const auto& s : stages) total_blocks += s.layers;
+
+  Stack f;
+  f->push_back(conv_bn(3, stages.front().in, 3, 2, 1, bn, true));
+  int64_t block_id = 0;
+  for (size_t si = 0; si < stages.size(); ++si) {
+    Stack stage;
+    for (int64_t b = 0; b < stages[si].layers; ++b) {
+      StageConf c = stages[si];
+      if (b > 0) c.in = c.out, c.stride = 1;
+      const double sd = options_.stochastic_depth * static_cast<double>(block_id) / static_cast<double>(total_blocks);
+      stage->push_back(MBConv(c, sd, bn));
+      block_names_.push_back(fmt::format("features.{}.{}", si + 1, b));
+      ++block_id;
+    }
+    f->push_back(stage);
+  }
+  const int64_t last_in = stages.back().out;
+  feature_dim_ = 4 * last_in;
+  f->push_back(conv_bn(last_in, feature_dim_, 1, 1, 1, bn, true));
+  features = register_module("features", f);
+
+  const double dropout = options_.dropout.value_or(v.dropout);
+  Stack head;
+  head->push_back(nn::Dropout(nn::DropoutOptions(dropout)));
+  if (options_.head.hidden > 0) {
+    head->push_back(nn::Linear(feature_dim_, options_.head.hidden));
+    head->push_back(activation(options_.head));
+    head->push_back(nn::Dropout(nn::DropoutOptions(dropout)));
+    head->push_back(nn::Linear(options_.head.hidden, options_.classes));
+  } else {
+    head->push_back(nn::Linear(feature_dim_, options_.classes));
+  }
+  classifier = register_module("classifier", head);
+
+  // torchvision's initialisation.
+  torch::NoGradGuard no_grad;
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* conv = m->as<nn::Conv2d>()) {
+      nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut);
+      if (conv->bias.defined()) nn::init::zeros_(conv->bias);
+    } else if (auto* bnm = m->as<nn::BatchNorm2d>()) {
+      nn::init::ones_(bnm->weight);
+      nn::init::zeros_(bnm->bias);
+    } else if (auto* lin = m->as<nn::Linear>()) {
+      const double range = 1.0 / std::sqrt(static_cast<double>(lin->weight.size(0)));
+      nn::init::uniform_(lin->weight, -range, range);
+      nn::init::zeros_(lin->bias);
+    }
+  }
+}
+
+torch::Tensor EfficientNetImpl::forward_features(torch::Tensor x) {
+  x = features->forward(x);
+  return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+}
+
+torch::Tensor EfficientNetImpl::forward(torch::Tensor x) { return classifier->forward(forward_features(x)); }
+
+void EfficientNetImpl::train(bool on) {
+  nn::Module::train(on);
+  if (on)
+    for (auto& m : eval_modules_) m->eval();
+}
+
+void EfficientNetImpl::keep_in_eval(std::vector<std::shared_ptr<nn::Module>> modules) {
+  eval_modules_ = std::move(modules);
+  train(is_training());
+}
+
+}  // namespace finch::model

@@ -1,0 +1,54 @@
+#include "finch/model/freeze.h"
+
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "finch/core/error.h"
+
+namespace finch::model {
+
+FreezePolicy FreezePolicy::parse(const std::string& text) {
+  static const std::regex re(R"((none|head|last_blocks:([1-9][0-9]*))(\+bn)?)");
+  std::smatch m;
+  if (!std::regex_match(text, m, re))
+    throw ConfigError("model.freeze: '" + text + "' is not one of none, head, last_blocks:K, optionally followed by +bn");
+  FreezePolicy p;
+  p.kind = m[1] == "none" ? Kind::kNone : m[1] == "head" ? Kind::kHead : Kind::kLastBlocks;
+  if (p.kind == Kind::kLastBlocks) p.blocks = std::stoi(m[2]);
+  p.bn = m[3].matched;
+  return p;
+}
+
+std::string FreezePolicy::str() const {
+  const std::string base = kind == Kind::kNone ? "none" : kind == Kind::kHead ? "head" : fmt::format("last_blocks:{}", blocks);
+  return base + (bn ? "+bn" : "");
+}
+
+void apply_freeze(EfficientNetImpl& model, const FreezePolicy& policy, bool bn_eval) {
+  const auto& blocks = model.block_names();
+  if (policy.kind == FreezePolicy::Kind::kLastBlocks && policy.blocks > static_cast<int>(blocks.size()))
+    throw ConfigError(fmt::format("model.freeze: last_blocks:{} but {} has {} MBConv blocks", policy.blocks,
+                                  model.options().arch, blocks.size()));
+  // Module-name prefixes that train as a whole.
+  std::vector<std::string> trained = {"classifier."};
+  if (policy.kind == FreezePolicy::Kind::kLastBlocks)
+    for (size_t k = blocks.size() - policy.blocks; k < blocks.size(); ++k) trained.push_back(blocks[k] + ".");
+  auto in_trained = [&](const std::string& name) {
+    if (policy.kind == FreezePolicy::Kind::kNone) return true;
+    for (const auto& p : trained)
+      if (name.compare(0, p.size(), p) == 0) return true;
+    return false;
+  };
+
+  std::vector<std::shared_ptr<torch::nn::Module>> eval_bns;
+  for (const auto& item : model.named_modules("", /*include_self=*/false)) {
+    const bool is_bn = item.value()->as<torch::nn::BatchNorm2d>() != nullptr;
+    const bool trains = in_trained(item.key() + ".") || (is_bn && policy.bn);
+    for (auto& p : item.value()->parameters(/*recurse=*/false)) p.set_requires_grad(trains);
+    if (is_bn && bn_eval && !in_trained(item.key() + ".")) eval_bns.push_back(item.value());
+  }
+  model.keep_in_eval(std::move(eval_bns));
+}
+
+}  // namespace finch::model

@@ -1,0 +1,69 @@
+#include "finch/model/weights.h"
+
+#include <map>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "finch/core/error.h"
+
+namespace finch::model {
+namespace {
+
+std::string shape(const at::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
+
+std::string listing(const std::vector<std::string>& items, size_t max = 8) {
+  std::string out;
+  for (size_t k = 0; k < items.size() && k < max; ++k) out += (k ? ", " : "") + items[k];
+  if (items.size() > max) out += fmt::format(" (+{} more)", items.size() - max);
+  return out;
+}
+
+bool is_head(const std::string& name) { return name.rfind("classifier.", 0) == 0; }
+
+}  // namespace
+
+io::NamedTensors model_state(const torch::nn::Module& model) {
+  io::NamedTensors out;
+  for (const auto& p : model.named_parameters()) out.emplace_back(p.key(), p.value());
+  for (const auto& b : model.named_buffers()) out.emplace_back(b.key(), b.value());
+  return out;
+}
+
+LoadReport load_weights(torch::nn::Module& model, const io::NamedTensors& weights, const std::string& source,
+                        const LoadOptions& options) {
+  std::map<std::string, at::Tensor> given(weights.begin(), weights.end());
+  std::vector<std::string> missing, mismatched;
+  LoadReport report;
+  std::vector<std::pair<at::Tensor, at::Tensor>> copies;
+  for (const auto& [name, dst] : model_state(model)) {
+    const auto it = given.find(name);
+    if (it == given.end()) {
+      if (options.allow_head_mismatch && is_head(name)) report.kept_fresh.push_back(name);
+      else missing.push_back(name);
+      continue;
+    }
+    if (!it->second.sizes().equals(dst.sizes())) {
+      if (options.allow_head_mismatch && is_head(name)) report.kept_fresh.push_back(name);
+      else mismatched.push_back(fmt::format("{} {} (model {})", name, shape(it->second), shape(dst)));
+    } else {
+      copies.emplace_back(dst, it->second);
+    }
+    given.erase(it);
+  }
+  std::vector<std::string> unexpected;
+  for (const auto& [name, t] : given)
+    if (!(options.allow_head_mismatch && is_head(name))) unexpected.push_back(name);
+  if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
+    std::string msg = fmt::format("weights '{}' do not fit the model:", source);
+    if (!missing.empty()) msg += fmt::format("\n  missing keys ({}): {}", missing.size(), listing(missing));
+    if (!unexpected.empty()) msg += fmt::format("\n  unexpected keys ({}): {}", unexpected.size(), listing(unexpected));
+    if (!mismatched.empty()) msg += fmt::format("\n  shape mismatches ({}): {}", mismatched.size(), listing(mismatched, 4));
+    throw RuntimeError(msg);
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [dst, src] : copies) dst.copy_(src);
+  return report;
+}
+
+}  // namespace finch::model
