@@ -20,6 +20,10 @@ Command add_config(CLI::App& parent);
 Command add_import_weights(CLI::App& parent);
 Command add_forward(CLI::App& parent);
 Command add_inspect(CLI::App& parent);
+Command add_dataset(CLI::App& parent);
+Command add_synth(CLI::App& parent);
+Command add_pack(CLI::App& parent);
+Command add_bench(CLI::App& parent);
 // Subcommands whose issues have not landed: they say so and exit 1, never fake output.
 std::vector<Command> add_pending(CLI::App& parent);
 

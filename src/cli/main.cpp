@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
 
   std::vector<finch::cli::Command> commands = {finch::cli::add_train(app),          finch::cli::add_config(app),
                                                finch::cli::add_forward(app),        finch::cli::add_import_weights(app),
-                                               finch::cli::add_inspect(app)};
+                                               finch::cli::add_inspect(app),        finch::cli::add_dataset(app),
+                                               finch::cli::add_synth(app),          finch::cli::add_pack(app),
+                                               finch::cli::add_bench(app)};
   for (auto& c : finch::cli::add_pending(app)) commands.push_back(c);
 
   try {

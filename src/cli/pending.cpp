@@ -9,11 +9,7 @@ std::vector<Command> add_pending(CLI::App& parent) {
   const std::vector<std::pair<const char*, const char*>> pending = {
       {"eval", "Evaluate a checkpoint: top-1/top-5, per-class accuracy, confusion matrix"},
       {"predict", "Top-k classes with probabilities for image files"},
-      {"dataset", "Validate a CUB-200-2011 tree: counts, split, missing or corrupt files"},
-      {"synth", "Write a synthetic CUB-format dataset (for tests and the quickstart; never CUB)"},
-      {"pack", "Pack a CUB tree into one mmap-able file for cluster filesystems"},
       {"report", "Curves (SVG/PNG) and summary tables from a run's metrics.jsonl"},
-      {"bench", "Benchmarks: data loader throughput, training step speed"},
   };
   std::vector<Command> out;
   for (const auto& [name, description] : pending) {

@@ -1,0 +1,41 @@
+// Where decoded images come from: a raw CUB tree (JPEG files) or a packed file. The loader only
+// sees this interface.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "finch/data/cub.h"
+
+namespace finch::data {
+
+struct SampleInfo {
+  int label = -1;
+  bool is_train = false;
+  std::optional<BBox> bbox;  // original-image coordinates
+};
+
+struct Decoded {
+  at::Tensor pixels;  // RGB uint8 H x W x 3 (possibly smaller than the original)
+  int64_t orig_h = 0, orig_w = 0;
+};
+
+class ImageSource {
+ public:
+  virtual ~ImageSource() = default;
+  virtual size_t size() const = 0;
+  virtual const SampleInfo& info(size_t i) const = 0;
+  virtual const std::vector<std::string>& class_names() const = 0;
+  // RuntimeError naming the file or entry when the image cannot be read.
+  virtual Decoded decode(size_t i, int64_t min_short_side) const = 0;
+  virtual std::string name(size_t i) const = 0;
+  virtual std::string describe() const = 0;  // "raw CUB tree at ...", "packed file ..."
+};
+
+std::shared_ptr<ImageSource> open_raw_cub(const std::string& root);
+
+}  // namespace finch::data

@@ -1,0 +1,53 @@
+// Train and eval transforms, as torchvision's recipe for fine-tuning:
+//   train: RandomResizedCrop(size, scale, ratio) -> RandomHorizontalFlip(p) -> [ColorJitter] -> Normalize
+//   eval:  Resize(shorter side = resize) -> CenterCrop(size) -> Normalize
+// Crops are planned in the coordinates of the *original* image (plan_*), then applied to whatever
+// resolution the pixels arrived in (a reduced-size JPEG decode, a packed copy at 256 px): raw and
+// packed inputs get the same crops, up to resize arithmetic. Every random draw comes from one Rng
+// seeded by (seed, epoch, sample index): never from the rank, the thread or the clock.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <ATen/core/Tensor.h>
+
+#include "finch/data/cub.h"
+#include "finch/data/image_ops.h"
+
+namespace finch::data {
+
+struct TransformOptions {
+  bool train = true;
+  int64_t size = 224;     // output crop
+  int64_t resize = 256;   // eval: shorter side before the center crop
+  double scale_lo = 0.08, scale_hi = 1.0;
+  double ratio_lo = 3.0 / 4.0, ratio_hi = 4.0 / 3.0;
+  double hflip = 0.5;
+  double color_jitter = 0.0;
+  bool crop_to_bbox = false;
+  double bbox_margin = 0.1;
+};
+
+struct Plan {
+  Box box;               // in original-image pixels
+  bool flip = false;
+  float brightness = 1, contrast = 1, saturation = 1;
+};
+
+// orig_h x orig_w: the original image; bbox in the same coordinates (used with crop_to_bbox).
+Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed);
+
+// The shortest side the decoded image needs for this transform not to lose resolution.
+int64_t needed_short_side(const TransformOptions& o);
+
+// Applies `plan` to `pixels` (RGB uint8 H x W x 3 of an image originally orig_h x orig_w) and writes
+// the normalised float32 3 x size x size result into `out`.
+void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, const Plan& plan, const TransformOptions& o,
+                     at::Tensor out);
+
+// ImageNet statistics (torchvision's).
+constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
+constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
+
+}  // namespace finch::data

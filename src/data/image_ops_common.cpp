@@ -1,0 +1,43 @@
+// Parts of image_ops shared by both implementations.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "finch/data/image_ops.h"
+
+namespace finch::data {
+
+bool jpeg_dims(const std::string& path, int64_t& height, int64_t& width) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  auto u8 = [&]() { return in.get(); };
+  if (u8() != 0xFF || u8() != 0xD8) return false;  // SOI
+  while (in) {
+    int c = u8();
+    if (c != 0xFF) return false;
+    int marker = u8();
+    while (marker == 0xFF) marker = u8();
+    if (marker == 0xD9 || marker == 0xDA || marker < 0) return false;  // EOI / SOS before a frame header
+    const int len = (u8() << 8) | u8();
+    if (len < 2) return false;
+    // SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC) carry the frame size.
+    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+      u8();  // precision
+      height = (u8() << 8) | u8();
+      width = (u8() << 8) | u8();
+      return in.good() && height > 0 && width > 0;
+    }
+    in.seekg(len - 2, std::ios::cur);
+  }
+  return false;
+}
+
+at::Tensor resize_short_side(const at::Tensor& rgb, int64_t short_side) {
+  const int64_t h = rgb.size(0), w = rgb.size(1);
+  const double s = static_cast<double>(short_side) / static_cast<double>(std::min(h, w));
+  const int64_t oh = h <= w ? short_side : static_cast<int64_t>(std::lround(h * s));
+  const int64_t ow = w < h ? short_side : static_cast<int64_t>(std::lround(w * s));
+  return crop_resize(rgb, Box{0, 0, static_cast<double>(w), static_cast<double>(h)}, oh, ow);
+}
+
+}  // namespace finch::data

@@ -1,0 +1,98 @@
+// image_ops with OpenCV: libjpeg-turbo decoding (with reduced-size modes) and cv::resize.
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "finch/core/error.h"
+#include "finch/data/image_ops.h"
+
+namespace finch::data {
+namespace {
+
+at::Tensor to_tensor(const cv::Mat& bgr) {
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  auto t = at::empty({rgb.rows, rgb.cols, 3}, at::kByte);
+  cv::Mat dst(rgb.rows, rgb.cols, CV_8UC3, t.data_ptr());
+  rgb.copyTo(dst);
+  return t;
+}
+
+cv::Mat view(const at::Tensor& rgb) {
+  // Only a contiguous H x W x 3 uint8 tensor can be viewed in place.
+  return cv::Mat(static_cast<int>(rgb.size(0)), static_cast<int>(rgb.size(1)), CV_8UC3, rgb.data_ptr());
+}
+
+}  // namespace
+
+bool have_jpeg_codec() { return true; }
+
+at::Tensor decode_image_file(const std::string& path, int64_t min_short_side) {
+  int flags = cv::IMREAD_COLOR;
+  int64_t h = 0, w = 0;
+  if (min_short_side > 0 && jpeg_dims(path, h, w)) {
+    const int64_t s = std::min(h, w);
+    if (s / 8 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_8;
+    else if (s / 4 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_4;
+    else if (s / 2 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_2;
+  }
+  cv::Mat bgr;
+  try {
+    bgr = cv::imread(path, flags);
+  } catch (const cv::Exception& e) {
+    throw RuntimeError(fmt::format("cannot decode image '{}': {}", path, e.what()));
+  }
+  if (bgr.empty()) throw RuntimeError(fmt::format("cannot decode image '{}' (missing, unreadable or corrupt)", path));
+  return to_tensor(bgr);
+}
+
+at::Tensor decode_jpeg_bytes(const uint8_t* data, size_t size, const std::string& what) {
+  const cv::Mat buf(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(data));
+  cv::Mat bgr;
+  try {
+    bgr = cv::imdecode(buf, cv::IMREAD_COLOR);
+  } catch (const cv::Exception& e) {
+    throw RuntimeError(fmt::format("cannot decode {}: {}", what, e.what()));
+  }
+  if (bgr.empty()) throw RuntimeError(fmt::format("cannot decode {} (corrupt JPEG data)", what));
+  return to_tensor(bgr);
+}
+
+std::vector<uint8_t> encode_jpeg(const at::Tensor& rgb, int quality) {
+  const auto c = rgb.contiguous();
+  cv::Mat bgr;
+  cv::cvtColor(view(c), bgr, cv::COLOR_RGB2BGR);
+  std::vector<uint8_t> out;
+  if (!cv::imencode(".jpg", bgr, out, {cv::IMWRITE_JPEG_QUALITY, quality})) throw RuntimeError("JPEG encoding failed");
+  return out;
+}
+
+void write_jpeg(const std::string& path, const at::Tensor& rgb, int quality) {
+  const auto c = rgb.contiguous();
+  cv::Mat bgr;
+  cv::cvtColor(view(c), bgr, cv::COLOR_RGB2BGR);
+  if (!cv::imwrite(path, bgr, {cv::IMWRITE_JPEG_QUALITY, quality})) throw RuntimeError("cannot write '" + path + "'");
+}
+
+at::Tensor crop_resize(const at::Tensor& rgb, const Box& box, int64_t out_h, int64_t out_w) {
+  const auto c = rgb.contiguous();
+  const int H = static_cast<int>(c.size(0)), W = static_cast<int>(c.size(1));
+  const int x0 = std::clamp(static_cast<int>(std::floor(box.x)), 0, W - 1);
+  const int y0 = std::clamp(static_cast<int>(std::floor(box.y)), 0, H - 1);
+  const int x1 = std::clamp(static_cast<int>(std::ceil(box.x + box.w)), x0 + 1, W);
+  const int y1 = std::clamp(static_cast<int>(std::ceil(box.y + box.h)), y0 + 1, H);
+  const cv::Mat roi = view(c)(cv::Rect(x0, y0, x1 - x0, y1 - y0));
+  auto out = at::empty({out_h, out_w, 3}, at::kByte);
+  cv::Mat dst(static_cast<int>(out_h), static_cast<int>(out_w), CV_8UC3, out.data_ptr());
+  const bool shrink = out_w < roi.cols && out_h < roi.rows;
+  cv::resize(roi, dst, dst.size(), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return out;
+}
+
+}  // namespace finch::data

@@ -1,0 +1,110 @@
+#include "finch/data/loader.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "finch/core/error.h"
+#include "finch/core/seed.h"
+
+namespace finch::data {
+
+uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index) {
+  return derive_seed(seed, {0xa06, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)});
+}
+
+BatchLoader::BatchLoader(std::shared_ptr<const ImageSource> source, std::vector<int64_t> indices, const LoaderOptions& options)
+    : source_(std::move(source)), indices_(std::move(indices)), o_(options) {
+  if (o_.batch_size < 1) throw RuntimeError("loader: batch size must be >= 1");
+  num_batches_ = (static_cast<int64_t>(indices_.size()) + o_.batch_size - 1) / o_.batch_size;
+  for (int w = 0; w < o_.workers; ++w) threads_.emplace_back([this, w] { work(w); });
+}
+
+BatchLoader::~BatchLoader() {
+  {
+    std::lock_guard<std::mutex> lock(m_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+int64_t BatchLoader::skipped() const {
+  std::lock_guard<std::mutex> lock(m_);
+  return skipped_;
+}
+
+Batch BatchLoader::make_batch(int64_t b) const {
+  const int64_t begin = b * o_.batch_size;
+  const int64_t end = std::min<int64_t>(begin + o_.batch_size, static_cast<int64_t>(indices_.size()));
+  const int64_t n = end - begin, S = o_.transform.size;
+  auto opts = at::TensorOptions().dtype(at::kFloat).pinned_memory(o_.pin_memory);
+  at::Tensor images = at::empty({n, 3, S, S}, opts);
+  std::vector<int64_t> labels, kept;
+  for (int64_t k = begin; k < end; ++k) {
+    const int64_t idx = indices_[k];
+    try {
+      const Decoded d = source_->decode(static_cast<size_t>(idx), needed_short_side(o_.transform));
+      const auto& info = source_->info(static_cast<size_t>(idx));
+      const Plan plan = plan_transform(d.orig_h, d.orig_w, info.bbox, o_.transform, sample_seed(o_.seed, o_.epoch, idx));
+      apply_transform(d.pixels, d.orig_h, d.orig_w, plan, o_.transform, images[static_cast<int64_t>(kept.size())]);
+      labels.push_back(info.label);
+      kept.push_back(idx);
+    } catch (const std::exception& e) {
+      if (!o_.skip_errors)
+        throw RuntimeError(fmt::format("{} (data.on_error=fail; set data.on_error=skip to leave such images out)", e.what()));
+      spdlog::warn("skipping {}: {}", source_->name(static_cast<size_t>(idx)), e.what());
+    }
+  }
+  Batch out;
+  out.skipped = n - static_cast<int64_t>(kept.size());
+  out.images = kept.size() == static_cast<size_t>(n) ? images : images.narrow(0, 0, static_cast<int64_t>(kept.size()));
+  out.labels = at::tensor(labels, at::kLong);
+  out.indices = at::tensor(kept, at::kLong);
+  return out;
+}
+
+void BatchLoader::work(int worker) {
+  for (int64_t b = worker; b < num_batches_; b += o_.workers) {
+    {
+      std::unique_lock<std::mutex> lock(m_);
+      cv_.wait(lock, [&] { return stop_ || b < consumed_ + o_.prefetch; });
+      if (stop_) return;
+    }
+    Batch batch;
+    std::exception_ptr error;
+    try {
+      batch = make_batch(b);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(m_);
+    if (error) errors_[b] = error;
+    else ready_[b] = std::move(batch);
+    cv_.notify_all();
+  }
+}
+
+std::optional<Batch> BatchLoader::next() {
+  if (consumed_ >= num_batches_) return std::nullopt;
+  const int64_t b = consumed_;
+  Batch batch;
+  if (o_.workers == 0) {
+    batch = make_batch(b);
+  } else {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return ready_.count(b) || errors_.count(b); });
+    if (errors_.count(b)) std::rethrow_exception(errors_.at(b));
+    batch = std::move(ready_.at(b));
+    ready_.erase(b);
+  }
+  {
+    std::lock_guard<std::mutex> lock(m_);
+    ++consumed_;
+    skipped_ += batch.skipped;
+  }
+  cv_.notify_all();
+  return batch;
+}
+
+}  // namespace finch::data

@@ -1,0 +1,47 @@
+#include <fmt/format.h>
+
+#include "finch/core/error.h"
+#include "finch/data/image_ops.h"
+#include "finch/data/source.h"
+
+namespace finch::data {
+namespace {
+
+class RawCubSource final : public ImageSource {
+ public:
+  explicit RawCubSource(CubDataset ds) : ds_(std::move(ds)) {
+    for (const auto& img : ds_.images) infos_.push_back({img.label, img.is_train, img.bbox});
+  }
+  size_t size() const override { return ds_.images.size(); }
+  const SampleInfo& info(size_t i) const override { return infos_[i]; }
+  const std::vector<std::string>& class_names() const override { return ds_.class_names; }
+  std::string name(size_t i) const override { return ds_.image_path(i); }
+  std::string describe() const override { return fmt::format("raw CUB tree at {} ({} images)", ds_.root, size()); }
+  Decoded decode(size_t i, int64_t min_short_side) const override {
+    const std::string path = ds_.image_path(i);
+    Decoded d;
+    d.pixels = decode_image_file(path, min_short_side);
+    // Original size from the header (the decode may have been reduced); without one, what we got.
+    if (!jpeg_dims(path, d.orig_h, d.orig_w)) {
+      d.orig_h = d.pixels.size(0);
+      d.orig_w = d.pixels.size(1);
+    }
+    return d;
+  }
+
+ private:
+  CubDataset ds_;
+  std::vector<SampleInfo> infos_;
+};
+
+}  // namespace
+
+std::shared_ptr<ImageSource> open_raw_cub(const std::string& root) {
+  if (!have_jpeg_codec())
+    throw RuntimeError(fmt::format("'{}' is a raw JPEG tree, but this finch was built without OpenCV (FINCH_WITH_OPENCV=OFF): "
+                                   "pack it with `finch pack` on a machine with OpenCV and set data.root to the packed file",
+                                   root));
+  return std::make_shared<RawCubSource>(read_cub(root));
+}
+
+}  // namespace finch::data

@@ -1,0 +1,168 @@
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "data_fixtures.h"
+#include "finch/core/error.h"
+#include "finch/data/dataset.h"
+#include "finch/data/loader.h"
+#include "finch/data/packed.h"
+
+using namespace finch::data;
+using finch::testing::copy_tree;
+using finch::testing::synthetic_tree;
+
+namespace {
+
+std::vector<Batch> all_batches(std::shared_ptr<const ImageSource> src, std::vector<int64_t> idx, LoaderOptions o) {
+  BatchLoader l(std::move(src), std::move(idx), o);
+  std::vector<Batch> out;
+  while (auto b = l.next()) out.push_back(*b);
+  return out;
+}
+
+LoaderOptions train_opts(int workers) {
+  LoaderOptions o;
+  o.batch_size = 8;
+  o.workers = workers;
+  o.prefetch = 2;
+  o.transform.size = 48;
+  o.transform.resize = 56;
+  o.transform.color_jitter = 0.3;
+  o.seed = 5;
+  o.epoch = 1;
+  return o;
+}
+
+std::vector<int64_t> iota(int64_t n) {
+  std::vector<int64_t> v(n);
+  for (int64_t k = 0; k < n; ++k) v[k] = k;
+  return v;
+}
+
+}  // namespace
+
+TEST(Loader, BatchesDoNotDependOnTheNumberOfWorkers) {
+  const auto src = open_raw_cub(synthetic_tree(6, 10));
+  const auto a = all_batches(src, iota(60), train_opts(0));
+  const auto b = all_batches(src, iota(60), train_opts(3));
+  ASSERT_EQ(a.size(), 8u);  // 60 / 8 rounded up
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_TRUE(torch::equal(a[k].images, b[k].images)) << "batch " << k;
+    EXPECT_TRUE(torch::equal(a[k].labels, b[k].labels));
+  }
+  EXPECT_EQ(a.back().images.size(0), 4);
+  EXPECT_EQ(a[0].images.sizes(), (std::vector<int64_t>{8, 3, 48, 48}));
+}
+
+TEST(Loader, ASampleLooksTheSameWhicheverBatchOrRankItIsIn) {
+  const auto src = open_raw_cub(synthetic_tree(6, 10));
+  // Sample 17 at position 1 of one shard and position 0 of another.
+  const auto a = all_batches(src, {3, 17}, train_opts(1));
+  const auto b = all_batches(src, {17, 40, 41}, train_opts(2));
+  EXPECT_TRUE(torch::equal(a[0].images[1], b[0].images[0]));
+  // Another epoch augments differently.
+  auto o = train_opts(1);
+  o.epoch = 2;
+  EXPECT_FALSE(torch::equal(all_batches(src, {17}, o)[0].images[0], b[0].images[0]));
+}
+
+TEST(Loader, EvalTransformIsDeterministicAndNormalised) {
+  const auto src = open_raw_cub(synthetic_tree(6, 10));
+  auto o = train_opts(2);
+  o.transform.train = false;
+  const auto x = all_batches(src, iota(16), o);
+  o.epoch = 9;
+  const auto y = all_batches(src, iota(16), o);
+  EXPECT_TRUE(torch::equal(x[0].images, y[0].images));  // eval ignores the epoch
+  const auto mean = x[0].images.mean().item<float>();
+  EXPECT_GT(mean, -2.0f);
+  EXPECT_LT(mean, 2.0f);
+}
+
+TEST(Loader, RawAndPackedGiveTheSameBatchesUpToResizeArithmetic) {
+  const auto root = synthetic_tree(6, 10);
+  const auto packed = (std::filesystem::temp_directory_path() / "finch_loader_packed.bin").string();
+  PackOptions p;
+  p.short_side = 0;  // same pixels as the JPEGs decode to
+  pack_cub(read_cub(root), packed, p);
+  const auto raw = all_batches(open_raw_cub(root), iota(24), train_opts(2));
+  const auto pk = all_batches(open_packed(packed), iota(24), train_opts(2));
+  for (size_t k = 0; k < raw.size(); ++k) {
+    EXPECT_TRUE(torch::equal(raw[k].labels, pk[k].labels));
+    EXPECT_TRUE(torch::allclose(raw[k].images, pk[k].images, 0, 1e-5)) << "batch " << k;
+  }
+  // Packed at a smaller size: same crops, slightly different pixels.
+  p.short_side = 56;
+  pack_cub(read_cub(root), packed, p);
+  const auto small = all_batches(open_packed(packed), iota(24), train_opts(2));
+  const double diff = (small[0].images - raw[0].images).abs().mean().item<double>();
+  EXPECT_LT(diff, 0.25) << "same crops expected (mean abs diff of normalised pixels)";
+  // ... whereas another seed gives other crops.
+  auto other = train_opts(2);
+  other.seed = 99;
+  const double diff_other = (all_batches(open_packed(packed), iota(24), other)[0].images - raw[0].images).abs().mean().item<double>();
+  EXPECT_GT(diff_other, 2 * diff);
+}
+
+TEST(Loader, CorruptImageFailsWithItsPathOrIsSkipped) {
+  const auto t = copy_tree(synthetic_tree(6, 10), "corrupt");
+  const auto ds = read_cub(t);
+  const std::string victim = ds.image_path(5);
+  std::ofstream(victim, std::ios::trunc) << "not a jpeg";
+  std::filesystem::remove(ds.image_path(9));
+  const auto src = open_raw_cub(t);
+  try {
+    all_batches(src, iota(16), train_opts(2));
+    FAIL() << "a corrupt image must stop the loader";
+  } catch (const finch::RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find(victim), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("data.on_error"), std::string::npos);
+  }
+  auto o = train_opts(2);
+  o.skip_errors = true;
+  BatchLoader l(src, iota(16), o);
+  int64_t kept = 0;
+  while (auto b = l.next()) {
+    kept += b->images.size(0);
+    for (int64_t k = 0; k < b->indices.size(0); ++k) {
+      EXPECT_NE(b->indices[k].item<int64_t>(), 5);
+      // labels stay aligned with their images' indices after a skip
+      EXPECT_EQ(b->labels[k].item<int64_t>(), src->info(b->indices[k].item<int64_t>()).label);
+    }
+  }
+  EXPECT_EQ(kept, 14);
+  EXPECT_EQ(l.skipped(), 2);
+}
+
+TEST(Packed, HeaderIsValidated) {
+  const auto packed = (std::filesystem::temp_directory_path() / "finch_packed_trunc.bin").string();
+  PackOptions p;
+  p.short_side = 32;
+  pack_cub(read_cub(synthetic_tree(6, 10)), packed, p);
+  EXPECT_EQ(open_packed(packed)->size(), 60u);
+  std::filesystem::resize_file(packed, std::filesystem::file_size(packed) - 10);
+  try {
+    open_packed(packed);
+    FAIL();
+  } catch (const finch::RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(is_packed_file(synthetic_tree(6, 10) + "/images.txt"));
+}
+
+TEST(Dataset, OpensFromConfigAndMarksSyntheticData) {
+  finch::DataConfig dc;
+  dc.root = synthetic_tree(6, 10);
+  dc.val_fraction = 0.2;
+  const auto b = open_dataset(dc, 1);
+  EXPECT_TRUE(b.synthetic);
+  EXPECT_EQ(b.split.test.size(), 30u);
+  EXPECT_EQ(b.split.val.size(), 6u);  // 1 of 5 per class
+  EXPECT_EQ(b.split.train.size(), 24u);
+  dc.root = "/nonexistent";
+  EXPECT_THROW(open_dataset(dc, 1), finch::ConfigError);
+}
