@@ -145,6 +145,7 @@ Command add_synth(CLI::App& parent) {
   app->add_option("--size", o->size, "Shorter image side in pixels")->capture_default_str();
   app->add_option("--seed", o->seed, "Seed")->capture_default_str();
   app->add_option("--workers", o->workers, "Threads")->capture_default_str();
+  app->add_flag("--easy", o->easy, "The class also sets the background hue (learnable in a few CPU epochs: smoke tests)");
   return {app, [o, out, packed]() {
             if (out->empty() == packed->empty()) throw ConfigError("synth: give exactly one of --out DIR or --packed FILE");
             if (!out->empty()) {

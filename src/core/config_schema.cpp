@@ -111,6 +111,8 @@ std::vector<Field> schema(Config& c) {
       e("train.on_nan", &c.train.on_nan, {"stop", "skip_step"}, "A non-finite loss on any rank: stop the run, or skip that optimizer step on every rank."),
       e("train.device", &c.train.device, {"auto", "cpu", "cuda"}, "auto: CUDA when available (rank r uses its node-local GPU), else CPU."),
       i("train.max_steps", &c.train.max_steps, 0, 1e12, "Stop after this many optimizer steps (0: no limit)."),
+      i("train.precise_bn_batches", &c.train.precise_bn_batches, 0, 100000,
+        "Precise BN: before each validation, recompute BatchNorm running statistics as the average over this many training batches per rank (then over ranks). For from-scratch and short runs, whose momentum-averaged statistics lag the weights. 0: off."),
 
       e("optimizer.name", &c.optimizer.name, {"adam", "adamw", "sgd"}, "Optimizer."),
       n("optimizer.lr", &c.optimizer.lr, 0, 10, "Learning rate (for the global batch; finch does not rescale it by world size).", true),

@@ -87,6 +87,8 @@ class MpiCommunicator final : public Communicator {
     }
   }
 
+  std::unique_ptr<Work> allreduce_async(at::Tensor flat, ReduceOp op) override;
+
   void barrier() override {
     if (active_ && size_ > 1) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
   }
@@ -96,7 +98,54 @@ class MpiCommunicator final : public Communicator {
   bool active_;
 };
 
+// MPI_Iallreduce on a host copy (or the tensor itself when it is a contiguous CPU tensor of an
+// MPI type); wait() completes it and writes the result back.
+class MpiWork final : public Work {
+ public:
+  MpiWork(at::Tensor target, ReduceOp op, int size) : target_(std::move(target)), op_(op), size_(size) {
+    buffer_ = staging(target_);
+    check(MPI_Iallreduce(MPI_IN_PLACE, buffer_.data_ptr(), static_cast<int>(buffer_.numel()), mpi_type(buffer_.scalar_type()),
+                         mpi_op(op), MPI_COMM_WORLD, &request_),
+          "MPI_Iallreduce");
+  }
+  ~MpiWork() override {
+    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  }
+  void wait() override {
+    check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait(allreduce)");
+    write_back(target_, buffer_);
+    if (op_ == ReduceOp::kAvg) target_.div_(size_);
+  }
+
+ private:
+  at::Tensor target_, buffer_;
+  ReduceOp op_;
+  int size_;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
+class DoneWork final : public Work {
+ public:
+  void wait() override {}
+};
+
+std::unique_ptr<Work> MpiCommunicator::allreduce_async(at::Tensor flat, ReduceOp op) {
+  if (!active_ || size_ == 1) {
+    Communicator::allreduce(flat, op);
+    return std::make_unique<DoneWork>();
+  }
+  return std::make_unique<MpiWork>(std::move(flat), op, size_);
+}
+
 }  // namespace
+
+std::unique_ptr<Work> Communicator::allreduce_async(at::Tensor flat, ReduceOp op) {
+  allreduce(flat, op);
+  struct Done final : Work {
+    void wait() override {}
+  };
+  return std::make_unique<Done>();
+}
 
 std::vector<double> Communicator::allreduce_values(std::vector<double> values, ReduceOp op) {
   at::Tensor t = at::from_blob(values.data(), {static_cast<int64_t>(values.size())}, at::kDouble);

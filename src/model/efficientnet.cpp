@@ -13,6 +13,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "finch/core/error.h"
+#include "finch/model/batchnorm.h"
 
 namespace finch::model {
 namespace nn = torch::nn;
@@ -46,7 +47,7 @@ struct BnOpts {
 Stack conv_bn(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, BnOpts bn, bool act) {
   Stack s;
   s->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).groups(groups).bias(false)));
-  s->push_back(nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(bn.eps).momentum(bn.momentum)));
+  s->push_back(BatchNorm2d(out, bn.eps, bn.momentum));
   if (act) s->push_back(nn::SiLU());
   return s;
 }
@@ -177,7 +178,7 @@ EfficientNetImpl::EfficientNetImpl(const EfficientNetOptions& options) : options
     if (auto* conv = m->as<nn::Conv2d>()) {
       nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut);
       if (conv->bias.defined()) nn::init::zeros_(conv->bias);
-    } else if (auto* bnm = m->as<nn::BatchNorm2d>()) {
+    } else if (auto* bnm = m->as<BatchNorm2d>()) {
       nn::init::ones_(bnm->weight);
       nn::init::zeros_(bnm->bias);
     } else if (auto* lin = m->as<nn::Linear>()) {
@@ -199,6 +200,11 @@ void EfficientNetImpl::train(bool on) {
   nn::Module::train(on);
   if (on)
     for (auto& m : eval_modules_) m->eval();
+}
+
+void EfficientNetImpl::set_sync_batchnorm(std::shared_ptr<CrossReplicaSum> reducer) {
+  for (auto& m : modules(/*include_self=*/false))
+    if (auto* b = m->as<BatchNorm2dImpl>()) b->sync = reducer;
 }
 
 void EfficientNetImpl::keep_in_eval(std::vector<std::shared_ptr<nn::Module>> modules) {

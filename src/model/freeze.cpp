@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "finch/core/error.h"
+#include "finch/model/batchnorm.h"
 
 namespace finch::model {
 
@@ -43,7 +44,7 @@ void apply_freeze(EfficientNetImpl& model, const FreezePolicy& policy, bool bn_e
 
   std::vector<std::shared_ptr<torch::nn::Module>> eval_bns;
   for (const auto& item : model.named_modules("", /*include_self=*/false)) {
-    const bool is_bn = item.value()->as<torch::nn::BatchNorm2d>() != nullptr;
+    const bool is_bn = item.value()->as<BatchNorm2d>() != nullptr;
     const bool trains = in_trained(item.key() + ".") || (is_bn && policy.bn);
     for (auto& p : item.value()->parameters(/*recurse=*/false)) p.set_requires_grad(trains);
     if (is_bn && bn_eval && !in_trained(item.key() + ".")) eval_bns.push_back(item.value());

@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "finch/core/error.h"
+#include "finch/model/batchnorm.h"
 #include "finch/model/efficientnet.h"
 #include "finch/model/freeze.h"
 #include "finch/model/param_count.h"
@@ -48,14 +49,14 @@ TEST(EfficientNet, TorchvisionLayoutAndNames) {
 
 TEST(EfficientNet, BatchNormConstantsPerVariant) {
   auto b0 = make("efficientnet_b0");
-  auto* bn0 = b0->features[0]->as<StackImpl>()->ptr(1)->as<torch::nn::BatchNorm2d>();
+  auto* bn0 = b0->features[0]->as<StackImpl>()->ptr(1)->as<BatchNorm2d>();
   ASSERT_NE(bn0, nullptr);
-  EXPECT_DOUBLE_EQ(bn0->options.eps(), 1e-5);
-  EXPECT_DOUBLE_EQ(*bn0->options.momentum(), 0.1);
+  EXPECT_DOUBLE_EQ(bn0->eps, 1e-5);
+  EXPECT_DOUBLE_EQ(bn0->momentum, 0.1);
   auto b5 = make("efficientnet_b5");
-  auto* bn5 = b5->features[0]->as<StackImpl>()->ptr(1)->as<torch::nn::BatchNorm2d>();
-  EXPECT_DOUBLE_EQ(bn5->options.eps(), 1e-3);
-  EXPECT_DOUBLE_EQ(*bn5->options.momentum(), 0.01);
+  auto* bn5 = b5->features[0]->as<StackImpl>()->ptr(1)->as<BatchNorm2d>();
+  EXPECT_DOUBLE_EQ(bn5->eps, 1e-3);
+  EXPECT_DOUBLE_EQ(bn5->momentum, 0.01);
 }
 
 TEST(EfficientNet, ForwardShapesAndEvalDeterminism) {

@@ -61,6 +61,7 @@ struct TrainConfig {
   std::string on_nan = "stop";       // stop | skip_step
   std::string device = "auto";       // auto | cpu | cuda
   int max_steps = 0;                 // 0 = no limit (debugging, smoke tests)
+  int precise_bn_batches = 0;        // recompute BN statistics from N train batches before validation
 };
 
 struct OptimizerConfig {

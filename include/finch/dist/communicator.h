@@ -13,6 +13,13 @@ namespace finch::dist {
 
 enum class ReduceOp { kSum, kAvg, kMax, kMin };
 
+// A collective in flight. wait() returns once the result is in the tensor it was started on.
+class Work {
+ public:
+  virtual ~Work() = default;
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -23,6 +30,10 @@ class Communicator {
   virtual void allreduce(std::vector<at::Tensor>& tensors, ReduceOp op) = 0;
   virtual void broadcast(std::vector<at::Tensor>& tensors, int root) = 0;
   virtual void barrier() = 0;
+
+  // Starts an in-place all-reduce of one contiguous tensor and returns at once, so that gradient
+  // buckets reduce while backward goes on. Default: done synchronously.
+  virtual std::unique_ptr<Work> allreduce_async(at::Tensor flat, ReduceOp op);
 
   // Scalar helpers for decisions and metrics (always exact: double on the wire).
   std::vector<double> allreduce_values(std::vector<double> values, ReduceOp op);
@@ -36,5 +47,9 @@ class Communicator {
 
 // MPI_COMM_WORLD (a world of one when no launcher started the process).
 std::unique_ptr<Communicator> make_mpi_communicator();
+
+// dist.backend: "auto" is NCCL when the model is on CUDA, MPI otherwise. ConfigError for a backend
+// this build or device cannot provide.
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, bool cuda_tensors);
 
 }  // namespace finch::dist

@@ -16,6 +16,8 @@
 
 namespace finch::model {
 
+class CrossReplicaSum;
+
 // The per-variant constants of torchvision's efficientnet_bN builders.
 struct VariantSpec {
   double width_mult;
@@ -61,6 +63,9 @@ class EfficientNetImpl : public torch::nn::Module {
   // (model.bn_eval: frozen layers keep their running statistics).
   void train(bool on = true) override;
   void keep_in_eval(std::vector<std::shared_ptr<torch::nn::Module>> modules);
+
+  // SyncBatchNorm for every BatchNorm layer (nullptr: per-rank statistics, as DDP without SyncBN).
+  void set_sync_batchnorm(std::shared_ptr<CrossReplicaSum> reducer);
 
   Stack features{nullptr};
   Stack classifier{nullptr};

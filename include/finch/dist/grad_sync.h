@@ -1,0 +1,48 @@
+// The gradient synchronizer (what DDP calls the reducer). Trainable parameters are grouped in
+// buckets of about dist.bucket_mb, in reverse registration order (roughly the order backward
+// produces their gradients). A post-hook on each parameter's grad accumulator marks it ready; when a
+// bucket is complete it is flattened and its all-reduce starts at once, overlapping with the rest of
+// backward. Buckets start in index order on every rank (collectives must match), finish() waits for
+// them and writes the averaged gradients back. Frozen parameters are not in any bucket.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "finch/dist/communicator.h"
+
+namespace torch::autograd {
+struct Node;
+}
+
+namespace finch::dist {
+
+class GradientSynchronizer {
+ public:
+  GradientSynchronizer(Communicator& comm, std::vector<at::Tensor> params, double bucket_mb);
+  ~GradientSynchronizer();
+  GradientSynchronizer(const GradientSynchronizer&) = delete;
+  GradientSynchronizer& operator=(const GradientSynchronizer&) = delete;
+
+  // Off for the first accum_steps-1 micro-steps: gradients accumulate locally, nothing is sent.
+  void set_sync(bool enabled);
+  // Before backward: forget which gradients are ready.
+  void prepare();
+  // After backward: start the buckets not started yet, wait for all, average into p.grad.
+  void finish();
+
+  size_t num_buckets() const;
+  const std::vector<size_t>& bucket_sizes() const;  // parameters per bucket
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;  // autograd holds them weakly
+};
+
+// Copies rank `root`'s tensors to every rank (initial parameters and buffers).
+void broadcast_tensors(Communicator& comm, const std::vector<at::Tensor>& tensors, int root = 0);
+
+}  // namespace finch::dist

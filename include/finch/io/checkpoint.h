@@ -1,0 +1,44 @@
+// Checkpoint directories (written by rank 0):
+//   checkpoints/ckpt-<global step, 10 digits>/   periodic (epoch ends, every N steps)
+//   checkpoints/best/                            best validation metric so far
+//   checkpoints/latest                           text file naming the newest periodic checkpoint
+// each holding model.safetensors (torchvision names: Python loads it), optimizer.safetensors and
+// state.json (epoch, step, sample offset, schedule, early stopping, seeds, world size, resolved
+// config, finch/LibTorch versions, and the size and FNV-1a checksum of both tensor files).
+// A checkpoint is written under a temporary name, fsynced and renamed; `latest` is replaced
+// atomically. Reading verifies sizes and checksums; finding the latest falls back to the previous
+// intact checkpoint and says why.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "finch/io/weight_import.h"
+
+namespace finch::io {
+
+struct CheckpointData {
+  NamedTensors model;
+  NamedTensors optimizer;
+  nlohmann::json state;
+};
+
+// Writes dir/name atomically (replacing an older dir/name); returns its path.
+std::string write_checkpoint(const std::string& dir, const std::string& name, const CheckpointData& data);
+void set_latest(const std::string& dir, const std::string& name);
+
+// Reads and verifies a checkpoint directory; RuntimeError naming the file on any mismatch.
+CheckpointData read_checkpoint(const std::string& path);
+
+// The newest intact periodic checkpoint of `dir` (the `latest` pointer first, then older ones by
+// step); `notes` receives why a newer one was passed over. Empty when there is none.
+std::string find_latest_checkpoint(const std::string& dir, std::vector<std::string>* notes = nullptr);
+
+// Deletes periodic checkpoints beyond the newest `keep`.
+void prune_checkpoints(const std::string& dir, int keep);
+
+std::string periodic_name(int64_t global_step);
+
+}  // namespace finch::io

@@ -1,0 +1,29 @@
+// Optimizers (Adam, AdamW, SGD+momentum/nesterov) over the trainable parameters, in two groups
+// when optimizer.no_decay_bn_bias is set (BatchNorm parameters and biases get no weight decay),
+// and their state saved by (group, parameter index): never by tensor address, which differs between
+// processes and between LibTorch versions.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include "finch/core/config.h"
+#include "finch/io/weight_import.h"
+
+namespace finch::train {
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model, const OptimizerConfig& config);
+
+void set_lr(torch::optim::Optimizer& optimizer, double lr);
+double get_lr(const torch::optim::Optimizer& optimizer);
+
+// "g{group}.p{index}.{exp_avg|exp_avg_sq|max_exp_avg_sq|step|momentum_buffer}" -> tensor.
+io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, const std::string& name);
+// Restores what optimizer_state wrote; RuntimeError naming what does not fit.
+void load_optimizer_state(torch::optim::Optimizer& optimizer, const std::string& name, const io::NamedTensors& state);
+
+}  // namespace finch::train

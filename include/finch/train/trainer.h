@@ -1,0 +1,26 @@
+// The training loop: every rank holds a replica, trains on its shard of each global batch and stays
+// in step with the others. Gradients are averaged by the GradientSynchronizer; every decision
+// (LR, early stop, NaN handling) is taken by rank 0 on metrics reduced over all ranks and
+// broadcast; rank 0 alone writes train.log, metrics.jsonl and checkpoints.
+#pragma once
+
+#include <string>
+
+#include "finch/core/config.h"
+#include "finch/core/run_dir.h"
+#include "finch/dist/communicator.h"
+#include "finch/dist/world.h"
+
+namespace finch::train {
+
+struct TrainRequest {
+  Config config;
+  RunDir run_dir;
+  std::string resume;  // "", "auto" or a checkpoint directory
+};
+
+// Runs the whole training; returns the process exit code (0, or 1 when the run stopped on a
+// non-finite loss). Throws finch::Error for bad input.
+int run_training(const TrainRequest& request, dist::Communicator& comm, const dist::WorldInfo& world);
+
+}  // namespace finch::train

@@ -1,0 +1,23 @@
+// The one place that knows which backends this build has.
+#include "finch/core/build_info.h"
+#include "finch/core/error.h"
+#include "finch/dist/communicator.h"
+
+namespace finch::dist {
+
+#if FINCH_USE_CUDA
+std::unique_ptr<Communicator> make_nccl_communicator();  // nccl_communicator.cpp (CUDA builds only)
+#endif
+
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, bool cuda_tensors) {
+  const bool nccl = backend == "nccl" || (backend == "auto" && cuda_tensors);
+  if (!nccl) return make_mpi_communicator();
+  if (!cuda_tensors) throw ConfigError("dist.backend is nccl but the model is on the CPU (NCCL needs CUDA tensors): use mpi or auto");
+#if FINCH_USE_CUDA
+  return make_nccl_communicator();
+#else
+  throw ConfigError("dist.backend is nccl but this finch was built without CUDA/NCCL (FINCH_CUDA=OFF or a CPU LibTorch)");
+#endif
+}
+
+}  // namespace finch::dist

@@ -1,0 +1,135 @@
+#include "finch/io/checkpoint.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "finch/core/atomic_file.h"
+#include "finch/core/error.h"
+#include "finch/io/safetensors.h"
+
+namespace finch::io {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kPrefix = "ckpt-";
+
+std::string fnv1a64(const fs::path& path, uint64_t& bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw RuntimeError("cannot read '" + path.string() + "'");
+  uint64_t h = 0xcbf29ce484222325ULL;
+  bytes = 0;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto n = static_cast<size_t>(in.gcount());
+    for (size_t k = 0; k < n; ++k) h = (h ^ static_cast<uint8_t>(buf[k])) * 0x100000001b3ULL;
+    bytes += n;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+NamedTensors to_named(const TensorFile& f) {
+  NamedTensors out;
+  for (const auto& n : f.names) out.emplace_back(n, f.tensors.at(n));
+  return out;
+}
+
+std::vector<std::string> periodic(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto n = e.path().filename().string();
+    if (e.is_directory() && n.rfind(kPrefix, 0) == 0) names.push_back(n);
+  }
+  std::sort(names.rbegin(), names.rend());  // newest first (zero-padded steps)
+  return names;
+}
+
+}  // namespace
+
+std::string periodic_name(int64_t global_step) { return fmt::format("{}{:010d}", kPrefix, global_step); }
+
+std::string write_checkpoint(const std::string& dir, const std::string& name, const CheckpointData& data) {
+  const fs::path final_dir = fs::path(dir) / name, tmp = fs::path(dir) / ("." + name + ".tmp");
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) throw RuntimeError("cannot create '" + tmp.string() + "': " + ec.message());
+  write_safetensors((tmp / "model.safetensors").string(), data.model, {{"format", "finch"}});
+  write_safetensors((tmp / "optimizer.safetensors").string(), data.optimizer, {{"format", "finch"}});
+  nlohmann::json state = data.state;
+  for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
+    uint64_t bytes = 0;
+    const auto sum = fnv1a64(tmp / f, bytes);
+    state["files"][f] = {{"bytes", bytes}, {"fnv1a64", sum}};
+  }
+  write_file_atomically(tmp / "state.json", state.dump(2) + "\n");
+  sync_directory(tmp);
+  // Replace an older checkpoint of the same name (e.g. best/) only once the new one is complete.
+  const fs::path old = fs::path(dir) / ("." + name + ".old");
+  fs::remove_all(old, ec);
+  if (fs::exists(final_dir)) fs::rename(final_dir, old, ec);
+  fs::rename(tmp, final_dir, ec);
+  if (ec) throw RuntimeError("cannot rename '" + tmp.string() + "' to '" + final_dir.string() + "': " + ec.message());
+  fs::remove_all(old, ec);
+  sync_directory(dir);
+  return final_dir.string();
+}
+
+void set_latest(const std::string& dir, const std::string& name) {
+  write_file_atomically(fs::path(dir) / "latest", name + "\n");
+  sync_directory(dir);
+}
+
+CheckpointData read_checkpoint(const std::string& path) {
+  const fs::path p(path);
+  std::ifstream in(p / "state.json");
+  if (!in) throw RuntimeError(fmt::format("checkpoint '{}' has no readable state.json", path));
+  CheckpointData d;
+  d.state = nlohmann::json::parse(in, nullptr, false);
+  if (d.state.is_discarded() || !d.state.is_object()) throw RuntimeError(fmt::format("'{}/state.json' is not valid JSON", path));
+  for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
+    if (!d.state.contains("files") || !d.state["files"].contains(f))
+      throw RuntimeError(fmt::format("'{}/state.json' records no checksum for {}", path, f));
+    uint64_t bytes = 0;
+    if (!fs::exists(p / f)) throw RuntimeError(fmt::format("checkpoint '{}' is missing {}", path, f));
+    const auto sum = fnv1a64(p / f, bytes);
+    const auto& want = d.state["files"][f];
+    if (bytes != want.at("bytes").get<uint64_t>() || sum != want.at("fnv1a64").get<std::string>())
+      throw RuntimeError(fmt::format("'{}/{}' does not match its checksum in state.json ({} bytes, expected {}): corrupt or truncated",
+                                     path, f, bytes, want.at("bytes").get<uint64_t>()));
+  }
+  d.model = to_named(read_safetensors((p / "model.safetensors").string()));
+  d.optimizer = to_named(read_safetensors((p / "optimizer.safetensors").string()));
+  return d;
+}
+
+std::string find_latest_checkpoint(const std::string& dir, std::vector<std::string>* notes) {
+  std::vector<std::string> candidates;
+  std::ifstream latest(fs::path(dir) / "latest");
+  std::string pointed;
+  if (latest && std::getline(latest, pointed) && !pointed.empty()) candidates.push_back(pointed);
+  for (const auto& n : periodic(dir))
+    if (n != pointed) candidates.push_back(n);
+  for (const auto& n : candidates) {
+    const auto path = (fs::path(dir) / n).string();
+    try {
+      read_checkpoint(path);
+      return path;
+    } catch (const std::exception& e) {
+      if (notes) notes->push_back(fmt::format("skipping checkpoint {}: {}", path, e.what()));
+    }
+  }
+  return "";
+}
+
+void prune_checkpoints(const std::string& dir, int keep) {
+  const auto names = periodic(dir);
+  std::error_code ec;
+  for (size_t k = static_cast<size_t>(std::max(keep, 1)); k < names.size(); ++k) fs::remove_all(fs::path(dir) / names[k], ec);
+}
+
+}  // namespace finch::io

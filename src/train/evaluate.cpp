@@ -1,0 +1,82 @@
+#include "finch/train/evaluate.h"
+
+#include <chrono>
+
+#include <torch/torch.h>
+
+#include "finch/data/loader.h"
+#include "finch/data/sampler.h"
+
+namespace finch::train {
+
+double EvalTotals::mean_class_acc() const {
+  double sum = 0;
+  int n = 0;
+  for (size_t c = 0; c < class_count.size(); ++c)
+    if (class_count[c] > 0) sum += class_correct[c] / class_count[c], ++n;
+  return n ? sum / n : 0;
+}
+
+EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::ImageSource> source,
+                    const std::vector<int64_t>& split, dist::Communicator& comm, const EvalOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<int64_t> mine;
+  for (int64_t k : data::eval_shard(static_cast<int64_t>(split.size()), comm.size(), comm.rank())) mine.push_back(split[k]);
+  data::LoaderOptions lo;
+  lo.batch_size = o.batch_size;
+  lo.workers = o.workers;
+  lo.prefetch = o.prefetch;
+  lo.transform = o.transform;
+  lo.pin_memory = o.device.is_cuda();
+  data::BatchLoader loader(std::move(source), mine, lo);
+
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  EvalTotals t;
+  const int K = o.classes;
+  at::Tensor sums = torch::zeros({4}, torch::kDouble);
+  at::Tensor class_correct = torch::zeros({o.per_class ? K : 0}, torch::kDouble);
+  at::Tensor class_count = torch::zeros({o.per_class ? K : 0}, torch::kDouble);
+  at::Tensor confusion = torch::zeros({o.per_class ? K : 0, o.per_class ? K : 0}, torch::kDouble);
+  while (auto batch = loader.next()) {
+    if (batch->images.size(0) == 0) continue;
+    auto x = batch->images.to(o.device, /*non_blocking=*/true);
+    if (o.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    const auto y = batch->labels.to(o.device);
+    const auto logits = model.forward(x).to(torch::kFloat);
+    const auto loss = torch::nn::functional::cross_entropy(
+        logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    const auto top = std::get<1>(logits.topk(std::min<int64_t>(5, logits.size(1)), 1));
+    const auto hit = top.eq(y.unsqueeze(1));
+    const auto pred = top.select(1, 0);
+    const auto c1 = hit.select(1, 0).sum();
+    const auto c5 = hit.any(1).sum();
+    sums += torch::stack({loss.to(torch::kDouble).cpu(), c1.to(torch::kDouble).cpu(), c5.to(torch::kDouble).cpu(),
+                          torch::tensor(static_cast<double>(y.size(0)), torch::kDouble)});
+    if (o.per_class) {
+      const auto yc = y.cpu();
+      const auto pc = pred.cpu();
+      class_count.index_add_(0, yc, torch::ones({yc.size(0)}, torch::kDouble));
+      class_correct.index_add_(0, yc, yc.eq(pc).to(torch::kDouble));
+      confusion.view({-1}).index_add_(0, yc * K + pc, torch::ones({yc.size(0)}, torch::kDouble));
+    }
+  }
+  std::vector<at::Tensor> all{sums};
+  if (o.per_class) all.insert(all.end(), {class_correct, class_count, confusion});
+  comm.allreduce(all, dist::ReduceOp::kSum);
+  t.loss_sum = sums[0].item<double>();
+  t.correct1 = sums[1].item<double>();
+  t.correct5 = sums[2].item<double>();
+  t.count = sums[3].item<double>();
+  if (o.per_class) {
+    t.class_correct.assign(class_correct.data_ptr<double>(), class_correct.data_ptr<double>() + K);
+    t.class_count.assign(class_count.data_ptr<double>(), class_count.data_ptr<double>() + K);
+    t.confusion = confusion;
+  }
+  model.train(was_training);
+  t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return t;
+}
+
+}  // namespace finch::train

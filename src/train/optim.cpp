@@ -1,0 +1,145 @@
+#include "finch/train/optim.h"
+
+#include <map>
+
+#include <fmt/format.h>
+#include "finch/model/batchnorm.h"
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
+
+#include "finch/core/error.h"
+#include "finch/core/torch_compat.h"
+
+namespace finch::train {
+namespace {
+
+// Every group gets complete options (LibTorch 2.x merges group options with the defaults).
+template <class Options>
+std::unique_ptr<torch::optim::OptimizerOptions> options_for(const OptimizerConfig& c, double weight_decay);
+
+template <>
+std::unique_ptr<torch::optim::OptimizerOptions> options_for<torch::optim::AdamOptions>(const OptimizerConfig& c, double wd) {
+  return std::make_unique<torch::optim::AdamOptions>(
+      torch::optim::AdamOptions(c.lr).betas({c.betas[0], c.betas[1]}).eps(c.eps).weight_decay(wd));
+}
+template <>
+std::unique_ptr<torch::optim::OptimizerOptions> options_for<torch::optim::AdamWOptions>(const OptimizerConfig& c, double wd) {
+  return std::make_unique<torch::optim::AdamWOptions>(
+      torch::optim::AdamWOptions(c.lr).betas({c.betas[0], c.betas[1]}).eps(c.eps).weight_decay(wd));
+}
+template <>
+std::unique_ptr<torch::optim::OptimizerOptions> options_for<torch::optim::SGDOptions>(const OptimizerConfig& c, double wd) {
+  return std::make_unique<torch::optim::SGDOptions>(
+      torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(wd));
+}
+
+template <class Opt, class Options>
+std::unique_ptr<torch::optim::Optimizer> build(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
+                                               const OptimizerConfig& c) {
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, options_for<Options>(c, c.weight_decay));
+  if (!no_decay.empty()) groups.emplace_back(no_decay, options_for<Options>(c, 0.0));
+  auto defaults = options_for<Options>(c, c.weight_decay);
+  return std::make_unique<Opt>(groups, static_cast<Options&>(*defaults));
+}
+
+}  // namespace
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model, const OptimizerConfig& c) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& item : model.named_modules("", /*include_self=*/true)) {
+    const bool is_bn = item.value()->as<model::BatchNorm2d>() != nullptr;
+    for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) {
+      if (!p.value().requires_grad()) continue;
+      const bool exempt = c.no_decay_bn_bias && c.weight_decay > 0 && (is_bn || p.key() == "bias");
+      (exempt ? no_decay : decay).push_back(p.value());
+    }
+  }
+  if (decay.empty() && no_decay.empty()) throw ConfigError("model.freeze leaves no trainable parameter");
+  if (decay.empty()) std::swap(decay, no_decay);
+  if (c.name == "adam") return build<torch::optim::Adam, torch::optim::AdamOptions>(decay, no_decay, c);
+  if (c.name == "adamw") return build<torch::optim::AdamW, torch::optim::AdamWOptions>(decay, no_decay, c);
+  return build<torch::optim::SGD, torch::optim::SGDOptions>(decay, no_decay, c);
+}
+
+void set_lr(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& g : optimizer.param_groups()) g.options().set_lr(lr);
+}
+
+double get_lr(const torch::optim::Optimizer& optimizer) { return optimizer.param_groups().front().options().get_lr(); }
+
+io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, const std::string& name) {
+  io::NamedTensors out;
+  auto& state = optimizer.state();
+  const auto& groups = optimizer.param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& params = groups[g].params();
+    for (size_t i = 0; i < params.size(); ++i) {
+      const auto it = state.find(compat::optimizer_state_key(params[i]));
+      if (it == state.end()) continue;  // no step taken yet
+      const std::string prefix = fmt::format("g{}.p{}.", g, i);
+      if (name == "sgd") {
+        auto& s = static_cast<torch::optim::SGDParamState&>(*it->second);
+        if (s.momentum_buffer().defined()) out.emplace_back(prefix + "momentum_buffer", s.momentum_buffer());
+        continue;
+      }
+      auto save_adam = [&](auto& s) {
+        out.emplace_back(prefix + "step", torch::tensor(s.step(), torch::kLong));
+        out.emplace_back(prefix + "exp_avg", s.exp_avg());
+        out.emplace_back(prefix + "exp_avg_sq", s.exp_avg_sq());
+        if (s.max_exp_avg_sq().defined() && s.max_exp_avg_sq().numel() > 0) out.emplace_back(prefix + "max_exp_avg_sq", s.max_exp_avg_sq());
+      };
+      if (name == "adam") save_adam(static_cast<torch::optim::AdamParamState&>(*it->second));
+      else save_adam(static_cast<torch::optim::AdamWParamState&>(*it->second));
+    }
+  }
+  return out;
+}
+
+void load_optimizer_state(torch::optim::Optimizer& optimizer, const std::string& name, const io::NamedTensors& saved) {
+  std::map<std::string, at::Tensor> by_name(saved.begin(), saved.end());
+  auto get = [&](const std::string& key, const at::Tensor& like) -> at::Tensor {
+    const auto it = by_name.find(key);
+    if (it == by_name.end()) return {};
+    if (like.defined() && !it->second.sizes().equals(like.sizes()))
+      throw RuntimeError(fmt::format("optimizer state '{}' has shape {} but the parameter has {}: not the same model or freeze policy",
+                                     key, fmt::join(it->second.sizes(), "x"), fmt::join(like.sizes(), "x")));
+    return it->second.to(like.defined() ? like.options() : it->second.options()).clone();
+  };
+  auto& state = optimizer.state();
+  auto& groups = optimizer.param_groups();
+  size_t restored = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& params = groups[g].params();
+    for (size_t i = 0; i < params.size(); ++i) {
+      const std::string prefix = fmt::format("g{}.p{}.", g, i);
+      const auto& p = params[i];
+      if (name == "sgd") {
+        auto buf = get(prefix + "momentum_buffer", p);
+        if (!buf.defined()) continue;
+        auto s = std::make_unique<torch::optim::SGDParamState>();
+        s->momentum_buffer(buf);
+        state[compat::optimizer_state_key(p)] = std::move(s);
+        ++restored;
+        continue;
+      }
+      auto exp_avg = get(prefix + "exp_avg", p);
+      if (!exp_avg.defined()) continue;
+      auto fill = [&](auto s) {
+        s->step(by_name.at(prefix + "step").template item<int64_t>());
+        s->exp_avg(exp_avg);
+        s->exp_avg_sq(get(prefix + "exp_avg_sq", p));
+        auto mx = get(prefix + "max_exp_avg_sq", p);
+        if (mx.defined()) s->max_exp_avg_sq(mx);
+        state[compat::optimizer_state_key(p)] = std::move(s);
+      };
+      if (name == "adam") fill(std::make_unique<torch::optim::AdamParamState>());
+      else fill(std::make_unique<torch::optim::AdamWParamState>());
+      ++restored;
+    }
+  }
+  if (restored == 0 && !saved.empty()) throw RuntimeError("optimizer state does not match the optimizer '" + name + "'");
+}
+
+}  // namespace finch::train

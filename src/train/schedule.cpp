@@ -1,0 +1,86 @@
+#include "finch/train/schedule.h"
+
+#include <cmath>
+
+namespace finch::train {
+
+LrSchedule::LrSchedule(const SchedulerConfig& config, double base_lr, int epochs)
+    : c_(config), base_lr_(base_lr), epochs_(epochs), lr_(base_lr),
+      best_(config.mode == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity()) {}
+
+double LrSchedule::lr_at(int epoch) const {
+  if (c_.name == "step") return base_lr_ * std::pow(c_.gamma, epoch / c_.step_size);
+  if (c_.name == "cosine") {
+    if (epoch < c_.warmup_epochs) return base_lr_ * (epoch + 1) / static_cast<double>(c_.warmup_epochs);
+    const double span = std::max(1, epochs_ - c_.warmup_epochs);
+    const double t = std::min(1.0, (epoch - c_.warmup_epochs) / span);
+    return c_.min_lr + (base_lr_ - c_.min_lr) * 0.5 * (1 + std::cos(M_PI * t));
+  }
+  return lr_;  // none: base lr; plateau: current
+}
+
+bool LrSchedule::is_better(double a, double best) const {
+  if (c_.mode == "min")
+    return c_.threshold_mode == "rel" ? a < best * (1 - c_.threshold) : a < best - c_.threshold;
+  return c_.threshold_mode == "rel" ? a > best * (c_.threshold + 1) : a > best + c_.threshold;
+}
+
+double LrSchedule::observe(double metric) {
+  if (!metric_driven()) return lr_;
+  // torch.optim.lr_scheduler.ReduceLROnPlateau.step, line by line.
+  if (is_better(metric, best_)) {
+    best_ = metric;
+    bad_epochs_ = 0;
+  } else {
+    ++bad_epochs_;
+  }
+  if (cooldown_counter_ > 0) {
+    --cooldown_counter_;
+    bad_epochs_ = 0;
+  }
+  if (bad_epochs_ > c_.patience) {
+    const double new_lr = std::max(lr_ * c_.factor, c_.min_lr);
+    if (lr_ - new_lr > 1e-8) lr_ = new_lr;
+    cooldown_counter_ = c_.cooldown;
+    bad_epochs_ = 0;
+  }
+  return lr_;
+}
+
+nlohmann::json LrSchedule::state() const {
+  return {{"name", c_.name}, {"lr", lr_}, {"best", best_}, {"bad_epochs", bad_epochs_}, {"cooldown_counter", cooldown_counter_}};
+}
+
+void LrSchedule::load(const nlohmann::json& s) {
+  lr_ = s.at("lr");
+  best_ = s.at("best").is_null() ? best_ : s.at("best").get<double>();
+  bad_epochs_ = s.at("bad_epochs");
+  cooldown_counter_ = s.at("cooldown_counter");
+}
+
+EarlyStopping::EarlyStopping(const EarlyStoppingConfig& config)
+    : c_(config), best_(config.mode == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity()) {}
+
+bool EarlyStopping::observe(double metric, int epoch) {
+  const bool better = c_.mode == "min" ? metric < best_ - c_.min_delta : metric > best_ + c_.min_delta;
+  if (better) {
+    best_ = metric;
+    best_epoch_ = epoch;
+    bad_epochs_ = 0;
+  } else {
+    ++bad_epochs_;
+  }
+  return better;
+}
+
+nlohmann::json EarlyStopping::state() const {
+  return {{"best", has_best() ? nlohmann::json(best_) : nlohmann::json(nullptr)}, {"best_epoch", best_epoch_}, {"bad_epochs", bad_epochs_}};
+}
+
+void EarlyStopping::load(const nlohmann::json& s) {
+  if (!s.at("best").is_null()) best_ = s.at("best");
+  best_epoch_ = s.at("best_epoch");
+  bad_epochs_ = s.at("bad_epochs");
+}
+
+}  // namespace finch::train

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# End to end on 2 MPI ranks (CPU): train learns (best val and test accuracy at least 2x chance),
+# writes train.log, metrics.jsonl, checkpoints; --resume auto continues the run for more epochs;
+# a resume on 1 rank (another world size) works too; a dead rank takes the job down.
+# Usage: train_np2.sh FINCH MPIEXEC... (the mpiexec command with its flags)
+set -euo pipefail
+finch=$1; shift
+mpiexec=("$@")
+here=$(cd "$(dirname "$0")" && pwd)
+work=${WORK:-$(mktemp -d)}
+rm -rf "$work" && mkdir -p "$work"
+"$finch" synth --out "$work/data" --classes 10 --per-class 40 --size 40 --seed 3 --easy >/dev/null
+run=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name smoke)
+
+echo "== train 6 epochs on 2 ranks"
+"${mpiexec[@]}" -n 2 "$finch" train "${run[@]}"
+dir=$work/runs/smoke
+for f in config.json train.log metrics.jsonl checkpoints/latest checkpoints/best/model.safetensors; do
+  [ -e "$dir/$f" ] || { echo "missing $dir/$f"; exit 1; }
+done
+/usr/bin/python3 - "$dir/metrics.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+epochs = [r for r in recs if r["kind"] == "epoch"]
+test = [r for r in recs if r["kind"] == "test"][-1]
+best_val = max(r["val_acc"] for r in epochs)
+print(f"epochs {len(epochs)}, best val acc {best_val:.3f}, test acc {test['test_acc']:.3f} (chance 0.100)")
+assert len(epochs) == 6, epochs
+assert best_val >= 0.2, f"val accuracy {best_val} is not clearly above chance"
+assert test["test_acc"] >= 0.2, f"test accuracy {test['test_acc']} is not clearly above chance"
+assert test["test_images"] == 200, test
+assert [r["epoch"] for r in epochs] == list(range(6))
+lrs = [r["lr"] for r in epochs]
+assert all(abs(lrs[k] - 0.002 * 0.9 ** k) < 1e-9 for k in range(6)), lrs   # StepLR(1, 0.9)
+PY
+grep -q "SYNTHETIC" "$dir/train.log"
+
+echo "== --resume auto: 2 more epochs on 2 ranks"
+"${mpiexec[@]}" -n 2 "$finch" train "${run[@]}" --set train.epochs=8 --resume auto
+grep -q "resumed from .*ckpt-" "$dir/train.log"
+echo "== --resume auto on 1 rank (another world size): 1 more epoch"
+"$finch" train "${run[@]}" --set train.epochs=9 --resume auto
+/usr/bin/python3 - "$dir/metrics.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+epochs = [r["epoch"] for r in recs if r["kind"] == "epoch"]
+assert epochs == list(range(9)), epochs
+steps = [r["step"] for r in recs if r["kind"] == "step"]
+assert steps == sorted(steps), "global steps must continue across resumes"
+starts = [r for r in recs if r["kind"] == "start"]
+assert [s["world_size"] for s in starts] == [2, 2, 1], starts
+assert starts[1]["resumed_from"] and starts[2]["resumed_from"]
+print("resume: epochs", epochs, "steps continue up to", steps[-1])
+PY
+
+echo "== a fresh run refuses to overwrite"
+if "$finch" train "${run[@]}" 2>"$work/err"; then echo "should have refused"; exit 1; fi
+grep -q "already holds a run" "$work/err"
+
+echo "== a dying rank takes the job down (bounded time)"
+# Rank 1's data root does not exist: the ranks agree on the error and all exit.
+set +e
+timeout 120 "${mpiexec[@]}" -n 2 bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then r=/nonexistent; else r='"$work/data"'; fi; exec '"$finch"' train --config '"$here/smoke.json"' --set data.root=$r --set output_dir='"$work/runs"' --name dying' >"$work/dying.out" 2>&1
+rc=$?
+set -e
+cat "$work/dying.out" | grep "finch: error" || true
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || { echo "expected a clean failure, got exit $rc"; exit 1; }
+grep -q "rank 1: key 'data.root': '/nonexistent' does not exist" "$work/dying.out"
+echo "e2e: all checks passed"

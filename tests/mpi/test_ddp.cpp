@@ -1,0 +1,157 @@
+// DDP equivalence: K steps on W ranks with per-rank batch B give the same parameters as K steps on
+// one process with batch W*B (the gradient synchronizer averages exactly what one big batch would).
+// Double precision, so that the check is about the algorithm rather than float summation order.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "finch/dist/communicator.h"
+#include "finch/dist/grad_sync.h"
+#include "finch/model/batchnorm.h"
+#include "finch/model/efficientnet.h"
+#include "finch/model/freeze.h"
+#include "finch/model/weights.h"
+
+using namespace finch;
+
+namespace {
+
+constexpr int kSteps = 5;
+constexpr int64_t kB = 3;  // per-rank batch
+
+class CommSum final : public model::CrossReplicaSum {
+ public:
+  explicit CommSum(dist::Communicator& c) : comm_(c) {}
+  void sum(at::Tensor& t) override { comm_.allreduce(t, dist::ReduceOp::kSum); }
+  dist::Communicator& comm_;
+};
+
+model::EfficientNet make_model() {
+  torch::manual_seed(1234);  // identical initial weights everywhere
+  model::EfficientNetOptions o;
+  o.classes = 5;
+  o.dropout = 0.0;
+  o.stochastic_depth = 0.0;
+  model::EfficientNet m(o);
+  model::apply_freeze(*m, model::FreezePolicy::parse("last_blocks:4+bn"), false);  // frozen layers too
+  m->to(torch::kDouble);
+  return m;
+}
+
+// The global batch of step k, the same on every rank.
+std::pair<torch::Tensor, torch::Tensor> global_batch(int k, int world) {
+  torch::manual_seed(100 + k);
+  return {torch::randn({kB * world, 3, 32, 32}, torch::kDouble), torch::randint(0, 5, {kB * world}, torch::kLong)};
+}
+
+void sgd_step(model::EfficientNet& m, torch::optim::SGD& opt, const torch::Tensor& x, const torch::Tensor& y,
+              dist::GradientSynchronizer* sync) {
+  opt.zero_grad();
+  if (sync) sync->prepare();
+  torch::nn::functional::cross_entropy(m->forward(x), y).backward();
+  if (sync) sync->finish();
+  opt.step();
+}
+
+torch::optim::SGD make_opt(model::EfficientNet& m) {
+  std::vector<torch::Tensor> ps;
+  for (auto& p : m->parameters())
+    if (p.requires_grad()) ps.push_back(p);
+  return torch::optim::SGD(ps, torch::optim::SGDOptions(0.01).momentum(0.9));
+}
+
+double max_diff(const io::NamedTensors& a, const io::NamedTensors& b) {
+  double d = 0;
+  std::string worst;
+  for (size_t k = 0; k < a.size(); ++k)
+    if (at::isFloatingType(a[k].second.scalar_type())) {
+      const double dk = (a[k].second - b[k].second).abs().max().item<double>();
+      if (dk > d) d = dk, worst = a[k].first;
+    }
+  if (d > 1e-5) {
+    for (size_t k = 0; k < a.size(); ++k)
+      if (a[k].first == worst) std::fprintf(stderr, "largest difference %.3g in %s (values up to %.6g)\n", d, worst.c_str(), a[k].second.abs().max().item<double>());
+  }
+  return d;
+}
+
+// Runs the reference (one process, batch W*B) and the distributed version; returns the largest
+// difference of parameters and buffers after kSteps.
+double run(bool train_mode, bool sync_bn, dist::Communicator& comm, size_t* buckets = nullptr) {
+  const int W = comm.size(), r = comm.rank();
+  auto ref = make_model();
+  auto dis = make_model();
+  ref->train(train_mode);
+  dis->train(train_mode);
+  if (sync_bn) dis->set_sync_batchnorm(std::make_shared<CommSum>(comm));
+  auto ref_opt = make_opt(ref);
+  auto dis_opt = make_opt(dis);
+  std::vector<torch::Tensor> trainable;
+  for (auto& p : dis->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  dist::GradientSynchronizer sync(comm, trainable, /*bucket_mb=*/0.5);
+  if (buckets) *buckets = sync.num_buckets();
+  for (int k = 0; k < kSteps; ++k) {
+    const auto [x, y] = global_batch(k, W);
+    sgd_step(ref, ref_opt, x, y, nullptr);
+    sgd_step(dis, dis_opt, x.narrow(0, r * kB, kB), y.narrow(0, r * kB, kB), &sync);
+  }
+  return max_diff(model::model_state(*ref), model::model_state(*dis));
+}
+
+// Every rank ends with the same parameters: compare a checksum's min and max over ranks.
+void expect_identical_across_ranks(model::EfficientNet& m, dist::Communicator& comm) {
+  double sum = 0;
+  for (const auto& p : m->parameters()) sum += (p.to(torch::kDouble) * (1 + torch::arange(p.numel(), torch::kDouble).view(p.sizes()) * 1e-3)).sum().item<double>();
+  EXPECT_DOUBLE_EQ(comm.allreduce_value(sum, dist::ReduceOp::kMax), comm.allreduce_value(sum, dist::ReduceOp::kMin));
+}
+
+}  // namespace
+
+TEST(DdpEquivalence, BatchNormInEvalMode) {
+  auto comm = dist::make_mpi_communicator();
+  size_t buckets = 0;
+  const double d = run(/*train_mode=*/false, /*sync_bn=*/false, *comm, &buckets);
+  EXPECT_GT(buckets, 2u) << "the test must exercise several buckets";
+  EXPECT_LE(d, 1e-5);
+}
+
+TEST(DdpEquivalence, BatchNormInTrainModeWithSyncBN) {
+  auto comm = dist::make_mpi_communicator();
+  EXPECT_LE(run(/*train_mode=*/true, /*sync_bn=*/true, *comm), 1e-5);  // parameters and running statistics
+}
+
+TEST(DdpEquivalence, WithoutSyncBNPerRankStatisticsLegitimatelyDiffer) {
+  auto comm = dist::make_mpi_communicator();
+  if (comm->size() == 1) GTEST_SKIP() << "one rank: per-rank and global statistics are the same";
+  EXPECT_GT(run(/*train_mode=*/true, /*sync_bn=*/false, *comm), 1e-6);
+}
+
+TEST(GradientSynchronizer, AccumulationSyncsOnlyOnTheLastMicroStepAndRanksAgree) {
+  auto comm = dist::make_mpi_communicator();
+  auto m = make_model();
+  m->eval();
+  std::vector<torch::Tensor> trainable;
+  for (auto& p : m->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  dist::GradientSynchronizer sync(*comm, trainable, 1.0);
+  // Rank-specific data: gradients differ per rank until they are synchronised.
+  torch::manual_seed(7 + comm->rank());
+  const auto x = torch::randn({2, 3, 32, 32}, torch::kDouble);
+  const auto y = torch::randint(0, 5, {2}, torch::kLong);
+  sync.set_sync(false);
+  sync.prepare();
+  torch::nn::functional::cross_entropy(m->forward(x), y).backward();
+  sync.finish();  // no-op: still local
+  const auto local = trainable.back().grad().clone();
+  sync.set_sync(true);
+  sync.prepare();
+  torch::nn::functional::cross_entropy(m->forward(x), y).backward();
+  sync.finish();
+  // After the synced micro-step: average over ranks of (2 x local gradient).
+  auto expect = (local * 2).clone();
+  comm->allreduce(expect, dist::ReduceOp::kAvg);
+  EXPECT_LE((trainable.back().grad() - expect).abs().max().item<double>(), 1e-10);
+  torch::optim::SGD opt(trainable, torch::optim::SGDOptions(0.1));
+  opt.step();
+  expect_identical_across_ranks(m, *comm);
+}
