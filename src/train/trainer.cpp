@@ -26,6 +26,7 @@
 #include "finch/model/build.h"
 #include "finch/model/param_count.h"
 #include "finch/model/weights.h"
+#include "finch/train/decisions.h"
 #include "finch/train/evaluate.h"
 #include "finch/train/optim.h"
 #include "finch/train/schedule.h"
@@ -82,6 +83,7 @@ class Trainer {
     optimizer_ = make_optimizer(*model_, c_.optimizer);
     schedule_ = std::make_unique<LrSchedule>(c_.scheduler, c_.optimizer.lr, c_.train.epochs);
     stopper_ = std::make_unique<EarlyStopping>(c_.early_stopping);
+    current_lr_ = schedule_->lr_at(0);
     if (!resume_.empty()) load_resume();
     if (rank0_) metrics_ = MetricsWriter(dir_.metrics_file().string());
   }
@@ -180,8 +182,7 @@ class Trainer {
     lo.pin_memory = device_.is_cuda();
     data::BatchLoader loader(bundle_.source, order, lo);
 
-    const double lr = schedule_->metric_driven() ? schedule_->lr_at(epoch) : schedule_->lr_at(epoch);
-    set_lr(*optimizer_, lr);
+    set_lr(*optimizer_, current_lr_);  // decided at the last epoch end, identical on every rank
     model_->train();
     // Dropout and stochastic depth: a stream per (seed, epoch, rank), so a resumed epoch repeats.
     torch::manual_seed(derive_seed(c_.train.seed, {0xd0, static_cast<uint64_t>(epoch), static_cast<uint64_t>(comm_.rank())}));
@@ -353,59 +354,43 @@ class Trainer {
 
   // Returns true when the run should stop.
   bool end_epoch(int epoch, bool partial) {
-    const auto tv = comm_.allreduce_values({epoch_loss_, epoch_correct_, epoch_count_, static_cast<double>(skipped_)}, dist::ReduceOp::kSum);
     if (c_.train.precise_bn_batches > 0) precise_bn(epoch);
     else average_buffers();
     EvalTotals val;
     const bool has_val = !bundle_.split.val.empty();
     if (has_val) val = evaluate(*model_, bundle_.source, bundle_.split.val, comm_, eval_options(false));
-    const double lr_used = get_lr(*optimizer_);
-    // Rank 0 decides; every rank applies the same decision.
-    double next_lr = lr_used, stop = 0, improved = 0;
-    if (rank0_) {
-      const double es_metric = c_.early_stopping.monitor == "val_loss" ? val.loss() : val.acc();
-      if (has_val) improved = stopper_->observe(es_metric, epoch) ? 1 : 0;
-      stop = stopper_->should_stop() ? 1 : 0;
-      if (schedule_->metric_driven()) {
-        const double m = c_.scheduler.monitor == "val_loss" ? val.loss() : c_.scheduler.monitor == "val_acc" ? val.acc() : tv[0] / std::max(1.0, tv[2]);
-        next_lr = schedule_->observe(m);
-      } else {
-        next_lr = schedule_->lr_at(epoch + 1);
-      }
-    }
-    auto decision = torch::tensor({next_lr, stop, improved}, torch::kDouble);
-    std::vector<at::Tensor> d{decision};
-    comm_.broadcast(d, 0);
-    next_lr = decision[0].item<double>();
-    stop = decision[1].item<double>();
-    improved = decision[2].item<double>();
-    if (!rank0_) {  // keep the replicated state machines identical (for checkpoints written by rank 0 only)
-      if (has_val) stopper_->observe(c_.early_stopping.monitor == "val_loss" ? val.loss() : val.acc(), epoch);
-      if (schedule_->metric_driven())
-        schedule_->observe(c_.scheduler.monitor == "val_loss" ? val.loss() : c_.scheduler.monitor == "val_acc" ? val.acc() : tv[0] / std::max(1.0, tv[2]));
-    }
-    set_lr(*optimizer_, next_lr);
-    if (improved > 0) best_state_ = clone_state(model::model_state(*model_));
+    // evaluate() already reduced the validation sums; only rank 0 passes them on, so that the
+    // reduction below counts them once.
+    LocalSums local{epoch_loss_, epoch_correct_, epoch_count_, 0, 0, 0};
+    if (rank0_ && has_val) local.val_loss_sum = val.loss_sum, local.val_correct = val.correct1, local.val_count = val.count;
+    const EpochMetrics m = reduce_epoch_metrics(comm_, local);
+    const double skipped = comm_.allreduce_value(static_cast<double>(skipped_), dist::ReduceOp::kSum);
+    const double lr_used = current_lr_;
+    const Decision d = decide(comm_, m, *schedule_, *stopper_, c_.scheduler, c_.early_stopping, epoch);
+    current_lr_ = d.next_lr;
+    const double next_lr = d.next_lr;
+    const bool stop = d.stop, improved = d.improved;
+    if (improved) best_state_ = clone_state(model::model_state(*model_));
 
     const double epoch_s = seconds_since(epoch_start_);
     spdlog::info("epoch {} done in {:.1f}s: train loss {:.4f} acc {:.4f} | val loss {:.4f} acc {:.4f} top5 {:.4f} | lr {:.3g} -> {:.3g}{}{}",
-                 epoch, epoch_s, tv[0] / std::max(1.0, tv[2]), tv[1] / std::max(1.0, tv[2]), val.loss(), val.acc(), val.top5(),
-                 lr_used, next_lr, improved > 0 ? " | new best" : "", tv[3] > 0 ? fmt::format(" | {} image(s) skipped", tv[3]) : "");
-    metrics_.write({{"kind", "epoch"}, {"epoch", epoch}, {"step", global_step_}, {"train_loss", tv[0] / std::max(1.0, tv[2])},
-                    {"train_acc", tv[1] / std::max(1.0, tv[2])}, {"val_loss", has_val ? nlohmann::json(val.loss()) : nlohmann::json()},
+                 epoch, epoch_s, m.train_loss, m.train_acc, val.loss(), val.acc(), val.top5(),
+                 lr_used, next_lr, improved ? " | new best" : "", skipped > 0 ? fmt::format(" | {} image(s) skipped", skipped) : "");
+    metrics_.write({{"kind", "epoch"}, {"epoch", epoch}, {"step", global_step_}, {"train_loss", m.train_loss},
+                    {"train_acc", m.train_acc}, {"val_loss", has_val ? nlohmann::json(val.loss()) : nlohmann::json()},
                     {"val_acc", has_val ? nlohmann::json(val.acc()) : nlohmann::json()},
                     {"val_top5", has_val ? nlohmann::json(val.top5()) : nlohmann::json()}, {"lr", lr_used},
-                    {"epoch_time_s", epoch_s}, {"images_per_s", tv[2] / std::max(1e-9, epoch_s)},
+                    {"epoch_time_s", epoch_s}, {"images_per_s", m.train_count / std::max(1e-9, epoch_s)},
                     {"best_metric", stopper_->has_best() ? nlohmann::json(stopper_->best()) : nlohmann::json()},
-                    {"best_epoch", stopper_->best_epoch()}, {"skipped", tv[3]}, {"partial", partial}, {"time", std::time(nullptr)}});
-    if (improved > 0 && c_.checkpoint.keep_best) save("best", epoch, true, 0);
+                    {"best_epoch", stopper_->best_epoch()}, {"skipped", skipped}, {"partial", partial}, {"time", std::time(nullptr)}});
+    if (improved && c_.checkpoint.keep_best) save("best", epoch, true, 0);
     const bool periodic = c_.checkpoint.every_epochs > 0 && (epoch + 1) % c_.checkpoint.every_epochs == 0;
-    const bool last = stop > 0 || partial || epoch + 1 == c_.train.epochs;
+    const bool last = stop || partial || epoch + 1 == c_.train.epochs;
     if (periodic || last) save_periodic(epoch, !partial, 0);
-    if (stop > 0)
+    if (stop)
       spdlog::info("early stopping: {} has not improved for {} epochs (best {:.4f} at epoch {})", c_.early_stopping.monitor,
                    c_.early_stopping.patience, stopper_->best(), stopper_->best_epoch());
-    return stop > 0;
+    return stop;
   }
 
   EvalOptions eval_options(bool per_class) const {
@@ -465,7 +450,7 @@ class Trainer {
     const bool complete = s.at("epoch_complete");
     start_epoch_ = complete ? epoch + 1 : epoch;
     start_offset_ = complete ? 0 : s.at("sample_offset").get<int64_t>();
-    set_lr(*optimizer_, schedule_->metric_driven() ? schedule_->lr_at(start_epoch_) : schedule_->lr_at(start_epoch_));
+    current_lr_ = schedule_->lr_at(start_epoch_);  // every rank loaded the same schedule state
     const auto best_dir = dir_.checkpoints() / "best";
     if (stopper_->has_best() && std::filesystem::exists(best_dir / "state.json")) best_state_ = io::read_checkpoint(best_dir.string()).model;
     resumed_from_ = path;
@@ -515,6 +500,7 @@ class Trainer {
   int64_t start_offset_ = 0, global_step_ = 0, skipped_ = 0;
   double epoch_loss_ = 0, epoch_correct_ = 0, epoch_count_ = 0;
   double loss_scale_ = 1.0;
+  double current_lr_ = 0;
   Clock::time_point start_time_, epoch_start_;
 };
 

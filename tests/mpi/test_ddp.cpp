@@ -16,7 +16,7 @@ using namespace finch;
 namespace {
 
 constexpr int kSteps = 5;
-constexpr int64_t kB = 3;  // per-rank batch
+constexpr int64_t kB = 4;  // per-rank batch
 
 class CommSum final : public model::CrossReplicaSum {
  public:
@@ -40,7 +40,7 @@ model::EfficientNet make_model() {
 // The global batch of step k, the same on every rank.
 std::pair<torch::Tensor, torch::Tensor> global_batch(int k, int world) {
   torch::manual_seed(100 + k);
-  return {torch::randn({kB * world, 3, 32, 32}, torch::kDouble), torch::randint(0, 5, {kB * world}, torch::kLong)};
+  return {torch::randn({kB * world, 3, 64, 64}, torch::kDouble), torch::randint(0, 5, {kB * world}, torch::kLong)};
 }
 
 void sgd_step(model::EfficientNet& m, torch::optim::SGD& opt, const torch::Tensor& x, const torch::Tensor& y,

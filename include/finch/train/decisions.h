@@ -1,0 +1,35 @@
+// Epoch-end decisions, taken the same way on every rank: metrics are reduced over all ranks as sums
+// (never means of means), rank 0 feeds them to the LR schedule and early stopping, and broadcasts
+// what they decided; every rank applies exactly that. Only rank 0's state machines are advanced
+// (they are what its checkpoints save).
+#pragma once
+
+#include "finch/dist/communicator.h"
+#include "finch/train/schedule.h"
+
+namespace finch::train {
+
+struct LocalSums {
+  double train_loss_sum = 0, train_correct = 0, train_count = 0;
+  double val_loss_sum = 0, val_correct = 0, val_count = 0;
+};
+
+struct EpochMetrics {
+  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0;
+  double train_count = 0, val_count = 0;
+  bool has_val = false;
+};
+
+EpochMetrics reduce_epoch_metrics(dist::Communicator& comm, const LocalSums& local);
+
+struct Decision {
+  double next_lr = 0;
+  bool stop = false;
+  bool improved = false;
+};
+
+// Collective. `metrics` must already be global (reduce_epoch_metrics).
+Decision decide(dist::Communicator& comm, const EpochMetrics& metrics, LrSchedule& schedule, EarlyStopping& stopper,
+                const SchedulerConfig& scheduler, const EarlyStoppingConfig& early, int epoch);
+
+}  // namespace finch::train

@@ -1,0 +1,50 @@
+#include <gtest/gtest.h>
+
+#include "finch/dist/communicator.h"
+#include "finch/train/decisions.h"
+
+using namespace finch;
+
+// Ranks see different local metrics; the decision is taken once on the global ones and every rank
+// applies the same LR and stop.
+TEST(Decisions, RanksWithDifferentLocalMetricsTakeTheSameDecision) {
+  auto comm = dist::make_mpi_communicator();
+  const int r = comm->rank(), W = comm->size();
+  SchedulerConfig sc;
+  sc.name = "plateau";
+  sc.mode = "max";
+  sc.patience = 0;
+  sc.factor = 0.5;
+  EarlyStoppingConfig ec;
+  ec.patience = 2;
+  train::LrSchedule schedule(sc, 0.1, 20);
+  train::EarlyStopping stopper(ec);
+  // A reference that sees the global numbers directly (kept on every rank, never communicated).
+  train::LrSchedule ref_schedule(sc, 0.1, 20);
+  train::EarlyStopping ref_stopper(ec);
+  // Rank r: 10 + r validation images; correct counts chosen so that ranks disagree locally.
+  const std::vector<std::vector<double>> correct_by_epoch = {{5, 9}, {7, 2}, {3, 9}, {6, 3}, {1, 1}};
+  for (int epoch = 0; epoch < static_cast<int>(correct_by_epoch.size()); ++epoch) {
+    train::LocalSums local;
+    local.val_count = 10 + r;
+    local.val_correct = correct_by_epoch[epoch][r % 2];
+    local.val_loss_sum = 1.0 * (r + 1);
+    local.train_count = 1;
+    const auto m = train::reduce_epoch_metrics(*comm, local);
+    double total_correct = 0, total_count = 0;
+    for (int q = 0; q < W; ++q) total_correct += correct_by_epoch[epoch][q % 2], total_count += 10 + q;
+    ASSERT_DOUBLE_EQ(m.val_acc, total_correct / total_count) << "sums, not means of means";
+    const auto d = train::decide(*comm, m, schedule, stopper, sc, ec, epoch);
+    // Everyone has rank 0's decision ...
+    const double lr_min = comm->allreduce_value(d.next_lr, dist::ReduceOp::kMin);
+    const double lr_max = comm->allreduce_value(d.next_lr, dist::ReduceOp::kMax);
+    EXPECT_EQ(lr_min, lr_max);
+    EXPECT_EQ(comm->allreduce_value(d.stop, dist::ReduceOp::kMin), comm->allreduce_value(d.stop, dist::ReduceOp::kMax));
+    // ... which is what the global metric implies.
+    const bool improved = ref_stopper.observe(m.val_acc, epoch);
+    EXPECT_DOUBLE_EQ(d.next_lr, ref_schedule.observe(m.val_acc));
+    EXPECT_EQ(d.stop, ref_stopper.should_stop());
+    EXPECT_EQ(d.improved, improved);
+    if (d.stop) break;
+  }
+}
