@@ -15,6 +15,7 @@
 #include "finch/core/run_dir.h"
 #include "finch/dist/agree.h"
 #include "finch/dist/communicator.h"
+#include "finch/dist/watchdog.h"
 #include "finch/dist/world.h"
 #include "finch/train/trainer.h"
 
@@ -44,6 +45,7 @@ Command add_train(CLI::App& parent) {
               if (!o->name.empty()) sets.push_back("name=" + o->name);
               config = load_config(o->file, sets);
             });
+            dist::set_collective_timeout(config.dist.timeout_s);
             if (o->dry_run) {
               if (comm->rank() == 0) std::cout << config_to_json(config).dump(2) << "\n";
               return 0;
@@ -62,7 +64,7 @@ Command add_train(CLI::App& parent) {
             if (comm->rank() == 0) add_log_file(dir.log_file().string());
             const bool cuda = config.train.device != "cpu" && torch::cuda::is_available();
             std::unique_ptr<dist::Communicator> train_comm;
-            dist::run_agreed(*comm, [&] { train_comm = dist::make_communicator(config.dist.backend, cuda); });
+            dist::run_agreed(*comm, [&] { train_comm = dist::make_communicator(config.dist.backend, cuda, config.dist.timeout_s); });
             return train::run_training({config, dir, o->resume}, *train_comm, world);
           }};
 }

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "finch/core/build_info.h"
+#include "finch/dist/communicator.h"
 #include "finch/dist/world.h"
 
 namespace finch::cli {
@@ -16,7 +17,7 @@ std::string version_text() {
   out += fmt::format("LibTorch {}\n", TORCH_VERSION);
   out += fmt::format("CUDA: {}\n", cuda ? fmt::format("available, {} device(s)", gpus)
                                         : FINCH_USE_CUDA ? "built, no device visible" : "not in this build (CPU LibTorch)");
-  out += fmt::format("NCCL: {}\n", FINCH_USE_CUDA ? "built" : "not in this build");
+  out += fmt::format("NCCL: {}\n", dist::nccl_description());
   out += fmt::format("MPI: {}\n", dist::mpi_library_version());
   out += fmt::format("OpenCV JPEG decoding: {}\n", FINCH_HAS_OPENCV ? "yes" : "no (packed datasets only)");
   return out;

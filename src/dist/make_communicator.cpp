@@ -6,15 +6,25 @@
 namespace finch::dist {
 
 #if FINCH_USE_CUDA
-std::unique_ptr<Communicator> make_nccl_communicator();  // nccl_communicator.cpp (CUDA builds only)
+// nccl_communicator.cpp (CUDA builds only)
+std::unique_ptr<Communicator> make_nccl_communicator(double timeout_s);
+std::string nccl_version();
 #endif
 
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, bool cuda_tensors) {
+std::string nccl_description() {
+#if FINCH_USE_CUDA
+  return "NCCL " + nccl_version();
+#else
+  return "not in this build";
+#endif
+}
+
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, bool cuda_tensors, double timeout_s) {
   const bool nccl = backend == "nccl" || (backend == "auto" && cuda_tensors);
   if (!nccl) return make_mpi_communicator();
   if (!cuda_tensors) throw ConfigError("dist.backend is nccl but the model is on the CPU (NCCL needs CUDA tensors): use mpi or auto");
 #if FINCH_USE_CUDA
-  return make_nccl_communicator();
+  return make_nccl_communicator(timeout_s);
 #else
   throw ConfigError("dist.backend is nccl but this finch was built without CUDA/NCCL (FINCH_CUDA=OFF or a CPU LibTorch)");
 #endif

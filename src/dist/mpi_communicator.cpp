@@ -8,6 +8,7 @@
 
 #include "finch/core/error.h"
 #include "finch/dist/communicator.h"
+#include "finch/dist/watchdog.h"
 #include "finch/dist/world.h"
 
 namespace finch::dist {
@@ -68,6 +69,7 @@ class MpiCommunicator final : public Communicator {
         throw RuntimeError("allreduce(avg) needs a floating-point tensor");
       if (active_ && size_ > 1) {
         at::Tensor s = staging(t);
+        CollectiveGuard guard("MPI_Allreduce");
         check(MPI_Allreduce(MPI_IN_PLACE, s.data_ptr(), static_cast<int>(s.numel()), mpi_type(s.scalar_type()),
                             mpi_op(op), MPI_COMM_WORLD),
               "MPI_Allreduce");
@@ -81,6 +83,7 @@ class MpiCommunicator final : public Communicator {
     if (!active_ || size_ == 1) return;
     for (auto& t : tensors) {
       at::Tensor s = staging(t);
+      CollectiveGuard guard("MPI_Bcast");
       check(MPI_Bcast(s.data_ptr(), static_cast<int>(s.numel()), mpi_type(s.scalar_type()), root, MPI_COMM_WORLD),
             "MPI_Bcast");
       write_back(t, s);
@@ -90,7 +93,9 @@ class MpiCommunicator final : public Communicator {
   std::unique_ptr<Work> allreduce_async(at::Tensor flat, ReduceOp op) override;
 
   void barrier() override {
-    if (active_ && size_ > 1) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+    if (!active_ || size_ == 1) return;
+    CollectiveGuard guard("MPI_Barrier");
+    check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
   }
 
  private:
@@ -112,6 +117,7 @@ class MpiWork final : public Work {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
   void wait() override {
+    CollectiveGuard guard("MPI_Wait(gradient all-reduce)");
     check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait(allreduce)");
     write_back(target_, buffer_);
     if (op_ == ReduceOp::kAvg) target_.div_(size_);

@@ -50,6 +50,9 @@ std::unique_ptr<Communicator> make_mpi_communicator();
 
 // dist.backend: "auto" is NCCL when the model is on CUDA, MPI otherwise. ConfigError for a backend
 // this build or device cannot provide.
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, bool cuda_tensors);
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, bool cuda_tensors, double timeout_s);
+
+// "NCCL 2.28.9" in CUDA builds, "not in this build" otherwise.
+std::string nccl_description();
 
 }  // namespace finch::dist

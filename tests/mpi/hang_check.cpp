@@ -1,0 +1,19 @@
+// A rank that never reaches a collective: the others must abort the job after the collective
+// timeout instead of waiting forever. Run: mpiexec -n 2 hang_check (expects a non-zero exit, fast).
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "finch/dist/communicator.h"
+#include "finch/dist/watchdog.h"
+#include "finch/dist/world.h"
+
+int main(int argc, char** argv) {
+  const auto& w = finch::dist::init_world(&argc, &argv);
+  finch::dist::set_collective_timeout(3);
+  auto comm = finch::dist::make_mpi_communicator();
+  if (w.rank == 1) std::this_thread::sleep_for(std::chrono::seconds(120));  // "hangs"
+  comm->barrier();
+  std::printf("unreachable: the barrier completed\n");
+  return 0;
+}
