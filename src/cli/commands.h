@@ -24,8 +24,9 @@ Command add_dataset(CLI::App& parent);
 Command add_synth(CLI::App& parent);
 Command add_pack(CLI::App& parent);
 Command add_bench(CLI::App& parent);
-// Subcommands whose issues have not landed: they say so and exit 1, never fake output.
-std::vector<Command> add_pending(CLI::App& parent);
+Command add_report(CLI::App& parent);
+Command add_eval(CLI::App& parent);
+Command add_predict(CLI::App& parent);
 
 std::string version_text();
 

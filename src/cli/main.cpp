@@ -38,8 +38,8 @@ int main(int argc, char** argv) {
                                                finch::cli::add_forward(app),        finch::cli::add_import_weights(app),
                                                finch::cli::add_inspect(app),        finch::cli::add_dataset(app),
                                                finch::cli::add_synth(app),          finch::cli::add_pack(app),
-                                               finch::cli::add_bench(app)};
-  for (auto& c : finch::cli::add_pending(app)) commands.push_back(c);
+                                               finch::cli::add_bench(app),          finch::cli::add_report(app),
+                                               finch::cli::add_eval(app),           finch::cli::add_predict(app)};
 
   try {
     app.parse(argc, argv);

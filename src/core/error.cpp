@@ -1,8 +1,3 @@
 #include "finch/core/error.h"
 
-namespace finch {
-
-NotImplementedError::NotImplementedError(const std::string& what)
-    : Error("'" + what + "' is not implemented yet in this finch build", 1) {}
-
-}  // namespace finch
+// The error types are header-only; this file keeps the core library's source list stable.

@@ -28,10 +28,4 @@ class RuntimeError : public Error {
   explicit RuntimeError(std::string message) : Error(std::move(message), 1) {}
 };
 
-// A subcommand whose issue has not landed yet (exit 1, and it says so rather than faking output).
-class NotImplementedError : public Error {
- public:
-  explicit NotImplementedError(const std::string& what);
-};
-
 }  // namespace finch

@@ -1,0 +1,20 @@
+// A trained model back from a checkpoint directory: its resolved config (state.json) and weights.
+#pragma once
+
+#include <string>
+
+#include "finch/core/config.h"
+#include "finch/model/efficientnet.h"
+
+namespace finch::train {
+
+struct LoadedCheckpoint {
+  Config config;
+  model::EfficientNet model{nullptr};
+  std::string path;
+};
+
+// `path` is a checkpoint directory, or a run directory (its checkpoints/best, else the latest).
+LoadedCheckpoint load_checkpoint_model(const std::string& path);
+
+}  // namespace finch::train

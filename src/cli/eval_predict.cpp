@@ -1,0 +1,142 @@
+// finch eval | predict: a trained checkpoint on a split (multi-rank) or on image files.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "commands.h"
+#include "finch/core/atomic_file.h"
+#include "finch/core/error.h"
+#include "finch/data/dataset.h"
+#include "finch/data/image_ops.h"
+#include "finch/data/transforms.h"
+#include "finch/dist/agree.h"
+#include "finch/dist/communicator.h"
+#include "finch/train/checkpoint_model.h"
+#include "finch/train/evaluate.h"
+
+namespace finch::cli {
+namespace fs = std::filesystem;
+
+Command add_eval(CLI::App& parent) {
+  auto* app = parent.add_subcommand("eval", "Evaluate a checkpoint: top-1/top-5, per-class accuracy, confusion matrix");
+  struct Opts {
+    std::string checkpoint, split = "test", root, out;
+    bool json = false;
+    int batch = 64, workers = 2;
+  };
+  auto o = std::make_shared<Opts>();
+  app->add_option("--checkpoint", o->checkpoint, "Checkpoint directory, or a run directory (its best checkpoint)")->required();
+  app->add_option("--split", o->split, "test (the official test split) or val")->check(CLI::IsMember({"test", "val"}))->capture_default_str();
+  app->add_option("--root", o->root, "Dataset (default: the checkpoint's data.root)");
+  app->add_option("--out", o->out, "Folder for per_class.csv, confusion.csv, eval.json (default: next to the run's report)");
+  app->add_option("--batch-size", o->batch, "Batch size per rank")->capture_default_str();
+  app->add_option("--workers", o->workers, "Loader threads per rank")->capture_default_str();
+  app->add_flag("--json", o->json, "Print the result as JSON");
+  return {app, [o]() {
+            auto comm = dist::make_mpi_communicator();
+            train::LoadedCheckpoint ck;
+            data::DatasetBundle bundle;
+            dist::run_agreed(*comm, [&] {
+              ck = train::load_checkpoint_model(o->checkpoint);
+              if (!o->root.empty()) ck.config.data.root = o->root;
+              bundle = data::open_dataset(ck.config.data, ck.config.train.seed);
+              if (static_cast<int>(bundle.source->class_names().size()) != ck.config.model.classes)
+                throw ConfigError(fmt::format("the dataset has {} classes, the checkpoint {}", bundle.source->class_names().size(),
+                                              ck.config.model.classes));
+            });
+            train::EvalOptions eo;
+            eo.batch_size = o->batch;
+            eo.workers = o->workers;
+            eo.transform = data::eval_transform(ck.config.data);
+            eo.per_class = true;
+            eo.classes = ck.config.model.classes;
+            const auto& split = o->split == "test" ? bundle.split.test : bundle.split.val;
+            const auto t = train::evaluate(*ck.model, bundle.source, split, *comm, eo);
+            if (comm->rank() != 0) return 0;
+            const std::string out = o->out.empty() ? (fs::path(ck.path).parent_path().parent_path() / "report" / ("eval_" + o->split)).string() : o->out;
+            fs::create_directories(out);
+            const auto& names = bundle.source->class_names();
+            std::string per_class = "class,name,images,correct,accuracy\n", confusion = "true\\predicted";
+            for (const auto& n : names) confusion += "," + n;
+            confusion += "\n";
+            const auto conf = t.confusion.contiguous();
+            for (size_t c = 0; c < names.size(); ++c) {
+              per_class += fmt::format("{},{},{:.0f},{:.0f},{:.4f}\n", c, names[c], t.class_count[c], t.class_correct[c],
+                                       t.class_count[c] > 0 ? t.class_correct[c] / t.class_count[c] : 0.0);
+              confusion += names[c];
+              for (size_t p = 0; p < names.size(); ++p) confusion += fmt::format(",{:.0f}", conf[c][p].item<double>());
+              confusion += "\n";
+            }
+            nlohmann::ordered_json j = {{"checkpoint", ck.path}, {"split", o->split}, {"images", t.count}, {"loss", t.loss()},
+                                        {"top1", t.acc()}, {"top5", t.top5()}, {"mean_per_class", t.mean_class_acc()},
+                                        {"images_per_s", t.count / std::max(1e-9, t.seconds)}, {"ranks", comm->size()},
+                                        {"synthetic", bundle.synthetic}};
+            write_file_atomically(fs::path(out) / "per_class.csv", per_class);
+            write_file_atomically(fs::path(out) / "confusion.csv", confusion);
+            write_file_atomically(fs::path(out) / "eval.json", j.dump(2) + "\n");
+            if (o->json) {
+              std::cout << j.dump(2) << "\n";
+            } else {
+              std::cout << fmt::format("{} split of {}{}: {} images\n  top-1 {:.2f}%  top-5 {:.2f}%  mean per-class {:.2f}%  loss {:.4f}  "
+                                       "({:.0f} images/s on {} rank(s))\n  wrote {}/{{per_class.csv, confusion.csv, eval.json}}\n",
+                                       o->split, ck.config.data.root, bundle.synthetic ? " (SYNTHETIC, not CUB)" : "", t.count, 100 * t.acc(),
+                                       100 * t.top5(), 100 * t.mean_class_acc(), t.loss(), t.count / std::max(1e-9, t.seconds), comm->size(), out);
+            }
+            return 0;
+          }};
+}
+
+Command add_predict(CLI::App& parent) {
+  auto* app = parent.add_subcommand("predict", "Top-k classes with probabilities for image files");
+  struct Opts {
+    std::string checkpoint;
+    std::vector<std::string> images;
+    int topk = 5;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  app->add_option("--checkpoint", o->checkpoint, "Checkpoint directory, or a run directory (its best checkpoint)")->required();
+  app->add_option("--image", o->images, "Image files (JPEG, PNG, ...)")->required();
+  app->add_option("--topk", o->topk, "Classes to show per image")->capture_default_str();
+  app->add_flag("--json", o->json, "Machine-readable output");
+  return {app, [o]() {
+            auto ck = train::load_checkpoint_model(o->checkpoint);
+            // Class names come from the dataset the model was trained on, when it is still there.
+            std::vector<std::string> names;
+            try {
+              names = data::open_dataset(ck.config.data, ck.config.train.seed).source->class_names();
+            } catch (const std::exception&) {
+            }
+            const auto tf = data::eval_transform(ck.config.data);
+            nlohmann::ordered_json all = nlohmann::ordered_json::array();
+            torch::NoGradGuard no_grad;
+            for (const auto& path : o->images) {
+              const at::Tensor px = data::decode_image_file(path, data::needed_short_side(tf));  // RuntimeError naming the file
+              int64_t oh = px.size(0), ow = px.size(1);
+              data::jpeg_dims(path, oh, ow);
+              auto x = torch::empty({1, 3, tf.size, tf.size});
+              data::apply_transform(px, oh, ow, data::plan_transform(oh, ow, std::nullopt, tf, 0), tf, x[0]);
+              const auto probs = torch::softmax(ck.model->forward(x), 1)[0];
+              const auto top = probs.topk(std::min<int64_t>(o->topk, probs.size(0)));
+              nlohmann::ordered_json r = {{"image", path}, {"top", nlohmann::json::array()}};
+              if (!o->json) std::cout << path << "\n";
+              for (int64_t k = 0; k < std::get<0>(top).size(0); ++k) {
+                const auto c = std::get<1>(top)[k].item<int64_t>();
+                const double p = std::get<0>(top)[k].item<double>();
+                const std::string name = c < static_cast<int64_t>(names.size()) ? names[c] : fmt::format("class {}", c);
+                r["top"].push_back({{"class", c}, {"name", name}, {"probability", p}});
+                if (!o->json) std::cout << fmt::format("  {:6.2f}%  {}\n", 100 * p, name);
+              }
+              all.push_back(r);
+            }
+            if (o->json) std::cout << all.dump(2) << "\n";
+            return 0;
+          }};
+}
+
+}  // namespace finch::cli

@@ -1,0 +1,70 @@
+#include "finch/report/run_metrics.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "finch/core/error.h"
+
+namespace finch::report {
+
+RunMetrics read_run_metrics(const std::string& run_dir) {
+  const auto path = std::filesystem::path(run_dir) / "metrics.jsonl";
+  std::ifstream in(path);
+  if (!in) throw RuntimeError(fmt::format("cannot read '{}' (is '{}' a finch run directory?)", path.string(), run_dir));
+  RunMetrics m;
+  m.name = std::filesystem::path(run_dir).filename().string();
+  if (m.name.empty()) m.name = std::filesystem::path(run_dir).parent_path().filename().string();
+  std::map<int, EpochPoint> by_epoch;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    const auto r = nlohmann::json::parse(line, nullptr, false);
+    if (r.is_discarded() || !r.is_object() || !r.contains("kind"))
+      throw RuntimeError(fmt::format("{}:{}: not a finch metrics record", path.string(), n));
+    const std::string kind = r["kind"];
+    auto opt = [&](const char* k) -> std::optional<double> {
+      return r.contains(k) && r[k].is_number() ? std::optional<double>(r[k].get<double>()) : std::nullopt;
+    };
+    if (kind == "start") {
+      m.arch = r.value("arch", "");
+      m.freeze = r.value("freeze", "");
+      m.params_total = r.value("params_total", int64_t{0});
+      m.params_trainable = r.value("params_trainable", int64_t{0});
+      m.world_size = r.value("world_size", 0);
+      m.synthetic = m.synthetic || r.value("synthetic", false);
+    } else if (kind == "epoch") {
+      EpochPoint p;
+      p.epoch = r.value("epoch", 0);
+      p.step = r.value("step", int64_t{0});
+      p.train_loss = r.value("train_loss", 0.0);
+      p.train_acc = r.value("train_acc", 0.0);
+      p.lr = r.value("lr", 0.0);
+      p.epoch_time_s = r.value("epoch_time_s", 0.0);
+      p.images_per_s = r.value("images_per_s", 0.0);
+      p.val_loss = opt("val_loss");
+      p.val_acc = opt("val_acc");
+      p.val_top5 = opt("val_top5");
+      by_epoch[p.epoch] = p;
+    } else if (kind == "test") {
+      m.test_acc = opt("test_acc");
+      m.test_top5 = opt("test_top5");
+      m.test_mean_class_acc = opt("test_mean_class_acc");
+      m.test_loss = opt("test_loss");
+    } else if (kind == "end") {
+      m.wall_s += r.value("wall_s", 0.0);
+      m.steps = r.value("steps", m.steps);
+    }
+  }
+  for (auto& [e, p] : by_epoch) m.epochs.push_back(p);
+  double best = -1;
+  for (const auto& p : m.epochs)
+    if (p.val_acc && *p.val_acc > best) best = *p.val_acc, m.best_epoch = p.epoch;
+  if (m.steps == 0 && !m.epochs.empty()) m.steps = m.epochs.back().step;
+  return m;
+}
+
+}  // namespace finch::report
