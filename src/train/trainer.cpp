@@ -143,6 +143,7 @@ class Trainer {
                  c_.train.batch_size, comm_.size(), c_.train.accum_steps, global_batch, c_.optimizer.name, c_.optimizer.lr,
                  c_.scheduler.name);
     if (!device_.is_cuda() && c_.train.amp != "none") spdlog::warn("train.amp={} is ignored on CPU", c_.train.amp);
+    if (amp() && c_.train.amp == "fp16" && !resumed_scale_) loss_scale_ = 65536.0;  // torch.cuda.amp.GradScaler's start
     metrics_.write({{"kind", "start"}, {"time", std::time(nullptr)}, {"world_size", comm_.size()}, {"arch", model_->options().arch},
                     {"params_total", counts.total}, {"params_trainable", counts.trainable}, {"freeze", c_.model.freeze},
                     {"train_images", bundle_.split.train.size()}, {"val_images", bundle_.split.val.size()},
@@ -196,8 +197,9 @@ class Trainer {
     const int accum = c_.train.accum_steps;
     int64_t step_in_epoch = 0;
     for (int64_t step = 0; step < steps; ++step) {
-      double step_loss = 0, step_count = 0;
-      bool finite = true;
+      // Loss and hits accumulate on the device; one host read per optimizer step (not per micro-step).
+      at::Tensor step_sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
+      double step_count = 0;
       for (int micro = 0; micro < accum; ++micro) {
         auto batch = loader.next();
         if (!batch) throw RuntimeError(fmt::format("rank {}: the loader ran out of batches at step {} of epoch {}", comm_.rank(), step, epoch));
@@ -214,24 +216,35 @@ class Trainer {
               logits.to(torch::kFloat), y, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(c_.train.label_smoothing));
         }
         const double n = static_cast<double>(y.size(0));
-        const double lv = loss.item<double>();
-        finite = finite && std::isfinite(lv);
         // The mean over the rank's micro-batch, scaled so accumulated gradients average over the step.
         (loss * (n / (static_cast<double>(c_.train.batch_size) * accum)) * loss_scale_).backward();
         sync_->finish();
-        step_loss += lv * n;
+        step_sums += torch::stack({loss.detach().to(torch::kDouble) * n, logits.detach().argmax(1).eq(y).sum().to(torch::kDouble)});
         step_count += n;
-        epoch_correct_ += logits.argmax(1).eq(y).sum().item<double>();
       }
+      const auto host = step_sums.cpu();
+      const double step_loss = host[0].item<double>();
+      const bool finite = std::isfinite(step_loss);
+      epoch_correct_ += host[1].item<double>();
       // A non-finite loss anywhere is seen everywhere, and handled the same way everywhere.
       if (!all_finite(finite, epoch, step)) {
         if (c_.train.on_nan == "stop") return Outcome::kNan;
         optimizer_->zero_grad();
         continue;
       }
-      if (loss_scale_ != 1.0)
+      if (loss_scale_ != 1.0 && !scaled_grads_finite()) {
+        // fp16 overflow somewhere: every rank skips the step and halves the scale (GradScaler).
+        loss_scale_ /= 2;
+        good_steps_ = 0;
+        optimizer_->zero_grad();
+        spdlog::debug("fp16 gradient overflow at step {}: loss scale now {}", global_step_, loss_scale_);
+        continue;
+      }
+      if (loss_scale_ != 1.0) {
         for (auto& p : model_->parameters())
           if (p.grad().defined()) p.mutable_grad().div_(loss_scale_);
+        if (++good_steps_ % 2000 == 0) loss_scale_ *= 2;
+      }
       if (c_.train.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), c_.train.clip_grad_norm);
       optimizer_->step();
       optimizer_->zero_grad();
@@ -270,6 +283,15 @@ class Trainer {
     if (bar) std::fprintf(stderr, "\n");
     skipped_ += loader.skipped();
     return Outcome::kDone;
+  }
+
+  // One host sync for all gradients, then agreement over ranks.
+  bool scaled_grads_finite() {
+    std::vector<at::Tensor> sums;
+    for (auto& p : model_->parameters())
+      if (p.grad().defined()) sums.push_back(p.grad().abs().sum().to(torch::kFloat));
+    const bool local = sums.empty() || torch::stack(sums).sum().isfinite().item<bool>();
+    return comm_.allreduce_value(local ? 0.0 : 1.0, dist::ReduceOp::kMax) == 0.0;
   }
 
   bool all_finite(bool finite, int epoch, int64_t step) {
@@ -409,7 +431,7 @@ class Trainer {
   nlohmann::json state_json(int epoch, bool complete, int64_t offset) const {
     return {{"epoch", epoch}, {"epoch_complete", complete}, {"global_step", global_step_}, {"sample_offset", offset},
             {"world_size", comm_.size()}, {"batch_size", c_.train.batch_size}, {"accum_steps", c_.train.accum_steps},
-            {"seed", c_.train.seed}, {"optimizer", c_.optimizer.name}, {"scheduler", schedule_->state()},
+            {"seed", c_.train.seed}, {"optimizer", c_.optimizer.name}, {"scheduler", schedule_->state()}, {"loss_scale", loss_scale_},
             {"early_stopping", stopper_->state()}, {"config", config_to_json(c_)},
             {"versions", {{"finch", FINCH_VERSION}, {"libtorch", TORCH_VERSION}}}, {"time", std::time(nullptr)}};
   }
@@ -446,6 +468,7 @@ class Trainer {
     schedule_->load(s.at("scheduler"));
     stopper_->load(s.at("early_stopping"));
     global_step_ = s.at("global_step");
+    if (s.contains("loss_scale") && amp() && c_.train.amp == "fp16") loss_scale_ = s["loss_scale"], resumed_scale_ = true;
     const int epoch = s.at("epoch");
     const bool complete = s.at("epoch_complete");
     start_epoch_ = complete ? epoch + 1 : epoch;
@@ -499,7 +522,9 @@ class Trainer {
   int start_epoch_ = 0;
   int64_t start_offset_ = 0, global_step_ = 0, skipped_ = 0;
   double epoch_loss_ = 0, epoch_correct_ = 0, epoch_count_ = 0;
-  double loss_scale_ = 1.0;
+  double loss_scale_ = 1.0;  // fp16 dynamic loss scale (1: no scaling)
+  int64_t good_steps_ = 0;
+  bool resumed_scale_ = false;
   double current_lr_ = 0;
   Clock::time_point start_time_, epoch_start_;
 };
