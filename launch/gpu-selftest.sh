@@ -32,7 +32,8 @@ cmake --build build-gpu --parallel "$(nproc)" >"$out/build.log" 2>&1 || { grep -
 finch=build-gpu/finch
 "$finch" --version
 gpus=$(nvidia-smi -L | wc -l)
-card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+mapfile -t cards < <(nvidia-smi --query-gpu=name --format=csv,noheader)
+card=${cards[0]}
 echo "== data: packed synthetic (NOT CUB), $(( 200 * 16 )) images"
 [ -f "$out/synth.pack" ] || "$finch" synth --packed "$out/synth.pack" --classes 200 --per-class 16 --size 256 --workers "$(nproc)"
 mpirun=(mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$gpus")

@@ -155,6 +155,20 @@ class Trainer {
   bool channels_last() const { return c_.train.channels_last && device_.is_cuda(); }
   bool amp() const { return c_.train.amp != "none" && device_.is_cuda(); }
 
+  // Training-transform batches of epoch `epoch` (the augmentation draws depend on it).
+  data::LoaderOptions train_loader_options(int epoch) const {
+    data::LoaderOptions lo;
+    lo.batch_size = c_.train.batch_size;
+    lo.workers = c_.data.workers;
+    lo.prefetch = c_.data.prefetch;
+    lo.transform = data::train_transform(c_.data);
+    lo.skip_errors = c_.data.on_error == "skip";
+    lo.seed = c_.train.seed;
+    lo.epoch = epoch;
+    lo.pin_memory = device_.is_cuda();
+    return lo;
+  }
+
   data::DistributedSampler sampler() const {
     data::SamplerOptions so;
     so.size = static_cast<int64_t>(bundle_.split.train.size());
@@ -172,16 +186,7 @@ class Trainer {
     const int64_t offset = epoch == start_epoch_ ? start_offset_ : 0;
     std::vector<int64_t> order;
     for (int64_t k : s.indices(offset)) order.push_back(bundle_.split.train[k]);
-    data::LoaderOptions lo;
-    lo.batch_size = c_.train.batch_size;
-    lo.workers = c_.data.workers;
-    lo.prefetch = c_.data.prefetch;
-    lo.transform = data::train_transform(c_.data);
-    lo.skip_errors = c_.data.on_error == "skip";
-    lo.seed = c_.train.seed;
-    lo.epoch = epoch;
-    lo.pin_memory = device_.is_cuda();
-    data::BatchLoader loader(bundle_.source, order, lo);
+    data::BatchLoader loader(bundle_.source, order, train_loader_options(epoch));
 
     set_lr(*optimizer_, current_lr_);  // decided at the last epoch end, identical on every rank
     model_->train();
@@ -336,15 +341,7 @@ class Trainer {
     std::vector<int64_t> order;
     for (int64_t k : s.indices()) order.push_back(bundle_.split.train[k]);
     order.resize(std::min<size_t>(order.size(), static_cast<size_t>(n) * c_.train.batch_size));
-    data::LoaderOptions lo;
-    lo.batch_size = c_.train.batch_size;
-    lo.workers = c_.data.workers;
-    lo.prefetch = c_.data.prefetch;
-    lo.transform = data::train_transform(c_.data);
-    lo.skip_errors = c_.data.on_error == "skip";
-    lo.seed = c_.train.seed;
-    lo.epoch = epoch;
-    data::BatchLoader loader(bundle_.source, order, lo);
+    data::BatchLoader loader(bundle_.source, order, train_loader_options(epoch));
     std::vector<double> momentum;
     std::vector<at::Tensor> tracked;
     for (auto* b : bns) {

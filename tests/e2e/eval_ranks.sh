@@ -25,8 +25,10 @@ rows = list(csv.reader(open(sys.argv[1])))
 assert rows[0][0] == "true\\predicted" and len(rows) == 6, rows[0]
 assert sum(int(v) for r in rows[1:] for v in r[1:]) == 55
 PY
-img=$(ls "$work"/data/images/*/*.jpg | head -1)
-"$finch" predict --checkpoint "$work/runs/tiny" --image "$img" --topk 2 | grep -q "Synthetic_bird_"
+imgs=("$work"/data/images/*/*.jpg)
+img=${imgs[0]}
+predicted=$("$finch" predict --checkpoint "$work/runs/tiny" --image "$img" --topk 2)
+grep -q "Synthetic_bird_" <<<"$predicted"
 echo "not an image" > "$work/corrupt.jpg"
 if "$finch" predict --checkpoint "$work/runs/tiny" --image "$work/corrupt.jpg" 2>"$work/err"; then echo "corrupt image accepted"; exit 1; fi
 grep -q "cannot decode image '$work/corrupt.jpg'" "$work/err"

@@ -1,0 +1,68 @@
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "finch/data/transforms.h"
+
+using namespace finch::data;
+
+TEST(Transforms, EvalIsResizeShorterSideThenCenterCrop) {
+  TransformOptions o;
+  o.train = false;
+  o.size = 224;
+  o.resize = 256;
+  // 375 x 500 image: resize to 256 x 341.33, center 224 crop == a centred 328.125 box at full size.
+  const Plan p = plan_transform(375, 500, std::nullopt, o, 1);
+  EXPECT_NEAR(p.box.w, 224.0 * 375 / 256, 1e-9);
+  EXPECT_NEAR(p.box.h, 224.0 * 375 / 256, 1e-9);
+  EXPECT_NEAR(p.box.x + p.box.w / 2, 250.0, 1e-9);
+  EXPECT_NEAR(p.box.y + p.box.h / 2, 187.5, 1e-9);
+  EXPECT_FALSE(p.flip);
+}
+
+TEST(Transforms, TrainCropsStayInsideWithScaleAndRatioInRange) {
+  TransformOptions o;  // scale [0.08, 1], ratio [3/4, 4/3], hflip 0.5
+  int flips = 0;
+  const int n = 2000;
+  for (int k = 0; k < n; ++k) {
+    const Plan p = plan_transform(300, 400, std::nullopt, o, 1000 + k);
+    ASSERT_GE(p.box.x, 0);
+    ASSERT_GE(p.box.y, 0);
+    ASSERT_LE(p.box.x + p.box.w, 400 + 1e-9);
+    ASSERT_LE(p.box.y + p.box.h, 300 + 1e-9);
+    const double area = p.box.w * p.box.h / (300.0 * 400.0), ratio = p.box.w / p.box.h;
+    // Rounding to whole pixels lets area and ratio step slightly outside the sampled range.
+    EXPECT_GE(area, 0.08 * 0.95);
+    EXPECT_LE(area, 1.0 + 1e-9);
+    EXPECT_GE(ratio, 0.75 * 0.97);
+    EXPECT_LE(ratio, 4.0 / 3.0 * 1.03);
+    flips += p.flip;
+  }
+  EXPECT_NEAR(flips / static_cast<double>(n), 0.5, 0.05);
+  // The plan is a function of its seed alone.
+  const Plan a = plan_transform(300, 400, std::nullopt, o, 77), b = plan_transform(300, 400, std::nullopt, o, 77);
+  EXPECT_EQ(a.box.x, b.box.x);
+  EXPECT_EQ(a.box.w, b.box.w);
+  EXPECT_EQ(a.flip, b.flip);
+}
+
+TEST(Transforms, CropToBoundingBoxConfinesEveryCrop) {
+  TransformOptions o;
+  o.crop_to_bbox = true;
+  o.bbox_margin = 0.1;
+  const BBox bird{100, 50, 80, 60};  // margin: 8 x 6 pixels each side
+  for (int k = 0; k < 500; ++k) {
+    const Plan p = plan_transform(300, 400, bird, o, k);
+    ASSERT_GE(p.box.x, 92 - 1e-9);
+    ASSERT_GE(p.box.y, 44 - 1e-9);
+    ASSERT_LE(p.box.x + p.box.w, 188 + 1e-9);
+    ASSERT_LE(p.box.y + p.box.h, 116 + 1e-9);
+  }
+  o.train = false;
+  const Plan e = plan_transform(300, 400, bird, o, 0);
+  EXPECT_NEAR(e.box.x + e.box.w / 2, 140, 1e-9);  // centred on the box
+  EXPECT_NEAR(e.box.y + e.box.h / 2, 80, 1e-9);
+  // Without the option the box is ignored.
+  o.crop_to_bbox = false;
+  EXPECT_NEAR(plan_transform(300, 400, bird, o, 0).box.x + plan_transform(300, 400, bird, o, 0).box.w / 2, 200, 1e-9);
+}
