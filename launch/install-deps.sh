@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 (bookworm) package that the CPU build, the test suite and the quickstart
-# need. Idempotent and non-interactive; run as root (or with sudo available).
+# Installs every Debian 12 (bookworm) package that the CPU build and the quickstart need; with
+# --tests also what only the test suite needs (a single-node Slurm for the srun test).
+# Idempotent and non-interactive; run as root (or with sudo available).
 set -euo pipefail
 
 packages=(
@@ -19,6 +20,9 @@ packages=(
   # reference checks against torchvision (the Debian interpreter, not a pyenv one)
   python3 python3-torchvision python3-numpy
 )
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(slurmd slurmctld slurm-client munge)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
