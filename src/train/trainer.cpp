@@ -200,7 +200,6 @@ class Trainer {
     auto interval_start = Clock::now();
     const bool bar = rank0_ && (c_.logging.progress == "on" || (c_.logging.progress == "auto" && isatty(fileno(stderr))));
     const int accum = c_.train.accum_steps;
-    int64_t step_in_epoch = 0;
     for (int64_t step = 0; step < steps; ++step) {
       // Loss and hits accumulate on the device; one host read per optimizer step (not per micro-step).
       at::Tensor step_sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
@@ -254,7 +253,6 @@ class Trainer {
       optimizer_->step();
       optimizer_->zero_grad();
       ++global_step_;
-      ++step_in_epoch;
       epoch_loss_ += step_loss;
       epoch_count_ += step_count;
       interval_loss += step_loss;
@@ -278,10 +276,11 @@ class Trainer {
         interval_start = Clock::now();
       }
       if (c_.checkpoint.every_steps > 0 && global_step_ % c_.checkpoint.every_steps == 0 && step + 1 < steps)
-        save_periodic(epoch, /*complete=*/false, offset + step_in_epoch * s.step_samples());
+        save_periodic(epoch, /*complete=*/false, offset + (step + 1) * s.step_samples());  // skipped steps consumed samples too
       if (c_.train.max_steps > 0 && global_step_ >= c_.train.max_steps) {
         if (bar) std::fprintf(stderr, "\n");
         skipped_ += loader.skipped();
+        stopped_at_offset_ = offset + (step + 1) * s.step_samples();  // where a resume continues
         return Outcome::kMaxSteps;
       }
     }
@@ -405,7 +404,7 @@ class Trainer {
     if (improved && c_.checkpoint.keep_best) save("best", epoch, true, 0);
     const bool periodic = c_.checkpoint.every_epochs > 0 && (epoch + 1) % c_.checkpoint.every_epochs == 0;
     const bool last = stop || partial || epoch + 1 == c_.train.epochs;
-    if (periodic || last) save_periodic(epoch, !partial, 0);
+    if (periodic || last) save_periodic(epoch, !partial, partial ? stopped_at_offset_ : 0);
     if (stop)
       spdlog::info("early stopping: {} has not improved for {} epochs (best {:.4f} at epoch {})", c_.early_stopping.monitor,
                    c_.early_stopping.patience, stopper_->best(), stopper_->best_epoch());
@@ -518,6 +517,7 @@ class Trainer {
   std::string resumed_from_;
   int start_epoch_ = 0;
   int64_t start_offset_ = 0, global_step_ = 0, skipped_ = 0;
+  int64_t stopped_at_offset_ = 0;  // global samples of the epoch consumed when max_steps stopped it
   double epoch_loss_ = 0, epoch_correct_ = 0, epoch_count_ = 0;
   double loss_scale_ = 1.0;  // fp16 dynamic loss scale (1: no scaling)
   int64_t good_steps_ = 0;

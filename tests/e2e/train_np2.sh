@@ -53,6 +53,19 @@ assert starts[1]["resumed_from"] and starts[2]["resumed_from"]
 print("resume: epochs", epochs, "steps continue up to", steps[-1])
 PY
 
+echo "== stopped mid-epoch by max_steps: the checkpoint records where, and a resume continues there"
+mid=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name midepoch)
+"${mpiexec[@]}" -n 2 "$finch" train "${mid[@]}" --set train.max_steps=3 >"$work/mid.out" 2>&1 || { tail "$work/mid.out"; exit 1; }
+latest=$(cat "$work/runs/midepoch/checkpoints/latest")
+/usr/bin/python3 - "$work/runs/midepoch/checkpoints/$latest/state.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["epoch"] == 0 and not s["epoch_complete"] and s["global_step"] == 3, s
+assert s["sample_offset"] == 3 * 2 * 8, s["sample_offset"]   # 3 steps x 2 ranks x batch 8
+PY
+"$finch" train "${mid[@]}" --set train.epochs=1 --resume auto >"$work/mid2.out" 2>&1 || { tail "$work/mid2.out"; exit 1; }
+grep -q "resumed from .*: epoch 0 at sample 48, global step 3, saved by 2 rank(s), now 1" "$work/runs/midepoch/train.log"
+
 echo "== a fresh run refuses to overwrite"
 if "$finch" train "${run[@]}" 2>"$work/err"; then echo "should have refused"; exit 1; fi
 grep -q "already holds a run" "$work/err"
