@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 
@@ -118,6 +120,13 @@ class Trainer {
 
   // Collective part of the setup (every rank gets here together).
   void setup() {
+    // Fault injection for tests: FINCH_FAULT_NAN=RANK:STEP makes that rank's loss NaN at that
+    // global step (1-based), to check that every rank takes the same decision.
+    if (const char* f = std::getenv("FINCH_FAULT_NAN")) {
+      if (std::sscanf(f, "%d:%lld", &fault_nan_rank_, &fault_nan_step_) != 2)
+        throw ConfigError(fmt::format("FINCH_FAULT_NAN='{}': expected RANK:STEP", f));
+      if (rank0_) spdlog::warn("fault injection: rank {} will see a NaN loss at step {} (FINCH_FAULT_NAN)", fault_nan_rank_, fault_nan_step_);
+    }
     if (c_.dist.sync_bn && comm_.size() > 1) model_->set_sync_batchnorm(std::make_shared<CommSum>(comm_));
     // Every replica starts from rank 0's weights and buffers.
     std::vector<at::Tensor> all;
@@ -227,7 +236,11 @@ class Trainer {
         step_count += n;
       }
       const auto host = step_sums.cpu();
-      const double step_loss = host[0].item<double>();
+      double step_loss = host[0].item<double>();
+      if (fault_nan_rank_ == comm_.rank() && fault_nan_step_ == global_step_ + 1) {
+        step_loss = std::nan("");
+        fault_nan_rank_ = -1;  // once
+      }
       const bool finite = std::isfinite(step_loss);
       epoch_correct_ += host[1].item<double>();
       // A non-finite loss anywhere is seen everywhere, and handled the same way everywhere.
@@ -517,7 +530,9 @@ class Trainer {
   std::string resumed_from_;
   int start_epoch_ = 0;
   int64_t start_offset_ = 0, global_step_ = 0, skipped_ = 0;
-  int64_t stopped_at_offset_ = 0;  // global samples of the epoch consumed when max_steps stopped it
+  int64_t stopped_at_offset_ = 0;
+  int fault_nan_rank_ = -1;
+  long long fault_nan_step_ = -1;  // global samples of the epoch consumed when max_steps stopped it
   double epoch_loss_ = 0, epoch_correct_ = 0, epoch_count_ = 0;
   double loss_scale_ = 1.0;  // fp16 dynamic loss scale (1: no scaling)
   int64_t good_steps_ = 0;

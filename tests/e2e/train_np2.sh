@@ -66,6 +66,25 @@ PY
 "$finch" train "${mid[@]}" --set train.epochs=1 --resume auto >"$work/mid2.out" 2>&1 || { tail "$work/mid2.out"; exit 1; }
 grep -q "resumed from .*: epoch 0 at sample 48, global step 3, saved by 2 rank(s), now 1" "$work/runs/midepoch/train.log"
 
+echo "== a NaN loss on rank 1 only: every rank takes the same decision"
+nan=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --set train.epochs=1)
+set +e
+FINCH_FAULT_NAN=1:2 "${mpiexec[@]}" -n 2 "$finch" train "${nan[@]}" --name nan_stop --set train.on_nan=stop >"$work/nan_stop.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || { echo "on_nan=stop: expected exit 1, got $rc"; tail "$work/nan_stop.out"; exit 1; }
+grep -q "non-finite loss at epoch 0 step 1 on rank(s) 1: stopping" "$work/runs/nan_stop/train.log"
+FINCH_FAULT_NAN=1:2 "${mpiexec[@]}" -n 2 "$finch" train "${nan[@]}" --name nan_skip --set train.on_nan=skip_step >"$work/nan_skip.out" 2>&1 \
+  || { echo "on_nan=skip_step must finish"; tail "$work/nan_skip.out"; exit 1; }
+/usr/bin/python3 - "$work/runs/nan_skip/metrics.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+nan = [r for r in recs if r["kind"] == "nan"]
+assert len(nan) == 1 and nan[0]["ranks"] == "1" and nan[0]["action"] == "skip_step", nan
+end = [r for r in recs if r["kind"] == "end"][-1]
+assert end["steps"] == 9, end   # 10 steps in the epoch, one skipped on both ranks
+PY
+
 echo "== a fresh run refuses to overwrite"
 if "$finch" train "${run[@]}" 2>"$work/err"; then echo "should have refused"; exit 1; fi
 grep -q "already holds a run" "$work/err"
