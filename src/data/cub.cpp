@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -36,20 +37,13 @@ bool read_lines(const std::string& path, std::vector<Line>& out, std::vector<std
   return true;
 }
 
-bool parse_int(const std::string& s, int64_t& v) {
+// The whole field must be a number ("12abc" is not 12).
+template <class T>
+bool parse_number(const std::string& s, T& v) {
   try {
     size_t used = 0;
-    v = std::stoll(s, &used);
-    return used == s.size();
-  } catch (...) {
-    return false;
-  }
-}
-
-bool parse_float(const std::string& s, float& v) {
-  try {
-    size_t used = 0;
-    v = std::stof(s, &used);
+    if constexpr (std::is_integral_v<T>) v = std::stoll(s, &used);
+    else v = std::stof(s, &used);
     return used == s.size();
   } catch (...) {
     return false;
@@ -63,7 +57,7 @@ std::map<int64_t, Line> by_id(const std::string& path, size_t want_fields, std::
   if (!read_lines(path, lines, problems)) return out;
   for (auto& l : lines) {
     int64_t id = 0;
-    if (l.fields.size() != want_fields || !parse_int(l.fields[0], id) || id < 1) {
+    if (l.fields.size() != want_fields || !parse_number(l.fields[0], id) || id < 1) {
       problems.push_back(fmt::format("{}:{}: expected {} fields starting with a positive integer id, got '{}'", path, l.number,
                                      want_fields, fmt::join(l.fields, " ")));
       continue;
@@ -93,7 +87,7 @@ CubReadResult read_cub_report(const std::string& root) {
   if (read_lines(classes_txt, class_lines, problems)) {
     for (const auto& l : class_lines) {
       int64_t id = 0;
-      if (l.fields.size() != 2 || !parse_int(l.fields[0], id)) {
+      if (l.fields.size() != 2 || !parse_number(l.fields[0], id)) {
         problems.push_back(fmt::format("{}:{}: expected '<class_id> <class_name>', got '{}'", classes_txt, l.number, fmt::join(l.fields, " ")));
         continue;
       }
@@ -117,7 +111,7 @@ CubReadResult read_cub_report(const std::string& root) {
   std::map<int64_t, int> seen;
   for (const auto& l : image_lines) {
     int64_t id = 0;
-    if (l.fields.size() != 2 || !parse_int(l.fields[0], id) || id < 1) {
+    if (l.fields.size() != 2 || !parse_number(l.fields[0], id) || id < 1) {
       problems.push_back(fmt::format("{}:{}: expected '<image_id> <relative path>', got '{}'", images_txt, l.number, fmt::join(l.fields, " ")));
       continue;
     }
@@ -136,7 +130,7 @@ CubReadResult read_cub_report(const std::string& root) {
     int64_t cls = 0;
     if (lab == labels.end()) {
       problems.push_back(fmt::format("{}: no label for image id {} ({}:{})", labels_txt, id, images_txt, l.number));
-    } else if (!parse_int(lab->second.fields[1], cls) || cls < 1 || cls > static_cast<int64_t>(ds.class_names.size())) {
+    } else if (!parse_number(lab->second.fields[1], cls) || cls < 1 || cls > static_cast<int64_t>(ds.class_names.size())) {
       problems.push_back(fmt::format("{}:{}: class id '{}' of image {} is not in 1..{} (classes.txt)", labels_txt, lab->second.number,
                                      lab->second.fields[1], id, ds.class_names.size()));
     } else {
@@ -147,7 +141,7 @@ CubReadResult read_cub_report(const std::string& root) {
     int64_t is_train = -1;
     if (sp == splits.end())
       problems.push_back(fmt::format("{}: no split for image id {} ({}:{})", split_txt, id, images_txt, l.number));
-    else if (!parse_int(sp->second.fields[1], is_train) || (is_train != 0 && is_train != 1))
+    else if (!parse_number(sp->second.fields[1], is_train) || (is_train != 0 && is_train != 1))
       problems.push_back(fmt::format("{}:{}: is_training_image must be 0 or 1, got '{}'", split_txt, sp->second.number, sp->second.fields[1]));
     img.is_train = is_train == 1;
 
@@ -156,8 +150,8 @@ CubReadResult read_cub_report(const std::string& root) {
       BBox box;
       if (b == boxes.end()) {
         problems.push_back(fmt::format("{}: no box for image id {} ({}:{})", boxes_txt, id, images_txt, l.number));
-      } else if (!parse_float(b->second.fields[1], box.x) || !parse_float(b->second.fields[2], box.y) ||
-                 !parse_float(b->second.fields[3], box.w) || !parse_float(b->second.fields[4], box.h) || box.w <= 0 || box.h <= 0 ||
+      } else if (!parse_number(b->second.fields[1], box.x) || !parse_number(b->second.fields[2], box.y) ||
+                 !parse_number(b->second.fields[3], box.w) || !parse_number(b->second.fields[4], box.h) || box.w <= 0 || box.h <= 0 ||
                  box.x < 0 || box.y < 0) {
         problems.push_back(fmt::format("{}:{}: expected '<id> <x> <y> <width> <height>' with a positive size", boxes_txt, b->second.number));
       } else {

@@ -24,7 +24,8 @@ struct SyncBNFunction : public torch::autograd::Function<SyncBNFunction> {
     const auto m2 = local_n > 0 ? (xd - local_mean.view({1, C, 1, 1})).pow(2).sum({0, 2, 3}) : torch::zeros({C}, xd.options());
     auto stats = torch::cat({torch::full({1}, local_n, xd.options()), local_mean * local_n, m2 + local_mean.pow(2) * local_n});
     reducer->sum(stats);
-    const double n = stats[0].item<double>();
+    // The global count stays a device tensor: no host sync per BatchNorm layer.
+    const auto n = stats.slice(0, 0, 1);
     const auto mean = stats.slice(0, 1, 1 + C) / n;
     const auto var = (stats.slice(0, 1 + C, 1 + 2 * C) / n - mean.pow(2)).clamp_min(0);
     const auto invstd = (var + bn->eps).rsqrt();
@@ -32,13 +33,12 @@ struct SyncBNFunction : public torch::autograd::Function<SyncBNFunction> {
       torch::NoGradGuard no_grad;
       const double momentum = bn->momentum;
       bn->running_mean.mul_(1 - momentum).add_(mean.to(bn->running_mean.dtype()) * momentum);
-      bn->running_var.mul_(1 - momentum).add_((var * (n / std::max(n - 1, 1.0))).to(bn->running_var.dtype()) * momentum);
+      bn->running_var.mul_(1 - momentum).add_((var * (n / (n - 1).clamp_min(1))).to(bn->running_var.dtype()) * momentum);
       bn->num_batches_tracked.add_(1);
     }
     const auto m4 = mean.to(x.dtype()).view({1, C, 1, 1}), s4 = invstd.to(x.dtype()).view({1, C, 1, 1});
     const auto xhat = (x - m4) * s4;
-    ctx->save_for_backward({xhat, weight, invstd.to(x.dtype())});
-    ctx->saved_data["n"] = n;
+    ctx->save_for_backward({xhat, weight, invstd.to(x.dtype()), n});
     ctx->saved_data["reducer"] = reinterpret_cast<int64_t>(reducer);
     return xhat * weight.view({1, C, 1, 1}) + bias.view({1, C, 1, 1});
   }
@@ -46,7 +46,7 @@ struct SyncBNFunction : public torch::autograd::Function<SyncBNFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto &xhat = saved[0], &weight = saved[1], &invstd = saved[2];
-    const double n = ctx->saved_data["n"].toDouble();
+    const auto& n = saved[3];
     auto* reducer = reinterpret_cast<CrossReplicaSum*>(ctx->saved_data["reducer"].toInt());
     const auto& dy = grads[0];
     const int64_t C = xhat.size(1);

@@ -35,10 +35,12 @@ EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::
   torch::NoGradGuard no_grad;
   EvalTotals t;
   const int K = o.classes;
-  at::Tensor sums = torch::zeros({4}, torch::kDouble);
-  at::Tensor class_correct = torch::zeros({o.per_class ? K : 0}, torch::kDouble);
-  at::Tensor class_count = torch::zeros({o.per_class ? K : 0}, torch::kDouble);
-  at::Tensor confusion = torch::zeros({o.per_class ? K : 0, o.per_class ? K : 0}, torch::kDouble);
+  // Everything accumulates on the device; one host read at the end.
+  const auto dopt = torch::TensorOptions().dtype(torch::kDouble).device(o.device);
+  at::Tensor sums = torch::zeros({4}, dopt);
+  at::Tensor class_correct = torch::zeros({o.per_class ? K : 0}, dopt);
+  at::Tensor class_count = torch::zeros({o.per_class ? K : 0}, dopt);
+  at::Tensor confusion = torch::zeros({o.per_class ? K : 0, o.per_class ? K : 0}, dopt);
   while (auto batch = loader.next()) {
     if (batch->images.size(0) == 0) continue;
     auto x = batch->images.to(o.device, /*non_blocking=*/true);
@@ -52,16 +54,18 @@ EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::
     const auto pred = top.select(1, 0);
     const auto c1 = hit.select(1, 0).sum();
     const auto c5 = hit.any(1).sum();
-    sums += torch::stack({loss.to(torch::kDouble).cpu(), c1.to(torch::kDouble).cpu(), c5.to(torch::kDouble).cpu(),
-                          torch::tensor(static_cast<double>(y.size(0)), torch::kDouble)});
+    sums += torch::stack({loss.to(torch::kDouble), c1.to(torch::kDouble), c5.to(torch::kDouble),
+                          torch::full({}, static_cast<double>(y.size(0)), dopt)});
     if (o.per_class) {
-      const auto yc = y.cpu();
-      const auto pc = pred.cpu();
-      class_count.index_add_(0, yc, torch::ones({yc.size(0)}, torch::kDouble));
-      class_correct.index_add_(0, yc, yc.eq(pc).to(torch::kDouble));
-      confusion.view({-1}).index_add_(0, yc * K + pc, torch::ones({yc.size(0)}, torch::kDouble));
+      class_count.index_add_(0, y, torch::ones({y.size(0)}, dopt));
+      class_correct.index_add_(0, y, y.eq(pred).to(torch::kDouble));
+      confusion.view({-1}).index_add_(0, y * K + pred, torch::ones({y.size(0)}, dopt));
     }
   }
+  sums = sums.cpu();
+  class_correct = class_correct.cpu();
+  class_count = class_count.cpu();
+  confusion = confusion.cpu();
   std::vector<at::Tensor> all{sums};
   if (o.per_class) all.insert(all.end(), {class_correct, class_count, confusion});
   comm.allreduce(all, dist::ReduceOp::kSum);
