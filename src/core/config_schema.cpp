@@ -2,7 +2,8 @@
 // defaulted, written to config.json and documented (`finch config --schema`).
 #include "config_schema.h"
 
-#include <regex>
+#include "finch/core/error.h"
+#include "finch/core/freeze_policy.h"
 
 namespace finch::config_detail {
 namespace {
@@ -53,12 +54,13 @@ Field range2(std::string path, std::vector<double>* v, double lo, double hi, con
   return f;
 }
 
-// none | head | last_blocks:K, each optionally followed by "+bn" (train BatchNorm affine params too).
 std::string check_freeze(const nlohmann::json& j) {
-  static const std::regex re(R"((none|head|last_blocks:[1-9][0-9]*)(\+bn)?)");
-  return std::regex_match(j.get<std::string>(), re)
-             ? ""
-             : "one of none, head, last_blocks:K (K >= 1), optionally followed by +bn";
+  try {
+    FreezePolicy::parse(j.get<std::string>());
+    return "";
+  } catch (const ConfigError&) {
+    return "one of none, head, last_blocks:K (K >= 1), optionally followed by +bn";
+  }
 }
 
 }  // namespace

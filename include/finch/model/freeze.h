@@ -11,19 +11,12 @@
 
 #include <string>
 
+#include "finch/core/freeze_policy.h"
 #include "finch/model/efficientnet.h"
 
 namespace finch::model {
 
-struct FreezePolicy {
-  enum class Kind { kNone, kHead, kLastBlocks };
-  Kind kind = Kind::kNone;
-  int blocks = 0;
-  bool bn = false;
-
-  static FreezePolicy parse(const std::string& text);  // ConfigError naming model.freeze
-  std::string str() const;
-};
+using finch::FreezePolicy;  // the grammar lives in core (config validation uses it too)
 
 void apply_freeze(EfficientNetImpl& model, const FreezePolicy& policy, bool bn_eval);
 
