@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -29,5 +30,12 @@ Command add_eval(CLI::App& parent);
 Command add_predict(CLI::App& parent);
 
 std::string version_text();
+
+// --device, as train.device: auto is this rank's GPU when one is visible (see dist::select_device).
+inline CLI::Option* add_device_option(CLI::App* app, std::string& device) {
+  return app->add_option("--device", device, "auto (this rank's GPU when one is visible, else CPU), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+}
 
 }  // namespace finch::cli

@@ -16,6 +16,7 @@
 #include "finch/data/transforms.h"
 #include "finch/dist/agree.h"
 #include "finch/dist/communicator.h"
+#include "finch/dist/device.h"
 #include "finch/train/checkpoint_model.h"
 #include "finch/train/evaluate.h"
 
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 Command add_eval(CLI::App& parent) {
   auto* app = parent.add_subcommand("eval", "Evaluate a checkpoint: top-1/top-5, per-class accuracy, confusion matrix");
   struct Opts {
-    std::string checkpoint, split = "test", root, out;
+    std::string checkpoint, split = "test", root, out, device = "auto";
     bool json = false;
     int batch = 64, workers = 2;
   };
@@ -36,13 +37,18 @@ Command add_eval(CLI::App& parent) {
   app->add_option("--out", o->out, "Folder for per_class.csv, confusion.csv, eval.json (default: next to the run's report)");
   app->add_option("--batch-size", o->batch, "Batch size per rank")->capture_default_str();
   app->add_option("--workers", o->workers, "Loader threads per rank")->capture_default_str();
+  add_device_option(app, o->device);
   app->add_flag("--json", o->json, "Print the result as JSON");
   return {app, [o]() {
             auto comm = dist::make_mpi_communicator();
             train::LoadedCheckpoint ck;
             data::DatasetBundle bundle;
+            torch::Device device = torch::kCPU;
             dist::run_agreed(*comm, [&] {
               ck = train::load_checkpoint_model(o->checkpoint);
+              device = dist::select_device(o->device, ck.config.dist.share_gpus);
+            });
+            dist::run_agreed(*comm, [&] {
               if (!o->root.empty()) ck.config.data.root = o->root;
               bundle = data::open_dataset(ck.config.data, ck.config.train.seed);
               if (static_cast<int>(bundle.source->class_names().size()) != ck.config.model.classes)
@@ -52,6 +58,7 @@ Command add_eval(CLI::App& parent) {
             train::EvalOptions eo;
             eo.batch_size = o->batch;
             eo.workers = o->workers;
+            eo.device = device;
             eo.transform = data::eval_transform(ck.config.data);
             eo.per_class = true;
             eo.classes = ck.config.model.classes;
@@ -75,6 +82,7 @@ Command add_eval(CLI::App& parent) {
             nlohmann::ordered_json j = {{"checkpoint", ck.path}, {"split", o->split}, {"images", t.count}, {"loss", t.loss()},
                                         {"top1", t.acc()}, {"top5", t.top5()}, {"mean_per_class", t.mean_class_acc()},
                                         {"images_per_s", t.count / std::max(1e-9, t.seconds)}, {"ranks", comm->size()},
+                                        {"device", dist::describe_device(device)},
                                         {"synthetic", bundle.synthetic}};
             write_file_atomically(fs::path(out) / "per_class.csv", per_class);
             write_file_atomically(fs::path(out) / "confusion.csv", confusion);
@@ -83,9 +91,10 @@ Command add_eval(CLI::App& parent) {
               std::cout << j.dump(2) << "\n";
             } else {
               std::cout << fmt::format("{} split of {}{}: {} images\n  top-1 {:.2f}%  top-5 {:.2f}%  mean per-class {:.2f}%  loss {:.4f}  "
-                                       "({:.0f} images/s on {} rank(s))\n  wrote {}/{{per_class.csv, confusion.csv, eval.json}}\n",
+                                       "({:.0f} images/s on {} rank(s), {})\n  wrote {}/{{per_class.csv, confusion.csv, eval.json}}\n",
                                        o->split, ck.config.data.root, bundle.synthetic ? " (SYNTHETIC, not CUB)" : "", t.count, 100 * t.acc(),
-                                       100 * t.top5(), 100 * t.mean_class_acc(), t.loss(), t.count / std::max(1e-9, t.seconds), comm->size(), out);
+                                       100 * t.top5(), 100 * t.mean_class_acc(), t.loss(), t.count / std::max(1e-9, t.seconds), comm->size(),
+                                       dist::describe_device(device), out);
             }
             return 0;
           }};
@@ -94,7 +103,7 @@ Command add_eval(CLI::App& parent) {
 Command add_predict(CLI::App& parent) {
   auto* app = parent.add_subcommand("predict", "Top-k classes with probabilities for image files");
   struct Opts {
-    std::string checkpoint;
+    std::string checkpoint, device = "auto";
     std::vector<std::string> images;
     int topk = 5;
     bool json = false;
@@ -103,9 +112,12 @@ Command add_predict(CLI::App& parent) {
   app->add_option("--checkpoint", o->checkpoint, "Checkpoint directory, or a run directory (its best checkpoint)")->required();
   app->add_option("--image", o->images, "Image files (JPEG, PNG, ...)")->required();
   app->add_option("--topk", o->topk, "Classes to show per image")->capture_default_str();
+  add_device_option(app, o->device);
   app->add_flag("--json", o->json, "Machine-readable output");
   return {app, [o]() {
             auto ck = train::load_checkpoint_model(o->checkpoint);
+            const torch::Device device = dist::select_device(o->device, /*share_gpus=*/true);
+            ck.model->to(device);
             // Class names come from the dataset the model was trained on, when it is still there.
             std::vector<std::string> names;
             try {
@@ -121,7 +133,7 @@ Command add_predict(CLI::App& parent) {
               data::jpeg_dims(path, oh, ow);
               auto x = torch::empty({1, 3, tf.size, tf.size});
               data::apply_transform(px, oh, ow, data::plan_transform(oh, ow, std::nullopt, tf, 0), tf, x[0]);
-              const auto probs = torch::softmax(ck.model->forward(x), 1)[0];
+              const auto probs = torch::softmax(ck.model->forward(x.to(device)), 1)[0].cpu();
               const auto top = probs.topk(std::min<int64_t>(o->topk, probs.size(0)));
               nlohmann::ordered_json r = {{"image", path}, {"top", nlohmann::json::array()}};
               if (!o->json) std::cout << path << "\n";

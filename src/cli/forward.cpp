@@ -7,6 +7,8 @@
 
 #include "commands.h"
 #include "finch/core/error.h"
+#include "finch/core/torch_compat.h"
+#include "finch/dist/device.h"
 #include "finch/io/safetensors.h"
 #include "finch/model/efficientnet.h"
 #include "finch/model/weights.h"
@@ -16,7 +18,7 @@ namespace finch::cli {
 Command add_forward(CLI::App& parent) {
   auto* app = parent.add_subcommand("forward", "Eval-mode forward of a tensor file through a model (port checks)");
   struct Opts {
-    std::string arch, weights, input, output, state_out;
+    std::string arch, weights, input, output, state_out, device = "cpu", amp = "none";
     int64_t classes = 1000;
     bool train = false;
     double stochastic_depth = 0.2;
@@ -30,6 +32,10 @@ Command add_forward(CLI::App& parent) {
   app->add_flag("--train", o->train, "Train mode instead (BatchNorm uses batch statistics and updates its running ones)");
   app->add_option("--stochastic-depth", o->stochastic_depth, "Stochastic depth probability (train mode only)")->capture_default_str();
   app->add_option("--state-out", o->state_out, "Also write every parameter and buffer after the forward (e.g. BN running stats)");
+  add_device_option(app, o->device);
+  app->add_option("--amp", o->amp, "Autocast on CUDA: none, bf16 or fp16 (as train.amp)")
+      ->check(CLI::IsMember({"none", "bf16", "fp16"}))
+      ->capture_default_str();
   return {app, [o]() {
             model::EfficientNetOptions opts;
             opts.arch = o->arch;
@@ -46,9 +52,18 @@ Command add_forward(CLI::App& parent) {
             const at::Tensor x = it->second;
             if (x.dim() != 4 || x.size(1) != 3)
               throw RuntimeError(fmt::format("'{}': tensor 'input' must be N x 3 x H x W, got [{}]", o->input, fmt::join(x.sizes(), ", ")));
+            const torch::Device device = dist::select_device(o->device, /*share_gpus=*/true);
+            if (o->amp != "none" && !device.is_cuda()) throw ConfigError("--amp needs a CUDA device (--device cuda)");
+            net->to(device);
             net->train(o->train);
             torch::NoGradGuard no_grad;
-            const auto logits = net->forward(x.to(torch::kFloat));
+            at::Tensor logits;
+            {
+              compat::CudaAutocast autocast(o->amp != "none", o->amp == "bf16" ? at::kBFloat16 : at::kHalf);
+              logits = net->forward(x.to(device, torch::kFloat));
+            }
+            logits = logits.to(torch::kCPU, torch::kFloat);
+            net->to(torch::kCPU);  // --state-out is written from host memory
             io::write_safetensors(o->output, {{"logits", logits}}, {{"arch", net->options().arch}, {"mode", o->train ? "train" : "eval"}});
             if (!o->state_out.empty()) io::write_safetensors(o->state_out, model::model_state(*net));
             std::cout << fmt::format("wrote {}: logits [{}]\n", o->output, fmt::join(logits.sizes(), ", "));

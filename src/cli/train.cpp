@@ -4,9 +4,8 @@
 #include <iostream>
 #include <thread>
 
+#include <spdlog/spdlog.h>
 #include <torch/utils.h>
-
-#include <torch/cuda.h>
 
 #include "commands.h"
 #include "finch/core/config.h"
@@ -15,6 +14,7 @@
 #include "finch/core/run_dir.h"
 #include "finch/dist/agree.h"
 #include "finch/dist/communicator.h"
+#include "finch/dist/device.h"
 #include "finch/dist/watchdog.h"
 #include "finch/dist/world.h"
 #include "finch/train/trainer.h"
@@ -62,10 +62,15 @@ Command add_train(CLI::App& parent) {
               if (comm->rank() == 0) dir = create_run_dir(config, o->resume.empty() ? RunDirMode::kFresh : RunDirMode::kResume);
             });
             if (comm->rank() == 0) add_log_file(dir.log_file().string());
-            const bool cuda = config.train.device != "cpu" && torch::cuda::is_available();
+            // The device first (it must be current before NCCL or any CUDA work), then the training
+            // communicator on it; a rank that cannot get either stops every rank with one message.
+            torch::Device device = torch::kCPU;
+            std::string why;
+            dist::run_agreed(*comm, [&] { device = dist::select_device(config.train.device, config.dist.share_gpus, &why); });
+            spdlog::debug("device {}: {}", device.str(), why);
             std::unique_ptr<dist::Communicator> train_comm;
-            dist::run_agreed(*comm, [&] { train_comm = dist::make_communicator(config.dist.backend, cuda, config.dist.timeout_s); });
-            return train::run_training({config, dir, o->resume}, *train_comm, world);
+            dist::run_agreed(*comm, [&] { train_comm = dist::make_communicator(config.dist.backend, device, config.dist.timeout_s); });
+            return train::run_training({config, dir, o->resume, device}, *train_comm, world);
           }};
 }
 

@@ -160,6 +160,7 @@ std::vector<Field> schema(Config& c) {
       b("dist.sync_bn", &c.dist.sync_bn, "SyncBatchNorm: normalise over the global batch in training."),
       b("dist.broadcast_buffers", &c.dist.broadcast_buffers, "Average BatchNorm running statistics across ranks before validation and checkpoints."),
       i("dist.timeout_s", &c.dist.timeout_s, 10, 86400, "A collective taking longer than this aborts the job."),
+      b("dist.share_gpus", &c.dist.share_gpus, "Allow more ranks than GPUs on a node (rank r on GPU r mod GPUs; use dist.backend=mpi: NCCL refuses two ranks on one GPU)."),
   };
   for (auto& fld : f)
     if (fld.path == "model.freeze") fld.check = [](const nlohmann::json& j) { return check_freeze(j); };

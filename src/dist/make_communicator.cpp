@@ -7,7 +7,7 @@ namespace finch::dist {
 
 #if FINCH_USE_CUDA
 // nccl_communicator.cpp (CUDA builds only)
-std::unique_ptr<Communicator> make_nccl_communicator(double timeout_s);
+std::unique_ptr<Communicator> make_nccl_communicator(int device, double timeout_s);
 std::string nccl_version();
 #endif
 
@@ -19,12 +19,12 @@ std::string nccl_description() {
 #endif
 }
 
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, bool cuda_tensors, double timeout_s) {
-  const bool nccl = backend == "nccl" || (backend == "auto" && cuda_tensors);
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, const c10::Device& device, double timeout_s) {
+  const bool nccl = backend == "nccl" || (backend == "auto" && device.is_cuda());
   if (!nccl) return make_mpi_communicator();
-  if (!cuda_tensors) throw ConfigError("dist.backend is nccl but the model is on the CPU (NCCL needs CUDA tensors): use mpi or auto");
+  if (!device.is_cuda()) throw ConfigError("dist.backend is nccl but the model is on the CPU (NCCL needs CUDA tensors): use mpi or auto");
 #if FINCH_USE_CUDA
-  return make_nccl_communicator(timeout_s);
+  return make_nccl_communicator(device.index(), timeout_s);
 #else
   throw ConfigError("dist.backend is nccl but this finch was built without CUDA/NCCL (FINCH_CUDA=OFF or a CPU LibTorch)");
 #endif

@@ -48,8 +48,10 @@ ncclRedOp_t nccl_op(ReduceOp op) {
 
 class NcclCommunicator final : public Communicator {
  public:
-  explicit NcclCommunicator(double timeout_s) : rank_(world().rank), size_(world().size), timeout_s_(timeout_s) {
-    cudaGetDevice(&device_);
+  // `device` is the GPU dist::select_device made current; NCCL binds the communicator to the
+  // current device at creation, so the guard makes that explicit.
+  NcclCommunicator(int device, double timeout_s) : rank_(world().rank), size_(world().size), device_(device), timeout_s_(timeout_s) {
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
     ncclUniqueId id;
     if (rank_ == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
     if (world().mpi && MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
@@ -143,13 +145,15 @@ class NcclCommunicator final : public Communicator {
 
   ncclComm_t comm_ = nullptr;
   int rank_, size_;
-  int device_ = 0;
+  int device_;
   double timeout_s_;
 };
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_nccl_communicator(double timeout_s) { return std::make_unique<NcclCommunicator>(timeout_s); }
+std::unique_ptr<Communicator> make_nccl_communicator(int device, double timeout_s) {
+  return std::make_unique<NcclCommunicator>(device, timeout_s);
+}
 
 std::string nccl_version() {
   int v = 0;

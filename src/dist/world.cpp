@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "finch/core/error.h"
 
 namespace finch::dist {
@@ -12,6 +14,7 @@ namespace {
 
 WorldInfo g_world;
 bool g_initialised = false;
+MPI_Comm g_node = MPI_COMM_NULL;  // this node's ranks (MPI_COMM_TYPE_SHARED)
 
 }  // namespace
 
@@ -33,22 +36,36 @@ const WorldInfo& init_world(int* argc, char*** argv) {
   g_world.mpi = true;
   MPI_Comm_rank(MPI_COMM_WORLD, &g_world.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_world.size);
-  MPI_Comm node;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_world.rank, MPI_INFO_NULL, &node);
-  MPI_Comm_rank(node, &g_world.local_rank);
-  MPI_Comm_size(node, &g_world.local_size);
-  MPI_Comm_free(&node);
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_world.rank, MPI_INFO_NULL, &g_node);
+  MPI_Comm_rank(g_node, &g_world.local_rank);
+  MPI_Comm_size(g_node, &g_world.local_size);
   std::atexit(finalize_world);
   return g_world;
 }
 
 const WorldInfo& world() { return g_world; }
 
+std::vector<std::string> gather_on_node(const std::string& value) {
+  if (!g_world.mpi || g_node == MPI_COMM_NULL) return {value};
+  constexpr int kWidth = 256;  // CUDA_VISIBLE_DEVICES lists or UUIDs; longer values are cut
+  std::string mine = value.substr(0, kWidth);
+  mine.resize(kWidth, '\0');
+  std::string all(static_cast<size_t>(kWidth) * g_world.local_size, '\0');
+  if (MPI_Allgather(mine.data(), kWidth, MPI_CHAR, all.data(), kWidth, MPI_CHAR, g_node) != MPI_SUCCESS)
+    throw RuntimeError(fmt::format("rank {}: MPI_Allgather over the node's ranks failed", g_world.rank));
+  std::vector<std::string> out;
+  for (int r = 0; r < g_world.local_size; ++r) out.emplace_back(all.c_str() + static_cast<size_t>(r) * kWidth);
+  return out;
+}
+
 void finalize_world() {
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
-  if (init && !fin) MPI_Finalize();
+  if (init && !fin) {
+    if (g_node != MPI_COMM_NULL) MPI_Comm_free(&g_node);
+    MPI_Finalize();
+  }
 }
 
 void abort_job(int exit_code) {

@@ -119,6 +119,7 @@ struct DistConfig {
   bool sync_bn = false;
   bool broadcast_buffers = true;
   int timeout_s = 600;               // a collective that takes longer aborts the job
+  bool share_gpus = false;           // allow more ranks than GPUs on a node (several ranks per GPU)
 };
 
 struct Config {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 namespace finch::dist {
 
@@ -48,9 +49,10 @@ class Communicator {
 // MPI_COMM_WORLD (a world of one when no launcher started the process).
 std::unique_ptr<Communicator> make_mpi_communicator();
 
-// dist.backend: "auto" is NCCL when the model is on CUDA, MPI otherwise. ConfigError for a backend
-// this build or device cannot provide.
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, bool cuda_tensors, double timeout_s);
+// dist.backend: "auto" is NCCL when the model is on CUDA, MPI otherwise. `device` is the one
+// dist::select_device chose (NCCL's communicator lives on it). ConfigError for a backend this
+// build or device cannot provide.
+std::unique_ptr<Communicator> make_communicator(const std::string& backend, const c10::Device& device, double timeout_s);
 
 // "NCCL 2.28.9" in CUDA builds, "not in this build" otherwise.
 std::string nccl_description();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace finch::dist {
 
@@ -24,6 +25,10 @@ const WorldInfo& world();
 // Ends the whole job: MPI_Abort when other ranks exist (they may be blocked in a collective and
 // would otherwise hang), plain exit otherwise.
 [[noreturn]] void abort_job(int exit_code);
+
+// Every node-local rank's `value`, in node-local rank order (a collective over this node's ranks;
+// a world of one returns {value}). Used to see how a launcher bound GPUs to ranks.
+std::vector<std::string> gather_on_node(const std::string& value);
 
 // Finalises MPI (idempotent). Called at normal exit.
 void finalize_world();

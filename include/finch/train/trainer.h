@@ -17,6 +17,7 @@ struct TrainRequest {
   Config config;
   RunDir run_dir;
   std::string resume;  // "", "auto" or a checkpoint directory
+  torch::Device device = torch::kCPU;  // chosen once by dist::select_device (current before any CUDA work)
 };
 
 // Runs the whole training; returns the process exit code (0, or 1 when the run stopped on a
