@@ -2,6 +2,9 @@
 #include <iostream>
 
 #include "commands.h"
+#include "finch/core/build_info.h"
+#include "finch/core/error.h"
+#include "finch/report/plot.h"
 #include "finch/report/report.h"
 
 namespace finch::cli {
@@ -15,6 +18,7 @@ Command add_report(CLI::App& parent) {
   app->add_option("--compare", *compare, "Other run directories to draw on one figure with --run-dir");
   app->add_option("--out", *out, "Folder for the comparison (default: <run-dir>/report/compare)");
   return {app, [run, compare, out]() {
+            if (!FINCH_HAS_REPORT) throw RuntimeError(report::unavailable_message());
             for (const auto& f : report::write_run_report(*run)) std::cout << "wrote " << f << "\n";
             if (!compare->empty()) {
               std::vector<std::string> all{*run};

@@ -4,6 +4,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "finch/core/build_info.h"
+
+// spdlog was compiled against the fmt that CMake found; a PyTorch wheel's own fmt headers
+// (torch/include/fmt) must not stand in for it (CMakeLists.txt: FINCH_FIRST_INCLUDES).
+static_assert(FMT_VERSION == FINCH_FMT_VERSION, "<fmt/...> resolves to another fmt than the one spdlog was built with");
+
 namespace finch {
 namespace {
 

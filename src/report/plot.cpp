@@ -150,13 +150,6 @@ void render(cairo_t* cr, const std::vector<Panel>& panels, const std::string& ti
 
 }  // namespace
 
-std::array<double, 3> palette(size_t k) {
-  static const std::array<double, 3> tab10[] = {{0.12, 0.47, 0.71}, {1.00, 0.50, 0.05}, {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16},
-                                                {0.58, 0.40, 0.74}, {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.50, 0.50, 0.50},
-                                                {0.74, 0.74, 0.13}, {0.09, 0.75, 0.81}};
-  return tab10[k % 10];
-}
-
 void draw_figure(const std::vector<Panel>& panels, const std::string& title, const std::string& svg_path, const std::string& png_path) {
   const double W = kPanelW * std::max<size_t>(1, panels.size()), H = kPanelH + kTitleH;
   cairo_surface_t* svg = cairo_svg_surface_create(svg_path.c_str(), W, H);

@@ -5,8 +5,10 @@
 set -euo pipefail
 finch=$1 dir=$2
 here=$(cd "$(dirname "$0")" && pwd)
+python=${FINCH_REFERENCE_PYTHON:-/usr/bin/python3}
+"$python" -c 'import torch, torchvision; print(f"reference: torch {torch.__version__}, torchvision {torchvision.__version__}")' 
 rm -rf "$dir" && mkdir -p "$dir"
-/usr/bin/python3 "$here/torchvision_parity.py" generate "$dir"
+"$python" "$here/torchvision_parity.py" generate "$dir"
 for arch in efficientnet_b0 efficientnet_b2; do
   "$finch" import-weights --from torchvision --arch $arch -i "$dir/$arch.pth" -o "$dir/${arch}_pth.safetensors"
   "$finch" import-weights --from torchvision --arch $arch -i "$dir/$arch.tv.safetensors" -o "$dir/${arch}_tv.safetensors"
@@ -20,4 +22,4 @@ for arch in efficientnet_b0 efficientnet_b2; do
       -o "$dir/${arch}_train_${size}.logits.safetensors" --state-out "$dir/${arch}_${size}.train_state.safetensors"
   done
 done
-/usr/bin/python3 "$here/torchvision_parity.py" compare "$dir"
+"$python" "$here/torchvision_parity.py" compare "$dir"

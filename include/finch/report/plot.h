@@ -27,6 +27,13 @@ struct Panel {
 // The tab10 colour of index k (as matplotlib's default cycle).
 std::array<double, 3> palette(size_t k);
 
+// Why this build cannot draw, and how to get a build that can (builds without cairo).
+inline std::string unavailable_message() {
+  return "this finch was built without cairo (FINCH_WITH_REPORT=OFF, or no cairo at configure time), so `finch report` cannot draw "
+         "curves: install libcairo2-dev and pkg-config (Debian) and rebuild with launch/build.sh, or run `finch report` on a full "
+         "build; the run's metrics.jsonl holds every number";
+}
+
 void draw_figure(const std::vector<Panel>& panels, const std::string& title, const std::string& svg_path, const std::string& png_path);
 
 }  // namespace finch::report

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The GPU machine rehearsed on this CPU machine: in a private mount namespace the system's Open MPI
+# (headers, libraries, mpirun/mpicc), OpenCV, cairo, pkg-config, ssh/rsh and the -dev packages
+# CLI11/nlohmann-json/spdlog/fmt are hidden, and the CUDA toolkit is moved off its usual path
+# (found only through CUDA_PATH), as on the GPU machine. Then launch/gpu-check.sh --cpu-rehearsal
+# builds finch against the newest PyTorch wheel (C++20, its fmt 12 headers in the way, NCCL from
+# the nvidia-nccl wheel through NCCL_ROOT), with Open MPI and the small -dev packages unpacked from
+# .deb files into a prefix, and trains 1 and 2 ranks (mpirun.openmpi) on a packed synthetic dataset.
+# Usage: gpu_rehearsal.sh PYTHON (a python with torch 2.x, torchvision; launch/torch2-env.sh)
+set -euo pipefail
+python=${1:?usage: gpu_rehearsal.sh PYTHON}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+work=${WORK:-/tmp/finch-rehearsal}
+rm -rf "$work" && mkdir -p "$work"
+command -v unshare >/dev/null || { echo "gpu_rehearsal: needs unshare (util-linux)"; exit 77; }
+unshare -m true 2>/dev/null || { echo "gpu_rehearsal: cannot create a mount namespace here (needs root / CAP_SYS_ADMIN)"; exit 77; }
+
+bash "$repo/launch/fetch-gpu-debs.sh" "$work/debs"
+cuda=$(readlink -f /usr/local/cuda)
+
+export REPO=$repo WORK_DIR=$work PY=$python CUDA_REAL=$cuda
+unshare -m --propagation private bash -euo pipefail -c '
+  hide_dir() { if [ -d "$1" ]; then mount -t tmpfs -o size=1m,mode=755 finch-hidden "$1"; fi; }
+  # Files are covered by an empty, non-executable regular file (bash and Open MPI then agree that an
+  # ssh or mpirun there cannot be run; a /dev/null bind would still be "found" by bash).
+  : >"$WORK_DIR/hidden" && chmod 644 "$WORK_DIR/hidden"
+  hide_file() { for f in "$@"; do if [ -e "$f" ]; then mount --bind "$WORK_DIR/hidden" "$f"; fi; done; }
+  # The CUDA toolkit, reachable only under another name.
+  mkdir -p "$WORK_DIR/cuda" && mount --bind "$CUDA_REAL" "$WORK_DIR/cuda"
+  hide_dir "$CUDA_REAL"
+  lib=/usr/lib/x86_64-linux-gnu
+  for d in $lib/openmpi $lib/pmix2 /usr/share/openmpi /etc/openmpi /usr/include/opencv4 /usr/include/cairo \
+           $lib/pkgconfig /usr/share/pkgconfig /usr/include/fmt /usr/include/spdlog /usr/include/nlohmann /usr/include/CLI \
+           $lib/cmake/fmt $lib/cmake/spdlog /usr/share/cmake/nlohmann_json /usr/share/cmake/CLI11; do hide_dir "$d"; done
+  hide_file /usr/bin/mpirun /usr/bin/mpiexec /usr/bin/mpicc /usr/bin/orterun /usr/bin/ssh /usr/bin/rsh /usr/bin/pkg-config \
+            $lib/libmpi.so* $lib/libopen-rte.so* $lib/libopen-pal.so* $lib/libpmix.so* $lib/libopencv_*.so* $lib/libcairo.so*
+  export PATH=$(echo "$PATH" | tr : "\n" | grep -v "^/usr/local/cuda" | paste -sd:)
+  export CUDA_PATH=$WORK_DIR/cuda LD_LIBRARY_PATH=$WORK_DIR/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # The hiding holds (else this is no rehearsal).
+  for t in mpirun mpicc mpirun.openmpi ssh rsh pkg-config nvcc; do
+    if p=$(command -v $t) && [ -x "$p" ]; then echo "rehearsal: $t is still reachable ($p)" >&2; exit 1; fi
+  done
+  for f in /usr/include/opencv4/opencv2/core.hpp /usr/include/cairo/cairo.h /usr/include/fmt/core.h $lib/openmpi/include/mpi.h; do
+    if [ -e "$f" ]; then echo "rehearsal: $f is still visible" >&2; exit 1; fi
+  done
+  echo "rehearsal: system Open MPI, OpenCV, cairo, pkg-config, ssh and the -dev packages hidden; CUDA at $CUDA_PATH only"
+  FINCH_CHECK_WORK=$WORK_DIR/check exec bash "$REPO/launch/gpu-check.sh" --cpu-rehearsal --out "$WORK_DIR/out" --python "$PY" --debs "$WORK_DIR/debs"
+'
+s=$work/out/summary.md
+for want in "| build | ok" "| data | ok" "| correctness | ok" "| train_fp32 | ok" "| np2_mpi_syncbn | ok"; do
+  grep -qF "$want" "$s" || { echo "gpu_rehearsal: no '$want' in $s"; exit 1; }
+done
+grep -q "| np2_mpi_syncbn | ok .*world 2" "$s" || { echo "gpu_rehearsal: the 2-rank run did not run as a world of 2"; exit 1; }
+grep -q "Torch 2\.[0-9]*\.[0-9]* .*C++20\|C++20" "$work/check/build.log" || echo "note: C++ standard line not found in build.log"
+echo "gpu_rehearsal: passed"
