@@ -57,17 +57,17 @@ Command add_train(CLI::App& parent) {
               const int cores = static_cast<int>(std::thread::hardware_concurrency());
               torch::set_num_threads(std::max(1, cores / std::max(1, world.local_size)));
             }
+            // The device first: it must be current before any CUDA work or NCCL communicator, and a
+            // rank that cannot have it stops every rank with one message before a run directory exists.
+            torch::Device device = torch::kCPU;
+            std::string why;
+            dist::run_agreed(*comm, [&] { device = dist::select_device(config.train.device, config.dist.share_gpus, &why); });
             RunDir dir = run_dir_for(config);
             dist::run_agreed(*comm, [&] {
               if (comm->rank() == 0) dir = create_run_dir(config, o->resume.empty() ? RunDirMode::kFresh : RunDirMode::kResume);
             });
             if (comm->rank() == 0) add_log_file(dir.log_file().string());
-            // The device first (it must be current before NCCL or any CUDA work), then the training
-            // communicator on it; a rank that cannot get either stops every rank with one message.
-            torch::Device device = torch::kCPU;
-            std::string why;
-            dist::run_agreed(*comm, [&] { device = dist::select_device(config.train.device, config.dist.share_gpus, &why); });
-            spdlog::debug("device {}: {}", device.str(), why);
+            spdlog::info("device {}: {}", device.str(), why);
             std::unique_ptr<dist::Communicator> train_comm;
             dist::run_agreed(*comm, [&] { train_comm = dist::make_communicator(config.dist.backend, device, config.dist.timeout_s); });
             return train::run_training({config, dir, o->resume, device}, *train_comm, world);
