@@ -28,6 +28,9 @@ unshare -m --propagation private bash -euo pipefail -c '
   # The CUDA toolkit, reachable only under another name.
   mkdir -p "$WORK_DIR/cuda" && mount --bind "$CUDA_REAL" "$WORK_DIR/cuda"
   hide_dir "$CUDA_REAL"
+  for f in /usr/local/bin/*; do  # wrapper scripts into the toolkit (this machine has nvcc, ptxas... there)
+    if [ -f "$f" ] && [ "$(head -c 2 "$f")" = "#!" ] && grep -q "$CUDA_REAL\|/usr/local/cuda" "$f"; then hide_file "$f"; fi
+  done
   lib=/usr/lib/x86_64-linux-gnu
   for d in $lib/openmpi $lib/pmix2 /usr/share/openmpi /etc/openmpi /usr/include/opencv4 /usr/include/cairo \
            $lib/pkgconfig /usr/share/pkgconfig /usr/include/fmt /usr/include/spdlog /usr/include/nlohmann /usr/include/CLI \

@@ -60,7 +60,7 @@ def main():
         torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
     for _ in range(a.steps):
-        losses.append(step())
+        losses.append(step().detach())
     if dev.type == "cuda":
         torch.cuda.synchronize()
     sec = time.perf_counter() - t

@@ -27,8 +27,10 @@ inline auto optimizer_state_key(const at::Tensor& p) {
 
 // Calls `ready` each time autograd has accumulated a gradient into p.grad (a post-hook on the
 // parameter's grad accumulator, as DDP's reducer does; Tensor::register_hook fires *before*
-// accumulation). Autograd holds the accumulator weakly: the caller keeps the returned pointer.
-inline std::shared_ptr<torch::autograd::Node> on_grad_accumulated(const at::Tensor& p, std::function<void()> ready) {
+// accumulation). Autograd holds the accumulator weakly: the caller keeps the returned owner alive.
+// The accumulator is a std::shared_ptr<Node> up to 2.14 and a c10::intrusive_ptr<Node> in 2.15+:
+// the owner is type-erased so that callers need neither.
+inline std::shared_ptr<void> on_grad_accumulated(const at::Tensor& p, std::function<void()> ready) {
   auto acc = torch::autograd::impl::grad_accumulator(p);
   using list = std::vector<torch::autograd::Variable>;
   acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
@@ -36,7 +38,7 @@ inline std::shared_ptr<torch::autograd::Node> on_grad_accumulated(const at::Tens
         ready();
         return outputs;
       }));
-  return acc;
+  return std::make_shared<decltype(acc)>(std::move(acc));
 }
 
 // CUDA autocast on/off with a dtype. Leaving the outermost region clears the cast cache, otherwise

@@ -13,10 +13,6 @@
 
 #include "finch/dist/communicator.h"
 
-namespace torch::autograd {
-struct Node;
-}
-
 namespace finch::dist {
 
 class GradientSynchronizer {
@@ -39,7 +35,7 @@ class GradientSynchronizer {
  private:
   struct State;
   std::shared_ptr<State> state_;
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;  // autograd holds them weakly
+  std::vector<std::shared_ptr<void>> accumulators_;  // owners of the grad accumulators (autograd holds them weakly)
 };
 
 // Copies rank `root`'s tensors to every rank (initial parameters and buffers).
