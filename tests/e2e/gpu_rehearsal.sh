@@ -11,7 +11,7 @@ set -euo pipefail
 python=${1:?usage: gpu_rehearsal.sh PYTHON}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=${WORK:-/tmp/finch-rehearsal}
-rm -rf "$work" && mkdir -p "$work"
+mkdir -p "$work" && rm -rf "$work/out" "$work/debs"  # gpu-check keeps its own build folder between runs
 command -v unshare >/dev/null || { echo "gpu_rehearsal: needs unshare (util-linux)"; exit 77; }
 unshare -m true 2>/dev/null || { echo "gpu_rehearsal: cannot create a mount namespace here (needs root / CAP_SYS_ADMIN)"; exit 77; }
 
