@@ -2,7 +2,7 @@
 # The GPU machine rehearsed on this CPU machine: in a private mount namespace the system's Open MPI
 # (headers, libraries, mpirun/mpicc), OpenCV, cairo, pkg-config, ssh/rsh and the -dev packages
 # CLI11/nlohmann-json/spdlog/fmt are hidden, and the CUDA toolkit is moved off its usual path
-# (found only through CUDA_PATH), as on the GPU machine. Then launch/gpu-check.sh --cpu-rehearsal
+# (named only by CUDACXX), as on the GPU machine. Then launch/gpu-check.sh --cpu-rehearsal
 # builds finch against the newest PyTorch wheel (C++20, its fmt 12 headers in the way, NCCL from
 # the nvidia-nccl wheel through NCCL_ROOT), with Open MPI and the small -dev packages unpacked from
 # .deb files into a prefix, and trains 1 and 2 ranks (mpirun.openmpi) on a packed synthetic dataset.
@@ -38,7 +38,10 @@ unshare -m --propagation private bash -euo pipefail -c '
   hide_file /usr/bin/mpirun /usr/bin/mpiexec /usr/bin/mpicc /usr/bin/orterun /usr/bin/ssh /usr/bin/rsh /usr/bin/pkg-config \
             $lib/libmpi.so* $lib/libopen-rte.so* $lib/libopen-pal.so* $lib/libpmix.so* $lib/libopencv_*.so* $lib/libcairo.so*
   export PATH=$(echo "$PATH" | tr : "\n" | grep -v "^/usr/local/cuda" | paste -sd:)
-  export CUDA_PATH=$WORK_DIR/cuda LD_LIBRARY_PATH=$WORK_DIR/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # Only CUDACXX names the toolkit (CUDA_PATH would be enough for Torch's own FindCUDA; finch's
+  # CMakeLists must find the toolkit root from the compiler).
+  unset CUDA_PATH CUDA_HOME
+  export CUDACXX=$WORK_DIR/cuda/bin/nvcc LD_LIBRARY_PATH=$WORK_DIR/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   # The hiding holds (else this is no rehearsal).
   for t in mpirun mpicc mpirun.openmpi ssh rsh pkg-config nvcc; do
     if p=$(command -v $t) && [ -x "$p" ]; then echo "rehearsal: $t is still reachable ($p)" >&2; exit 1; fi
@@ -46,7 +49,7 @@ unshare -m --propagation private bash -euo pipefail -c '
   for f in /usr/include/opencv4/opencv2/core.hpp /usr/include/cairo/cairo.h /usr/include/fmt/core.h $lib/openmpi/include/mpi.h; do
     if [ -e "$f" ]; then echo "rehearsal: $f is still visible" >&2; exit 1; fi
   done
-  echo "rehearsal: system Open MPI, OpenCV, cairo, pkg-config, ssh and the -dev packages hidden; CUDA at $CUDA_PATH only"
+  echo "rehearsal: system Open MPI, OpenCV, cairo, pkg-config, ssh and the -dev packages hidden; CUDA only as CUDACXX=$CUDACXX"
   FINCH_CHECK_WORK=$WORK_DIR/check exec bash "$REPO/launch/gpu-check.sh" --cpu-rehearsal --out "$WORK_DIR/out" --python "$PY" --debs "$WORK_DIR/debs"
 '
 s=$work/out/summary.md
