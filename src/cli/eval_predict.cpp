@@ -59,6 +59,7 @@ Command add_eval(CLI::App& parent) {
             eo.batch_size = o->batch;
             eo.workers = o->workers;
             eo.device = device;
+            ck.model->to(device);  // evaluate() moves batches, not the model
             eo.transform = data::eval_transform(ck.config.data);
             eo.per_class = true;
             eo.classes = ck.config.model.classes;
