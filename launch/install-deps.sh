@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 (bookworm) package that the CPU build and the quickstart need; with
-# --tests also what only the test suite needs (a single-node Slurm for the srun test).
+# --tests also what only the test suite needs (a single-node Slurm, python3-venv).
 # Idempotent and non-interactive; run as root (or with sudo available).
 set -euo pipefail
 
@@ -21,7 +21,9 @@ packages=(
   python3 python3-torchvision python3-numpy
 )
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(slurmd slurmctld slurm-client munge)
+  # a single-node Slurm (srun test); venv for the PyPI PyTorch environment (launch/torch2-env.sh);
+  # util-linux's unshare and apt-get download for the GPU-machine rehearsal are in every Debian
+  packages+=(slurmd slurmctld slurm-client munge python3-venv)
 fi
 
 missing=()
