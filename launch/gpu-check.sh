@@ -131,7 +131,8 @@ except RuntimeError as e:  # e.g. an older cuDNN of a CUDA toolkit found first o
     info["cudnn"] = f"unusable: {e}"[:200]
 if torch.cuda.is_available():
     info["card"] = torch.cuda.get_device_name(0)
-    info["nccl"] = ".".join(map(str, torch.cuda.nccl.version()))
+    v = torch.cuda.nccl.version()
+    info["nccl"] = ".".join(map(str, v)) if isinstance(v, tuple) else str(v)
     import torch.distributed as dist
     with tempfile.TemporaryDirectory() as d:
         dist.init_process_group("nccl", init_method=f"file://{d}/store", rank=0, world_size=1)
