@@ -236,6 +236,18 @@ train_run() {
 }
 export -f train_run
 
+# loss_fell NAME: the run learned (mean of its last three logged losses below its first one).
+loss_fell() {
+  "$python" - "$work/runs/$1/metrics.jsonl" <<'EOF'
+import json, sys
+losses = [r["loss"] for r in map(json.loads, open(sys.argv[1])) if r.get("kind") == "step"]
+last = sum(losses[-3:]) / max(1, len(losses[-3:]))
+print(f"loss: first {losses[0]:.4f}, last three {last:.4f} over {len(losses)} records")
+sys.exit(0 if len(losses) >= 4 and last < losses[0] else 1)
+EOF
+}
+export -f loss_fell
+
 summary() {
   "$python" - "$work" "$out/summary.md" "$@" <<'EOF'
 import json, os, statistics, sys
@@ -325,7 +337,7 @@ if ok build; then
   if [ -f "$work/synthetic.pack" ]; then
     stage train_fp32 120 'train_run train_fp32'
     if [ "$device" = cuda ]; then
-      stage train_bf16_cl 120 'train_run train_bf16_cl --set train.amp=bf16 --set train.channels_last=true'
+      stage train_bf16_cl 120 'train_run train_bf16_cl --set train.amp=bf16 --set train.channels_last=true && loss_fell train_bf16_cl'
       stage train_fp16 120 'train_run train_fp16 --set train.amp=fp16'
     else
       skip train_bf16_cl "no GPU"
