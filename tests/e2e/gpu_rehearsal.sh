@@ -38,8 +38,8 @@ unshare -m --propagation private bash -euo pipefail -c '
   hide_file /usr/bin/mpirun /usr/bin/mpiexec /usr/bin/mpicc /usr/bin/orterun /usr/bin/ssh /usr/bin/rsh /usr/bin/pkg-config \
             $lib/libmpi.so* $lib/libopen-rte.so* $lib/libopen-pal.so* $lib/libpmix.so* $lib/libopencv_*.so* $lib/libcairo.so*
   export PATH=$(echo "$PATH" | tr : "\n" | grep -v "^/usr/local/cuda" | paste -sd:)
-  # Only CUDACXX names the toolkit (CUDA_PATH would be enough for Torch's own FindCUDA; finch's
-  # CMakeLists must find the toolkit root from the compiler).
+  # Only CUDACXX names the toolkit: the Torch config must find it from the compiler alone.
+  # (No apostrophes in this single-quoted block.)
   unset CUDA_PATH CUDA_HOME
   export CUDACXX=$WORK_DIR/cuda/bin/nvcc LD_LIBRARY_PATH=$WORK_DIR/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   # The hiding holds (else this is no rehearsal).
