@@ -11,7 +11,9 @@ set -euo pipefail
 python=${1:?usage: gpu_rehearsal.sh PYTHON}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=${WORK:-/tmp/finch-rehearsal}
-mkdir -p "$work" && rm -rf "$work/out" "$work/debs"  # gpu-check keeps its own build folder between runs
+# A fresh folder every time: a build folder kept from another run keeps its CMake cache (a CUDA
+# toolkit found then), which would hide what this run must find by itself.
+rm -rf "$work" && mkdir -p "$work"
 command -v unshare >/dev/null || { echo "gpu_rehearsal: needs unshare (util-linux)"; exit 77; }
 unshare -m true 2>/dev/null || { echo "gpu_rehearsal: cannot create a mount namespace here (needs root / CAP_SYS_ADMIN)"; exit 77; }
 
@@ -38,8 +40,8 @@ unshare -m --propagation private bash -euo pipefail -c '
   hide_file /usr/bin/mpirun /usr/bin/mpiexec /usr/bin/mpicc /usr/bin/orterun /usr/bin/ssh /usr/bin/rsh /usr/bin/pkg-config \
             $lib/libmpi.so* $lib/libopen-rte.so* $lib/libopen-pal.so* $lib/libpmix.so* $lib/libopencv_*.so* $lib/libcairo.so*
   export PATH=$(echo "$PATH" | tr : "\n" | grep -v "^/usr/local/cuda" | paste -sd:)
-  # Only CUDACXX names the toolkit: the Torch config must find it from the compiler alone.
-  # (No apostrophes in this single-quoted block.)
+  # Only CUDACXX names the toolkit: Torch config alone does not find it then (CI showed it), the
+  # CMakeLists must derive the toolkit root from the compiler. (No apostrophes in this block.)
   unset CUDA_PATH CUDA_HOME
   export CUDACXX=$WORK_DIR/cuda/bin/nvcc LD_LIBRARY_PATH=$WORK_DIR/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   # The hiding holds (else this is no rehearsal).
