@@ -4,7 +4,7 @@
 #   1. Debian's libtorch-dev 1.13.1 (CPU): build/, the whole suite;
 #   2. the newest PyTorch 2.x wheel from PyPI (CUDA compiled and linked against this machine's CUDA
 #      toolkit; no GPU needed): build-torch2/, the same suite on the CPU, the torchvision checks
-#      against that wheel's torchvision, and the GPU-machine rehearsal (launch/gpu-check.sh
+#      against that wheel's torchvision, the timm import against the real timm, and the GPU-machine rehearsal (launch/gpu-check.sh
 #      --cpu-rehearsal in a mount namespace). Its venv is cached in /var/cache/finch/torch2.
 # FINCH_TEST_TORCH2=0 skips part 2 (quick local runs); extra arguments go to both ctest runs.
 set -euo pipefail
@@ -21,7 +21,7 @@ fi
 venv=$(bash launch/torch2-env.sh | tail -1)
 torch_cmake=$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
 FINCH_BUILD_DIR=build-torch2 bash launch/build.sh -DFINCH_CUDA=ON "-DCMAKE_PREFIX_PATH=$torch_cmake" \
-  "-DFINCH_REFERENCE_PYTHON=$venv/bin/python" -DFINCH_REHEARSAL=ON
+  "-DFINCH_REFERENCE_PYTHON=$venv/bin/python" -DFINCH_REQUIRE_TIMM=ON -DFINCH_REHEARSAL=ON
 echo "== suite 2/2: PyPI PyTorch $("$venv/bin/python" -c 'import torch; print(torch.__version__)') with CUDA (build-torch2/) after $(( $(date +%s) - t0 )) s"
 (cd build-torch2 && ctest --output-on-failure --timeout 2700 "$@")
 echo "test.sh: both suites passed in $(( $(date +%s) - t0 )) s"

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "finch/core/config.h"
 
 namespace finch::cli {
 
@@ -31,11 +34,17 @@ Command add_predict(CLI::App& parent);
 
 std::string version_text();
 
-// --device, as train.device: auto is this rank's GPU when one is visible (see dist::select_device).
-inline CLI::Option* add_device_option(CLI::App* app, std::string& device) {
-  return app->add_option("--device", device, "auto (this rank's GPU when one is visible, else CPU), cpu or cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
-      ->capture_default_str();
+// An option whose values are a config choice's names (config.h), parsed straight into the enum.
+template <class E>
+CLI::Option* add_choice_option(CLI::App* app, const std::string& flag, E& value, const std::string& help) {
+  std::map<std::string, E> names;
+  for (const auto& [v, n] : ChoiceNames<E>::kAll) names.emplace(std::string(n), v);
+  return app->add_option(flag, value, help + " [default: " + std::string(choice_name(value)) + "]")->transform(CLI::CheckedTransformer(names));
+}
+
+// --device, as train.device: auto is this rank's GPU when one is visible (see distributed::select_device).
+inline CLI::Option* add_device_option(CLI::App* app, DeviceRequest& device) {
+  return add_choice_option(app, "--device", device, "auto (this rank's GPU when one is visible, else CPU), cpu or cuda");
 }
 
 }  // namespace finch::cli

@@ -14,9 +14,10 @@
 #include "finch/data/dataset.h"
 #include "finch/data/image_ops.h"
 #include "finch/data/transforms.h"
-#include "finch/dist/agree.h"
-#include "finch/dist/communicator.h"
-#include "finch/dist/device.h"
+#include "finch/distributed/agree.h"
+#include "finch/distributed/communicator.h"
+#include "finch/distributed/device.h"
+#include "finch/distributed/run_context.h"
 #include "finch/train/checkpoint_model.h"
 #include "finch/train/evaluate.h"
 
@@ -26,7 +27,8 @@ namespace fs = std::filesystem;
 Command add_eval(CLI::App& parent) {
   auto* app = parent.add_subcommand("eval", "Evaluate a checkpoint: top-1/top-5, per-class accuracy, confusion matrix");
   struct Opts {
-    std::string checkpoint, split = "test", root, out, device = "auto";
+    std::string checkpoint, split = "test", root, out;
+    DeviceRequest device = DeviceRequest::kAuto;
     bool json = false;
     int batch = 64, workers = 2;
   };
@@ -40,15 +42,14 @@ Command add_eval(CLI::App& parent) {
   add_device_option(app, o->device);
   app->add_flag("--json", o->json, "Print the result as JSON");
   return {app, [o]() {
-            auto comm = dist::make_mpi_communicator();
+            auto comm = distributed::make_mpi_communicator();
             train::LoadedCheckpoint ck;
             data::DatasetBundle bundle;
-            torch::Device device = torch::kCPU;
-            dist::run_agreed(*comm, [&] {
-              ck = train::load_checkpoint_model(o->checkpoint);
-              device = dist::select_device(o->device, ck.config.dist.share_gpus);
-            });
-            dist::run_agreed(*comm, [&] {
+            distributed::run_agreed(*comm, [&] { ck = train::load_checkpoint_model(o->checkpoint); });
+            auto ctx = distributed::make_run_context(*comm, {o->device, ck.config.dist.share_gpus, ck.config.dist.backend,
+                                                              static_cast<double>(ck.config.dist.timeout_s)});
+            const torch::Device device = ctx.device;
+            distributed::run_agreed(*comm, [&] {
               if (!o->root.empty()) ck.config.data.root = o->root;
               bundle = data::open_dataset(ck.config.data, ck.config.train.seed);
               if (static_cast<int>(bundle.source->class_names().size()) != ck.config.model.classes)
@@ -64,7 +65,7 @@ Command add_eval(CLI::App& parent) {
             eo.per_class = true;
             eo.classes = ck.config.model.classes;
             const auto& split = o->split == "test" ? bundle.split.test : bundle.split.val;
-            const auto t = train::evaluate(*ck.model, bundle.source, split, *comm, eo);
+            const auto t = train::evaluate(*ck.model, bundle.source, split, *ctx.comm, eo);
             if (comm->rank() != 0) return 0;
             const std::string out = o->out.empty() ? (fs::path(ck.path).parent_path().parent_path() / "report" / ("eval_" + o->split)).string() : o->out;
             fs::create_directories(out);
@@ -83,7 +84,7 @@ Command add_eval(CLI::App& parent) {
             nlohmann::ordered_json j = {{"checkpoint", ck.path}, {"split", o->split}, {"images", t.count}, {"loss", t.loss()},
                                         {"top1", t.acc()}, {"top5", t.top5()}, {"mean_per_class", t.mean_class_acc()},
                                         {"images_per_s", t.count / std::max(1e-9, t.seconds)}, {"ranks", comm->size()},
-                                        {"device", dist::describe_device(device)},
+                                        {"device", distributed::describe_device(device)},
                                         {"synthetic", bundle.synthetic}};
             write_file_atomically(fs::path(out) / "per_class.csv", per_class);
             write_file_atomically(fs::path(out) / "confusion.csv", confusion);
@@ -95,7 +96,7 @@ Command add_eval(CLI::App& parent) {
                                        "({:.0f} images/s on {} rank(s), {})\n  wrote {}/{{per_class.csv, confusion.csv, eval.json}}\n",
                                        o->split, ck.config.data.root, bundle.synthetic ? " (SYNTHETIC, not CUB)" : "", t.count, 100 * t.acc(),
                                        100 * t.top5(), 100 * t.mean_class_acc(), t.loss(), t.count / std::max(1e-9, t.seconds), comm->size(),
-                                       dist::describe_device(device), out);
+                                       distributed::describe_device(device), out);
             }
             return 0;
           }};
@@ -104,7 +105,8 @@ Command add_eval(CLI::App& parent) {
 Command add_predict(CLI::App& parent) {
   auto* app = parent.add_subcommand("predict", "Top-k classes with probabilities for image files");
   struct Opts {
-    std::string checkpoint, device = "auto";
+    std::string checkpoint;
+    DeviceRequest device = DeviceRequest::kAuto;
     std::vector<std::string> images;
     int topk = 5;
     bool json = false;
@@ -117,7 +119,8 @@ Command add_predict(CLI::App& parent) {
   app->add_flag("--json", o->json, "Machine-readable output");
   return {app, [o]() {
             auto ck = train::load_checkpoint_model(o->checkpoint);
-            const torch::Device device = dist::select_device(o->device, /*share_gpus=*/true);
+            auto control = distributed::make_mpi_communicator();  // predict runs as one process
+            const torch::Device device = distributed::make_run_context(*control, {o->device, true, Backend::kMpi}).device;
             ck.model->to(device);
             // Class names come from the dataset the model was trained on, when it is still there.
             std::vector<std::string> names;

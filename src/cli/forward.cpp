@@ -8,7 +8,8 @@
 #include "commands.h"
 #include "finch/core/error.h"
 #include "finch/core/torch_compat.h"
-#include "finch/dist/device.h"
+#include "finch/distributed/run_context.h"
+#include "finch/model/build.h"
 #include "finch/io/safetensors.h"
 #include "finch/model/efficientnet.h"
 #include "finch/model/weights.h"
@@ -18,7 +19,9 @@ namespace finch::cli {
 Command add_forward(CLI::App& parent) {
   auto* app = parent.add_subcommand("forward", "Eval-mode forward of a tensor file through a model (port checks)");
   struct Opts {
-    std::string arch, weights, input, output, state_out, device = "cpu", amp = "none";
+    std::string arch, weights, input, output, state_out;
+    DeviceRequest device = DeviceRequest::kCpu;
+    Amp amp = Amp::kNone;
     int64_t classes = 1000;
     bool train = false;
     double stochastic_depth = 0.2;
@@ -33,33 +36,29 @@ Command add_forward(CLI::App& parent) {
   app->add_option("--stochastic-depth", o->stochastic_depth, "Stochastic depth probability (train mode only)")->capture_default_str();
   app->add_option("--state-out", o->state_out, "Also write every parameter and buffer after the forward (e.g. BN running stats)");
   add_device_option(app, o->device);
-  app->add_option("--amp", o->amp, "Autocast on CUDA: none, bf16 or fp16 (as train.amp)")
-      ->check(CLI::IsMember({"none", "bf16", "fp16"}))
-      ->capture_default_str();
+  add_choice_option(app, "--amp", o->amp, "Autocast on CUDA: none, bf16 or fp16 (as train.amp)");
   return {app, [o]() {
-            model::EfficientNetOptions opts;
-            opts.arch = o->arch;
-            opts.classes = o->classes;
-            opts.stochastic_depth = o->stochastic_depth;
-            model::EfficientNet net(opts);
-            const auto wf = io::read_safetensors(o->weights);
-            io::NamedTensors weights;
-            for (const auto& n : wf.names) weights.emplace_back(n, wf.tensors.at(n));
-            model::load_weights(*net, weights, o->weights);
+            ModelConfig mc;
+            mc.arch = o->arch;
+            mc.classes = static_cast<int>(o->classes);
+            mc.stochastic_depth = o->stochastic_depth;
+            model::EfficientNet net(model::options_from_config(mc));
+            model::load_weights(*net, io::read_safetensors(o->weights).in_order(), o->weights);
             const auto in = io::read_safetensors(o->input);
             const auto it = in.tensors.find("input");
             if (it == in.tensors.end()) throw RuntimeError("'" + o->input + "' has no tensor named 'input'");
             const at::Tensor x = it->second;
             if (x.dim() != 4 || x.size(1) != 3)
               throw RuntimeError(fmt::format("'{}': tensor 'input' must be N x 3 x H x W, got [{}]", o->input, fmt::join(x.sizes(), ", ")));
-            const torch::Device device = dist::select_device(o->device, /*share_gpus=*/true);
-            if (o->amp != "none" && !device.is_cuda()) throw ConfigError("--amp needs a CUDA device (--device cuda)");
+            auto control = distributed::make_mpi_communicator();  // forward runs as one process
+            const torch::Device device = distributed::make_run_context(*control, {o->device, true, Backend::kMpi}).device;
+            if (o->amp != Amp::kNone && !device.is_cuda()) throw ConfigError("--amp needs a CUDA device (--device cuda)");
             net->to(device);
             net->train(o->train);
             torch::NoGradGuard no_grad;
             at::Tensor logits;
             {
-              compat::CudaAutocast autocast(o->amp != "none", o->amp == "bf16" ? at::kBFloat16 : at::kHalf);
+              compat::CudaAutocast autocast(o->amp != Amp::kNone, o->amp == Amp::kBF16 ? at::kBFloat16 : at::kHalf);
               logits = net->forward(x.to(device, torch::kFloat));
             }
             logits = logits.to(torch::kCPU, torch::kFloat);

@@ -8,6 +8,7 @@
 #include "finch/core/error.h"
 #include "finch/io/safetensors.h"
 #include "finch/io/weight_import.h"
+#include "finch/model/build.h"
 #include "finch/model/efficientnet.h"
 #include "finch/model/weights.h"
 
@@ -19,9 +20,7 @@ io::NamedTensors read_source(const std::string& from, const std::string& path, i
     // torchvision checkpoints are .pth; a torchvision-named safetensors file is accepted too.
     if (path.size() > 12 && path.substr(path.size() - 12) == ".safetensors") {
       const auto f = io::read_safetensors(path);
-      io::NamedTensors out;
-      for (const auto& n : f.names) out.emplace_back(n, f.tensors.at(n));
-      return out;
+      return f.in_order();
     }
     return io::read_torch_state_dict(path);
   }
@@ -60,10 +59,10 @@ Command add_import_weights(CLI::App& parent) {
             const auto weights = read_source(o->from, o->input, 7);
             const int64_t src_classes = source_classes(weights);
             const int64_t classes = o->classes > 0 ? o->classes : (src_classes > 0 ? src_classes : 1000);
-            model::EfficientNetOptions opts;
-            opts.arch = o->arch;
-            opts.classes = classes;
-            model::EfficientNet net(opts);
+            ModelConfig mc;
+            mc.arch = o->arch;
+            mc.classes = static_cast<int>(classes);
+            model::EfficientNet net(model::options_from_config(mc));
             // Checks every name and shape (the head may differ when --classes asks for another size).
             const auto report = model::load_weights(*net, weights, o->input, {/*allow_head_mismatch=*/true});
             io::NamedTensors out;

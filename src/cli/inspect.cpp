@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "finch/model/build.h"
 #include "finch/model/efficientnet.h"
 #include "finch/model/freeze.h"
 #include "finch/model/param_count.h"
@@ -27,11 +28,11 @@ Command add_inspect(CLI::App& parent) {
   app->add_option("--head-hidden", o->hidden, "Hidden units of an extra head layer (model.head.hidden)")->capture_default_str();
   app->add_flag("--json", o->json, "Machine-readable output");
   return {app, [o]() {
-            model::EfficientNetOptions opts;
-            opts.arch = o->arch;
-            opts.classes = o->classes;
-            opts.head.hidden = o->hidden;
-            model::EfficientNet net(opts);
+            ModelConfig mc;
+            mc.arch = o->arch;
+            mc.classes = static_cast<int>(o->classes);
+            mc.head.hidden = o->hidden;
+            model::EfficientNet net(model::options_from_config(mc));
             const auto policy = model::FreezePolicy::parse(o->freeze);
             model::apply_freeze(*net, policy, false);
             const auto c = model::count_parameters(*net);

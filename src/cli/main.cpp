@@ -5,20 +5,20 @@
 
 #include "commands.h"
 #include "finch/core/error.h"
-#include "finch/dist/agree.h"
-#include "finch/dist/world.h"
+#include "finch/distributed/agree.h"
+#include "finch/distributed/world.h"
 
 namespace {
 
 int fail(const std::string& message, int code) {
-  const auto& w = finch::dist::world();
+  const auto& w = finch::distributed::world();
   if (w.size > 1)
     std::fprintf(stderr, "finch: error: rank %d: %s\n", w.rank, message.c_str());
   else
     std::fprintf(stderr, "finch: error: %s\n", message.c_str());
   std::fflush(stderr);
   // Other ranks may sit in a collective waiting for this one: take the job down, don't hang it.
-  if (w.size > 1) finch::dist::abort_job(code);
+  if (w.size > 1) finch::distributed::abort_job(code);
   return code;
 }
 
@@ -54,14 +54,14 @@ int main(int argc, char** argv) {
   for (auto& c : commands) {
     if (!c.app->parsed()) continue;
     try {
-      finch::dist::init_world(&argc, &argv);
+      finch::distributed::init_world(&argc, &argv);
       const int rc = c.run();
-      finch::dist::finalize_world();
+      finch::distributed::finalize_world();
       return rc;
-    } catch (const finch::dist::AgreedExit& e) {
+    } catch (const finch::distributed::AgreedExit& e) {
       // Every rank reached this together: no abort needed, and only one of them speaks.
       if (*e.what()) std::fprintf(stderr, "finch: error: %s\n", e.what());
-      finch::dist::finalize_world();
+      finch::distributed::finalize_world();
       return e.exit_code();
     } catch (const finch::Error& e) {
       return fail(e.what(), e.exit_code());

@@ -12,11 +12,11 @@
 #include "finch/core/error.h"
 #include "finch/core/logging.h"
 #include "finch/core/run_dir.h"
-#include "finch/dist/agree.h"
-#include "finch/dist/communicator.h"
-#include "finch/dist/device.h"
-#include "finch/dist/watchdog.h"
-#include "finch/dist/world.h"
+#include "finch/distributed/agree.h"
+#include "finch/distributed/communicator.h"
+#include "finch/distributed/run_context.h"
+#include "finch/distributed/watchdog.h"
+#include "finch/distributed/world.h"
 #include "finch/train/trainer.h"
 
 namespace finch::cli {
@@ -37,15 +37,15 @@ Command add_train(CLI::App& parent) {
   app->add_option("--resume", o->resume, "Continue a run: 'auto' (latest intact checkpoint of the run directory) or a checkpoint directory");
   app->add_flag("--dry-run", o->dry_run, "Validate the config on every rank, print it resolved, and exit");
   return {app, [o]() {
-            auto comm = dist::make_mpi_communicator();
-            const auto& world = dist::world();
+            auto comm = distributed::make_mpi_communicator();
+            const auto& world = distributed::world();
             Config config;
-            dist::run_agreed(*comm, [&] {
+            distributed::run_agreed(*comm, [&] {
               std::vector<std::string> sets = o->sets;
               if (!o->name.empty()) sets.push_back("name=" + o->name);
               config = load_config(o->file, sets);
             });
-            dist::set_collective_timeout(config.dist.timeout_s);
+            distributed::set_collective_timeout(config.dist.timeout_s);
             if (o->dry_run) {
               if (comm->rank() == 0) std::cout << config_to_json(config).dump(2) << "\n";
               return 0;
@@ -57,20 +57,18 @@ Command add_train(CLI::App& parent) {
               const int cores = static_cast<int>(std::thread::hardware_concurrency());
               torch::set_num_threads(std::max(1, cores / std::max(1, world.local_size)));
             }
-            // The device first: it must be current before any CUDA work or NCCL communicator, and a
-            // rank that cannot have it stops every rank with one message before a run directory exists.
-            torch::Device device = torch::kCPU;
-            std::string why;
-            dist::run_agreed(*comm, [&] { device = dist::select_device(config.train.device, config.dist.share_gpus, &why); });
+            // Device and communicator first: a rank that cannot have its GPU stops every rank with one
+            // message before a run directory exists.
+            auto ctx = distributed::make_run_context(
+                *comm, {config.train.device, config.dist.share_gpus, config.dist.backend, static_cast<double>(config.dist.timeout_s)});
             RunDir dir = run_dir_for(config);
-            dist::run_agreed(*comm, [&] {
+            distributed::run_agreed(*comm, [&] {
               if (comm->rank() == 0) dir = create_run_dir(config, o->resume.empty() ? RunDirMode::kFresh : RunDirMode::kResume);
             });
             if (comm->rank() == 0) add_log_file(dir.log_file().string());
-            spdlog::info("device {}: {}", device.str(), why);
-            std::unique_ptr<dist::Communicator> train_comm;
-            dist::run_agreed(*comm, [&] { train_comm = dist::make_communicator(config.dist.backend, device, config.dist.timeout_s); });
-            return train::run_training({config, dir, o->resume, device}, *train_comm, world);
+            spdlog::info("device {}: {}", ctx.device.str(), ctx.device_reason);
+            // --resume auto: the latest intact checkpoint of this run's own directory.
+            return train::run_training({config, dir, o->resume == "auto" ? dir.root.string() : o->resume}, ctx);
           }};
 }
 

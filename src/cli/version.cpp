@@ -5,8 +5,8 @@
 
 #include "commands.h"
 #include "finch/core/build_info.h"
-#include "finch/dist/communicator.h"
-#include "finch/dist/world.h"
+#include "finch/distributed/communicator.h"
+#include "finch/distributed/world.h"
 
 namespace finch::cli {
 
@@ -17,8 +17,8 @@ std::string version_text() {
   out += fmt::format("LibTorch {}\n", TORCH_VERSION);
   out += fmt::format("CUDA: {}\n", cuda ? fmt::format("available, {} device(s)", gpus)
                                         : FINCH_USE_CUDA ? "built, no device visible" : "not in this build (CPU LibTorch)");
-  out += fmt::format("NCCL: {}\n", dist::nccl_description());
-  out += fmt::format("MPI: {}\n", dist::mpi_library_version());
+  out += fmt::format("NCCL: {}\n", distributed::nccl_description());
+  out += fmt::format("MPI: {}\n", distributed::mpi_library_version());
   out += fmt::format("OpenCV JPEG decoding: {}\n", FINCH_HAS_OPENCV ? "yes" : "no (packed datasets only)");
   return out;
 }

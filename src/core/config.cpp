@@ -15,6 +15,7 @@
 namespace finch {
 namespace {
 
+using config_detail::ChoiceSlot;
 using config_detail::Field;
 using nlohmann::json;
 
@@ -48,6 +49,7 @@ std::string expectation(const Field& f) {
     std::string operator()(std::string*) const {
       return f.choices.empty() ? "a string" : "one of " + quoted_choices(f.choices);
     }
+    std::string operator()(const ChoiceSlot&) const { return "one of " + quoted_choices(f.choices); }
     std::string operator()(std::optional<double>*) const { return "null or a number " + range_text(f, false); }
     std::string operator()(std::vector<double>*) const {
       return fmt::format("a list of {} numbers {}", f.list_size, range_text(f, false));
@@ -94,6 +96,12 @@ void assign(const Field& f, const json& v, const std::string& source) {
       if (!f.choices.empty() && std::find(f.choices.begin(), f.choices.end(), s) == f.choices.end()) bad(expectation(f));
       *p = s;
     }
+    void operator()(const ChoiceSlot& slot) const {
+      if (!v.is_string()) bad(expectation(f));
+      const auto s = v.get<std::string>();
+      if (std::find(f.choices.begin(), f.choices.end(), s) == f.choices.end()) bad(expectation(f));
+      slot.set(s);
+    }
     void operator()(std::optional<double>* p) const {
       if (v.is_null()) {
         p->reset();
@@ -117,10 +125,11 @@ void assign(const Field& f, const json& v, const std::string& source) {
 }
 
 json current_value(const Field& f) {
-  return std::visit([](auto* p) -> json {
-    using T = std::decay_t<decltype(*p)>;
-    if constexpr (std::is_same_v<T, std::optional<double>>) return *p ? json(**p) : json(nullptr);
-    else return json(*p);
+  return std::visit([](const auto& slot) -> json {
+    using S = std::decay_t<decltype(slot)>;
+    if constexpr (std::is_same_v<S, ChoiceSlot>) return json(slot.get());
+    else if constexpr (std::is_same_v<S, std::optional<double>*>) return *slot ? json(**slot) : json(nullptr);
+    else return json(*slot);
   }, f.slot);
 }
 
@@ -186,7 +195,7 @@ void check_consistency(const Config& c, const std::string& source) {
   if (c.data.resize < c.data.image_size)
     fail(fmt::format("key 'data.resize' ({}) must be >= 'data.image_size' ({}): the eval center crop is taken from the resized image",
                      c.data.resize, c.data.image_size));
-  const bool needs_val = c.early_stopping.enabled || (c.scheduler.name == "plateau" && c.scheduler.monitor != "train_loss");
+  const bool needs_val = c.early_stopping.enabled || (c.scheduler.name == SchedulerKind::kPlateau && c.scheduler.monitor != Metric::kTrainLoss);
   if (needs_val && c.data.val_fraction <= 0)
     fail(c.early_stopping.enabled
              ? "key 'early_stopping.enabled' is true but 'data.val_fraction' is 0: early stopping needs a validation split"
@@ -195,7 +204,12 @@ void check_consistency(const Config& c, const std::string& source) {
 
 }  // namespace
 
-Config config_from_json(const json& doc, const std::string& source) {
+void throw_unknown_choice(const std::string& what, std::string_view got, const std::vector<std::string>& names) {
+  throw ConfigError(fmt::format("{}: expected one of {}, got \"{}\"", what, quoted_choices(names), got));
+}
+
+// Keys, types and ranges of one document, without the rules that involve several keys.
+static Config fill_from_json(const json& doc, const std::string& source) {
   Config c;
   const auto fields = config_detail::schema(c);
   if (!doc.is_object()) throw ConfigError(source + ": the config must be a JSON object, got " + std::string(doc.type_name()));
@@ -208,6 +222,11 @@ Config config_from_json(const json& doc, const std::string& source) {
     const auto ptr = pointer(f.path);
     if (doc.contains(ptr)) assign(f, doc.at(ptr), source);
   }
+  return c;
+}
+
+Config config_from_json(const json& doc, const std::string& source) {
+  Config c = fill_from_json(doc, source);
   check_consistency(c, source);
   return c;
 }
@@ -239,7 +258,7 @@ void apply_override(json& doc, const std::string& assignment) {
   if (it == fields.end()) throw ConfigError(fmt::format("{}: unknown key '{}'{}", source, key, suggestion(key, fields)));
   // Strings are taken verbatim (so --set name=2024 stays a name); everything else is JSON.
   json value;
-  if (std::holds_alternative<std::string*>(it->slot)) {
+  if (std::holds_alternative<std::string*>(it->slot) || std::holds_alternative<ChoiceSlot>(it->slot)) {
     value = text;
   } else {
     value = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -249,7 +268,9 @@ void apply_override(json& doc, const std::string& assignment) {
   doc[pointer(key)] = value;
 }
 
-Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+namespace {
+
+json parse_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError("cannot read config file '" + path + "'");
   std::stringstream buffer;
@@ -270,6 +291,53 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     if (colon != std::string::npos) what = what.substr(colon + 2);
     throw ConfigError(fmt::format("{}:{}:{}: invalid JSON: {}", path, line, col, what));
   }
+  return doc;
+}
+
+// `over` on top of `under`: objects merge key by key, anything else replaces.
+void merge_into(json& under, const json& over) {
+  for (const auto& [key, value] : over.items()) {
+    if (value.is_object() && under.contains(key) && under[key].is_object()) merge_into(under[key], value);
+    else under[key] = value;
+  }
+}
+
+// The document of `path` with its "base" chain resolved (each base relative to the file naming
+// it). `chain` holds the files being resolved, for cycle errors. Each file's own keys are
+// checked here, so that an error names the file that holds the bad key.
+json resolve_bases(const std::string& path, std::vector<std::string>& chain) {
+  std::error_code ec;
+  const std::string canonical = std::filesystem::weakly_canonical(path, ec).string();
+  if (std::find(chain.begin(), chain.end(), canonical) != chain.end()) {
+    std::string cycle;
+    for (const auto& p : chain) cycle += p + " -> ";
+    throw ConfigError(fmt::format("{}: \"base\" makes a cycle: {}{}", chain.back(), cycle, canonical));
+  }
+  json doc = parse_config_file(path);
+  if (!doc.is_object() || !doc.contains("base")) {
+    if (doc.is_object()) fill_from_json(doc, path);  // this file's keys, values and types
+    return doc;
+  }
+  const json base = doc["base"];
+  if (!base.is_string() || base.get<std::string>().empty())
+    throw ConfigError(fmt::format("{}: key 'base': expected the path of another config file, got {}", path, base.dump()));
+  doc.erase("base");
+  fill_from_json(doc, path);
+  chain.push_back(canonical);
+  const auto base_path = std::filesystem::path(path).parent_path() / base.get<std::string>();
+  if (!std::filesystem::is_regular_file(base_path))
+    throw ConfigError(fmt::format("{}: key 'base': no config file '{}'", path, base_path.string()));
+  json merged = resolve_bases(base_path.string(), chain);
+  chain.pop_back();
+  merge_into(merged, doc);
+  return merged;
+}
+
+}  // namespace
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::vector<std::string> chain;
+  json doc = resolve_bases(path, chain);
   if (doc.is_object())
     for (const auto& o : overrides) apply_override(doc, o);
   Config c = config_from_json(doc, path);

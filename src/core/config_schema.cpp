@@ -2,6 +2,8 @@
 // defaulted, written to config.json and documented (`finch config --schema`).
 #include "config_schema.h"
 
+#include <algorithm>
+
 #include "finch/core/error.h"
 #include "finch/core/freeze_policy.h"
 
@@ -32,6 +34,16 @@ Field s(std::string path, std::string* v, const char* doc) { return Field{std::m
 Field e(std::string path, std::string* v, std::vector<std::string> choices, const char* doc) {
   Field f{std::move(path), v, *v, doc};
   f.choices = std::move(choices);
+  return f;
+}
+
+// A key whose values are the names of enum E (config.h), or the subset `allowed`.
+template <class E>
+Field e(std::string path, E* v, const char* doc, std::vector<E> allowed = {}) {
+  ChoiceSlot slot{[v] { return std::string(choice_name(*v)); }, [v](const std::string& name) { *v = *choice_from_name<E>(name); }};
+  Field f{std::move(path), std::move(slot), std::string(choice_name(*v)), doc};
+  for (const auto& [value, name] : ChoiceNames<E>::kAll)
+    if (allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end()) f.choices.emplace_back(name);
   return f;
 }
 
@@ -80,20 +92,20 @@ std::vector<Field> schema(Config& c) {
       on("model.dropout", &c.model.dropout, 0, 0.999, "Head dropout. null: the variant's torchvision default (B0 0.2 ... B7 0.5)."),
       n("model.stochastic_depth", &c.model.stochastic_depth, 0, 0.999, "Stochastic depth probability at the last block (torchvision: 0.2)."),
       i("model.head.hidden", &c.model.head.hidden, 0, 1e6, "Hidden units of an extra head layer; 0: a single Linear."),
-      e("model.head.activation", &c.model.head.activation, {"relu", "leaky_relu", "silu"}, "Activation after the hidden head layer."),
+      e("model.head.activation", &c.model.head.activation, "Activation after the hidden head layer."),
       n("model.head.negative_slope", &c.model.head.negative_slope, 0, 1, "LeakyReLU slope."),
       s("model.freeze", &c.model.freeze,
         "What trains: none (everything), head, last_blocks:K (last K MBConv blocks + head); add +bn to also train every BatchNorm affine parameter."),
       b("model.bn_eval", &c.model.bn_eval, "Keep frozen BatchNorm layers in eval mode (running statistics fixed)."),
 
       s("data.root", &c.data.root, "CUB_200_2011 folder (images.txt, images/...) or a file written by `finch pack`."),
-      e("data.format", &c.data.format, {"auto", "raw", "packed"}, "Input kind; auto: a folder is raw, a file is packed."),
+      e("data.format", &c.data.format, "Input kind; auto: a folder is raw, a file is packed."),
       i("data.image_size", &c.data.image_size, 32, 2048, "Square crop fed to the network."),
       i("data.resize", &c.data.resize, 32, 4096, "Eval: shorter side is resized to this before the center crop."),
       n("data.val_fraction", &c.data.val_fraction, 0, 0.5, "Stratified validation slice carved from the official train split (never the test split). 0: no validation."),
       i("data.workers", &c.data.workers, 0, 256, "Loader threads per rank (0: load in the training thread)."),
       i("data.prefetch", &c.data.prefetch, 1, 64, "Batches prepared ahead per rank."),
-      e("data.on_error", &c.data.on_error, {"fail", "skip"}, "A corrupt or missing image at train time: stop with its path, or skip it and count."),
+      e("data.on_error", &c.data.on_error, "A corrupt or missing image at train time: stop with its path, or skip it and count."),
       b("data.crop_to_bbox", &c.data.crop_to_bbox, "Crop each image to its bounding box (bounding_boxes.txt) before the transforms."),
       n("data.bbox_margin", &c.data.bbox_margin, 0, 2, "Margin around the box, as a fraction of its size."),
       range2("data.scale", &c.data.scale, 0.01, 1, "RandomResizedCrop area range [low, high]."),
@@ -106,17 +118,17 @@ std::vector<Field> schema(Config& c) {
       i("train.batch_size", &c.train.batch_size, 1, 65536, "Batch size per rank; the global batch is world_size x batch_size x accum_steps."),
       i("train.accum_steps", &c.train.accum_steps, 1, 1024, "Micro-batches per optimizer step (gradients are synchronised on the last one only)."),
       n("train.clip_grad_norm", &c.train.clip_grad_norm, 0, kInf, "Clip the global gradient norm to this value (0: off)."),
-      e("train.amp", &c.train.amp, {"none", "bf16", "fp16"}, "Autocast on CUDA (fp16 uses a dynamic loss scaler). Ignored on CPU."),
+      e("train.amp", &c.train.amp, "Autocast on CUDA (fp16 uses a dynamic loss scaler). Ignored on CPU."),
       b("train.channels_last", &c.train.channels_last, "NHWC memory format on CUDA."),
       i("train.seed", &c.train.seed, 0, 2147483647, "Seed of everything: init, split, sampler, augmentation."),
       n("train.label_smoothing", &c.train.label_smoothing, 0, 0.999, "Cross-entropy label smoothing."),
-      e("train.on_nan", &c.train.on_nan, {"stop", "skip_step"}, "A non-finite loss on any rank: stop the run, or skip that optimizer step on every rank."),
-      e("train.device", &c.train.device, {"auto", "cpu", "cuda"}, "auto: CUDA when available (rank r uses its node-local GPU), else CPU."),
+      e("train.on_nan", &c.train.on_nan, "A non-finite loss on any rank: stop the run, or skip that optimizer step on every rank."),
+      e("train.device", &c.train.device, "auto: CUDA when available (rank r uses its node-local GPU), else CPU."),
       i("train.max_steps", &c.train.max_steps, 0, 1e12, "Stop after this many optimizer steps (0: no limit)."),
       i("train.precise_bn_batches", &c.train.precise_bn_batches, 0, 100000,
         "Precise BN: before each validation, recompute BatchNorm running statistics as the average over this many training batches per rank (then over ranks). For from-scratch and short runs, whose momentum-averaged statistics lag the weights. 0: off."),
 
-      e("optimizer.name", &c.optimizer.name, {"adam", "adamw", "sgd"}, "Optimizer."),
+      e("optimizer.name", &c.optimizer.name, "Optimizer."),
       n("optimizer.lr", &c.optimizer.lr, 0, 10, "Learning rate (for the global batch; finch does not rescale it by world size).", true),
       n("optimizer.weight_decay", &c.optimizer.weight_decay, 0, 1, "Weight decay (L2 for adam and sgd, decoupled for adamw)."),
       b("optimizer.no_decay_bn_bias", &c.optimizer.no_decay_bn_bias, "Exempt BatchNorm parameters and biases from weight decay."),
@@ -125,22 +137,22 @@ std::vector<Field> schema(Config& c) {
       range2("optimizer.betas", &c.optimizer.betas, 0, 0.99999, "Adam/AdamW betas [beta1, beta2]."),
       n("optimizer.eps", &c.optimizer.eps, 0, 1, "Adam/AdamW epsilon.", true),
 
-      e("scheduler.name", &c.scheduler.name, {"none", "step", "plateau", "cosine"}, "LR schedule, stepped once per epoch."),
+      e("scheduler.name", &c.scheduler.name, "LR schedule, stepped once per epoch."),
       i("scheduler.step_size", &c.scheduler.step_size, 1, 100000, "step: epochs between decays."),
       n("scheduler.gamma", &c.scheduler.gamma, 0, 1, "step: decay factor.", true),
-      e("scheduler.monitor", &c.scheduler.monitor, {"val_acc", "val_loss", "train_loss"}, "plateau: metric watched (reduced over all ranks)."),
-      e("scheduler.mode", &c.scheduler.mode, {"max", "min"}, "plateau: whether the metric should go up or down."),
+      e("scheduler.monitor", &c.scheduler.monitor, "plateau: metric watched (reduced over all ranks)."),
+      e("scheduler.mode", &c.scheduler.mode, "plateau: whether the metric should go up or down."),
       n("scheduler.factor", &c.scheduler.factor, 0, 1, "plateau: LR multiplier on a plateau.", true),
       i("scheduler.patience", &c.scheduler.patience, 0, 100000, "plateau: epochs without improvement before reducing."),
       n("scheduler.threshold", &c.scheduler.threshold, 0, kInf, "plateau: minimum change that counts as an improvement."),
-      e("scheduler.threshold_mode", &c.scheduler.threshold_mode, {"rel", "abs"}, "plateau: threshold relative to the best value, or absolute."),
+      e("scheduler.threshold_mode", &c.scheduler.threshold_mode, "plateau: threshold relative to the best value, or absolute."),
       i("scheduler.cooldown", &c.scheduler.cooldown, 0, 100000, "plateau: epochs to wait after a reduction."),
       n("scheduler.min_lr", &c.scheduler.min_lr, 0, 10, "plateau, cosine: lower bound of the LR."),
       i("scheduler.warmup_epochs", &c.scheduler.warmup_epochs, 0, 100000, "cosine: linear warmup epochs."),
 
       b("early_stopping.enabled", &c.early_stopping.enabled, "Stop when the monitored metric stops improving (needs data.val_fraction > 0)."),
-      e("early_stopping.monitor", &c.early_stopping.monitor, {"val_acc", "val_loss"}, "Metric watched (reduced over all ranks)."),
-      e("early_stopping.mode", &c.early_stopping.mode, {"max", "min"}, "Whether the metric should go up or down."),
+      e("early_stopping.monitor", &c.early_stopping.monitor, "Metric watched (reduced over all ranks).", {Metric::kValAcc, Metric::kValLoss}),
+      e("early_stopping.mode", &c.early_stopping.mode, "Whether the metric should go up or down."),
       i("early_stopping.patience", &c.early_stopping.patience, 1, 100000, "Epochs without improvement before stopping."),
       n("early_stopping.min_delta", &c.early_stopping.min_delta, 0, kInf, "Minimum change that counts as an improvement."),
       b("early_stopping.restore_best", &c.early_stopping.restore_best, "Evaluate the test split with the best weights, not the last."),
@@ -151,11 +163,11 @@ std::vector<Field> schema(Config& c) {
       b("checkpoint.keep_best", &c.checkpoint.keep_best, "Keep the best checkpoint (by early_stopping.monitor) as checkpoints/best."),
 
       i("logging.every_steps", &c.logging.every_steps, 1, 1e9, "Log loss, LR and images/s every N optimizer steps."),
-      e("logging.level", &c.logging.level, {"debug", "info", "warn"}, "Log level of rank 0."),
+      e("logging.level", &c.logging.level, "Log level of rank 0."),
       b("logging.all_ranks", &c.logging.all_ranks, "Non-zero ranks log at info level too (default: warnings and errors only)."),
-      e("logging.progress", &c.logging.progress, {"auto", "on", "off"}, "Progress bar; auto: on a terminal, periodic lines otherwise."),
+      e("logging.progress", &c.logging.progress, "Progress bar; auto: on a terminal, periodic lines otherwise."),
 
-      e("dist.backend", &c.dist.backend, {"auto", "nccl", "mpi"}, "Collectives: auto is NCCL for CUDA tensors, MPI for CPU."),
+      e("dist.backend", &c.dist.backend, "Collectives: auto is NCCL for CUDA tensors, MPI for CPU."),
       n("dist.bucket_mb", &c.dist.bucket_mb, 0, 4096, "Gradient bucket size in MB (DDP's bucket_cap_mb).", true),
       b("dist.sync_bn", &c.dist.sync_bn, "SyncBatchNorm: normalise over the global batch in training."),
       b("dist.broadcast_buffers", &c.dist.broadcast_buffers, "Average BatchNorm running statistics across ranks before validation and checkpoints."),

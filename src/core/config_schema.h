@@ -16,7 +16,13 @@
 
 namespace finch::config_detail {
 
-using Slot = std::variant<bool*, int*, double*, std::string*, std::optional<double>*, std::vector<double>*>;
+// A key whose value is one of an enum's names: reads and writes the enum member by name.
+struct ChoiceSlot {
+  std::function<std::string()> get;
+  std::function<void(const std::string&)> set;  // called with one of Field::choices only
+};
+
+using Slot = std::variant<bool*, int*, double*, std::string*, std::optional<double>*, std::vector<double>*, ChoiceSlot>;
 
 struct Field {
   std::string path;                    // "train.epochs"

@@ -28,7 +28,9 @@ void setup_logging(const LogOptions& options) {
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("finch", sink);
   logger->set_pattern(pattern(options));
-  spdlog::level::level_enum level = spdlog::level::from_str(options.level);
+  spdlog::level::level_enum level = options.level == LogLevel::kDebug ? spdlog::level::debug
+                                    : options.level == LogLevel::kWarn ? spdlog::level::warn
+                                                                       : spdlog::level::info;
   if (options.rank != 0 && !options.all_ranks) level = std::max(level, spdlog::level::warn);
   logger->set_level(level);
   logger->flush_on(spdlog::level::info);

@@ -14,11 +14,11 @@ DatasetBundle open_dataset(const DataConfig& data, uint64_t seed) {
   if (data.root.empty()) throw ConfigError("key 'data.root' is empty: point it at a CUB_200_2011 folder or a packed file");
   if (!std::filesystem::exists(data.root)) throw ConfigError(fmt::format("key 'data.root': '{}' does not exist", data.root));
   const bool is_dir = std::filesystem::is_directory(data.root);
-  const std::string format = data.format == "auto" ? (is_dir ? "raw" : "packed") : data.format;
-  if (format == "raw" && !is_dir) throw ConfigError(fmt::format("data.format is raw but '{}' is not a folder", data.root));
-  if (format == "packed" && is_dir) throw ConfigError(fmt::format("data.format is packed but '{}' is a folder", data.root));
+  const DataFormat format = data.format != DataFormat::kAuto ? data.format : is_dir ? DataFormat::kRaw : DataFormat::kPacked;
+  if (format == DataFormat::kRaw && !is_dir) throw ConfigError(fmt::format("data.format is raw but '{}' is not a folder", data.root));
+  if (format == DataFormat::kPacked && is_dir) throw ConfigError(fmt::format("data.format is packed but '{}' is a folder", data.root));
   DatasetBundle b;
-  b.source = format == "raw" ? open_raw_cub(data.root) : open_packed(data.root);
+  b.source = format == DataFormat::kRaw ? open_raw_cub(data.root) : open_packed(data.root);
   b.synthetic = is_synthetic(data.root);
   std::vector<int> labels;
   std::vector<bool> is_train;

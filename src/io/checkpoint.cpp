@@ -31,12 +31,6 @@ std::string fnv1a64(const fs::path& path, uint64_t& bytes) {
   return fmt::format("{:016x}", h);
 }
 
-NamedTensors to_named(const TensorFile& f) {
-  NamedTensors out;
-  for (const auto& n : f.names) out.emplace_back(n, f.tensors.at(n));
-  return out;
-}
-
 std::vector<std::string> periodic(const std::string& dir) {
   std::vector<std::string> names;
   std::error_code ec;
@@ -102,8 +96,8 @@ CheckpointData read_checkpoint(const std::string& path) {
       throw RuntimeError(fmt::format("'{}/{}' does not match its checksum in state.json ({} bytes, expected {}): corrupt or truncated",
                                      path, f, bytes, want.at("bytes").get<uint64_t>()));
   }
-  d.model = to_named(read_safetensors((p / "model.safetensors").string()));
-  d.optimizer = to_named(read_safetensors((p / "optimizer.safetensors").string()));
+  d.model = read_safetensors((p / "model.safetensors").string()).in_order();
+  d.optimizer = read_safetensors((p / "optimizer.safetensors").string()).in_order();
   return d;
 }
 

@@ -86,6 +86,12 @@ const at::Tensor& TensorFile::at(const std::string& name) const {
   return it->second;
 }
 
+NamedTensors TensorFile::in_order() const {
+  NamedTensors out;
+  for (const auto& n : names) out.emplace_back(n, tensors.at(n));
+  return out;
+}
+
 TensorFile read_safetensors(const std::string& path) {
   const auto map = map_file(path);
   auto bad = [&](const std::string& why) { return RuntimeError(fmt::format("'{}' is not a valid safetensors file: {}", path, why)); };

@@ -22,9 +22,7 @@ EfficientNet build_model(const ModelConfig& c) {
   EfficientNet model(options_from_config(c));
   if (!c.pretrained.empty()) {
     const auto file = io::read_safetensors(c.pretrained);
-    io::NamedTensors weights;
-    for (const auto& name : file.names) weights.emplace_back(name, file.tensors.at(name));
-    const auto report = load_weights(*model, weights, c.pretrained, LoadOptions{/*allow_head_mismatch=*/true});
+    const auto report = load_weights(*model, file.in_order(), c.pretrained, LoadOptions{/*allow_head_mismatch=*/true});
     spdlog::info("loaded pretrained weights from {}{}", c.pretrained,
                  report.kept_fresh.empty() ? "" : fmt::format(" (classifier freshly initialised for {} classes)", c.classes));
   }

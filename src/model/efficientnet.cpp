@@ -101,10 +101,12 @@ class MBConvImpl : public nn::Module {
 TORCH_MODULE(MBConv);
 
 nn::AnyModule activation(const HeadOptions& h) {
-  if (h.activation == "relu") return nn::AnyModule(nn::ReLU());
-  if (h.activation == "leaky_relu") return nn::AnyModule(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(h.negative_slope)));
-  if (h.activation == "silu") return nn::AnyModule(nn::SiLU());
-  throw ConfigError("model.head.activation: unknown activation '" + h.activation + "'");
+  switch (h.activation) {
+    case Activation::kReLU: return nn::AnyModule(nn::ReLU());
+    case Activation::kLeakyReLU: return nn::AnyModule(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(h.negative_slope)));
+    case Activation::kSiLU: return nn::AnyModule(nn::SiLU());
+  }
+  throw ConfigError("model.head.activation: not a known activation");
 }
 
 }  // namespace

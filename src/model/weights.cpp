@@ -30,6 +30,12 @@ io::NamedTensors model_state(const torch::nn::Module& model) {
   return out;
 }
 
+io::NamedTensors clone_state(const io::NamedTensors& state) {
+  io::NamedTensors out;
+  for (const auto& [n, t] : state) out.emplace_back(n, t.detach().clone());
+  return out;
+}
+
 LoadReport load_weights(torch::nn::Module& model, const io::NamedTensors& weights, const std::string& source,
                         const LoadOptions& options) {
   std::map<std::string, at::Tensor> given(weights.begin(), weights.end());

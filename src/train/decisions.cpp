@@ -4,9 +4,9 @@
 
 namespace finch::train {
 
-EpochMetrics reduce_epoch_metrics(dist::Communicator& comm, const LocalSums& l) {
+EpochMetrics reduce_epoch_metrics(distributed::Communicator& comm, const LocalSums& l) {
   const auto g = comm.allreduce_values({l.train_loss_sum, l.train_correct, l.train_count, l.val_loss_sum, l.val_correct, l.val_count},
-                                       dist::ReduceOp::kSum);
+                                       distributed::ReduceOp::kSum);
   EpochMetrics m;
   m.train_loss = g[2] > 0 ? g[0] / g[2] : 0;
   m.train_acc = g[2] > 0 ? g[1] / g[2] : 0;
@@ -18,15 +18,25 @@ EpochMetrics reduce_epoch_metrics(dist::Communicator& comm, const LocalSums& l) 
   return m;
 }
 
-Decision decide(dist::Communicator& comm, const EpochMetrics& m, LrSchedule& schedule, EarlyStopping& stopper,
+std::string nonfinite_ranks(distributed::Communicator& comm, bool finite) {
+  std::vector<double> bad(comm.size(), 0.0);
+  bad[comm.rank()] = finite ? 0 : 1;
+  bad = comm.allreduce_values(bad, distributed::ReduceOp::kSum);
+  std::string ranks;
+  for (int r = 0; r < comm.size(); ++r)
+    if (bad[r] > 0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+  return ranks;
+}
+
+Decision decide(distributed::Communicator& comm, const EpochMetrics& m, LrSchedule& schedule, EarlyStopping& stopper,
                 const SchedulerConfig& sc, const EarlyStoppingConfig& es, int epoch) {
   double values[3] = {0, 0, 0};
   if (comm.rank() == 0) {
     bool improved = false;
-    if (m.has_val) improved = stopper.observe(es.monitor == "val_loss" ? m.val_loss : m.val_acc, epoch);
+    if (m.has_val) improved = stopper.observe(es.monitor == Metric::kValLoss ? m.val_loss : m.val_acc, epoch);
     double next = schedule.lr_at(epoch + 1);
     if (schedule.metric_driven())
-      next = schedule.observe(sc.monitor == "val_loss" ? m.val_loss : sc.monitor == "val_acc" ? m.val_acc : m.train_loss);
+      next = schedule.observe(sc.monitor == Metric::kValLoss ? m.val_loss : sc.monitor == Metric::kValAcc ? m.val_acc : m.train_loss);
     values[0] = next;
     values[1] = stopper.should_stop() ? 1 : 0;
     values[2] = improved ? 1 : 0;

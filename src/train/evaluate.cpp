@@ -6,6 +6,7 @@
 
 #include "finch/data/loader.h"
 #include "finch/data/sampler.h"
+#include "finch/train/forward_loss.h"
 
 namespace finch::train {
 
@@ -18,7 +19,7 @@ double EvalTotals::mean_class_acc() const {
 }
 
 EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::ImageSource> source,
-                    const std::vector<int64_t>& split, dist::Communicator& comm, const EvalOptions& o) {
+                    const std::vector<int64_t>& split, distributed::Communicator& comm, const EvalOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<int64_t> mine;
   for (int64_t k : data::eval_shard(static_cast<int64_t>(split.size()), comm.size(), comm.rank())) mine.push_back(split[k]);
@@ -41,14 +42,13 @@ EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::
   at::Tensor class_correct = torch::zeros({o.per_class ? K : 0}, dopt);
   at::Tensor class_count = torch::zeros({o.per_class ? K : 0}, dopt);
   at::Tensor confusion = torch::zeros({o.per_class ? K : 0, o.per_class ? K : 0}, dopt);
+  ForwardOptions fo;  // fp32 evaluation, summed loss (sums over ranks, never means of means)
+  fo.device = o.device;
+  fo.channels_last = o.channels_last;
+  fo.sum = true;
   while (auto batch = loader.next()) {
     if (batch->images.size(0) == 0) continue;
-    auto x = batch->images.to(o.device, /*non_blocking=*/true);
-    if (o.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    const auto y = batch->labels.to(o.device);
-    const auto logits = model.forward(x).to(torch::kFloat);
-    const auto loss = torch::nn::functional::cross_entropy(
-        logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    const auto [logits, loss, y] = forward_loss(model, *batch, fo);
     const auto top = std::get<1>(logits.topk(std::min<int64_t>(5, logits.size(1)), 1));
     const auto hit = top.eq(y.unsqueeze(1));
     const auto pred = top.select(1, 0);
@@ -68,7 +68,7 @@ EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::
   confusion = confusion.cpu();
   std::vector<at::Tensor> all{sums};
   if (o.per_class) all.insert(all.end(), {class_correct, class_count, confusion});
-  comm.allreduce(all, dist::ReduceOp::kSum);
+  comm.allreduce(all, distributed::ReduceOp::kSum);
   t.loss_sum = sums[0].item<double>();
   t.correct1 = sums[1].item<double>();
   t.correct5 = sums[2].item<double>();

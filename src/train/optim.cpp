@@ -44,6 +44,15 @@ std::unique_ptr<torch::optim::Optimizer> build(const std::vector<torch::Tensor>&
   return std::make_unique<Opt>(groups, static_cast<Options&>(*defaults));
 }
 
+// The state LibTorch keeps for a parameter, as the optimizer `kind` makes it; a RuntimeError, never
+// a reinterpretation, when it is another optimizer's.
+template <class State>
+State& state_as(torch::optim::OptimizerParamState& s, OptimizerKind kind) {
+  auto* typed = dynamic_cast<State*>(&s);
+  if (!typed) throw RuntimeError(fmt::format("optimizer state is not {}'s: the optimizer was built for another optimizer.name", choice_name(kind)));
+  return *typed;
+}
+
 }  // namespace
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model, const OptimizerConfig& c) {
@@ -58,9 +67,12 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module&
   }
   if (decay.empty() && no_decay.empty()) throw ConfigError("model.freeze leaves no trainable parameter");
   if (decay.empty()) std::swap(decay, no_decay);
-  if (c.name == "adam") return build<torch::optim::Adam, torch::optim::AdamOptions>(decay, no_decay, c);
-  if (c.name == "adamw") return build<torch::optim::AdamW, torch::optim::AdamWOptions>(decay, no_decay, c);
-  return build<torch::optim::SGD, torch::optim::SGDOptions>(decay, no_decay, c);
+  switch (c.name) {
+    case OptimizerKind::kAdam: return build<torch::optim::Adam, torch::optim::AdamOptions>(decay, no_decay, c);
+    case OptimizerKind::kAdamW: return build<torch::optim::AdamW, torch::optim::AdamWOptions>(decay, no_decay, c);
+    case OptimizerKind::kSgd: return build<torch::optim::SGD, torch::optim::SGDOptions>(decay, no_decay, c);
+  }
+  throw ConfigError("optimizer.name: not a known optimizer");
 }
 
 void set_lr(torch::optim::Optimizer& optimizer, double lr) {
@@ -69,7 +81,7 @@ void set_lr(torch::optim::Optimizer& optimizer, double lr) {
 
 double get_lr(const torch::optim::Optimizer& optimizer) { return optimizer.param_groups().front().options().get_lr(); }
 
-io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, const std::string& name) {
+io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind) {
   io::NamedTensors out;
   auto& state = optimizer.state();
   const auto& groups = optimizer.param_groups();
@@ -79,25 +91,27 @@ io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, const std::
       const auto it = state.find(compat::optimizer_state_key(params[i]));
       if (it == state.end()) continue;  // no step taken yet
       const std::string prefix = fmt::format("g{}.p{}.", g, i);
-      if (name == "sgd") {
-        auto& s = static_cast<torch::optim::SGDParamState&>(*it->second);
-        if (s.momentum_buffer().defined()) out.emplace_back(prefix + "momentum_buffer", s.momentum_buffer());
-        continue;
-      }
       auto save_adam = [&](auto& s) {
         out.emplace_back(prefix + "step", torch::tensor(s.step(), torch::kLong));
         out.emplace_back(prefix + "exp_avg", s.exp_avg());
         out.emplace_back(prefix + "exp_avg_sq", s.exp_avg_sq());
         if (s.max_exp_avg_sq().defined() && s.max_exp_avg_sq().numel() > 0) out.emplace_back(prefix + "max_exp_avg_sq", s.max_exp_avg_sq());
       };
-      if (name == "adam") save_adam(static_cast<torch::optim::AdamParamState&>(*it->second));
-      else save_adam(static_cast<torch::optim::AdamWParamState&>(*it->second));
+      switch (kind) {
+        case OptimizerKind::kAdam: save_adam(state_as<torch::optim::AdamParamState>(*it->second, kind)); break;
+        case OptimizerKind::kAdamW: save_adam(state_as<torch::optim::AdamWParamState>(*it->second, kind)); break;
+        case OptimizerKind::kSgd: {
+          auto& s = state_as<torch::optim::SGDParamState>(*it->second, kind);
+          if (s.momentum_buffer().defined()) out.emplace_back(prefix + "momentum_buffer", s.momentum_buffer());
+          break;
+        }
+      }
     }
   }
   return out;
 }
 
-void load_optimizer_state(torch::optim::Optimizer& optimizer, const std::string& name, const io::NamedTensors& saved) {
+void load_optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind, const io::NamedTensors& saved) {
   std::map<std::string, at::Tensor> by_name(saved.begin(), saved.end());
   auto get = [&](const std::string& key, const at::Tensor& like) -> at::Tensor {
     const auto it = by_name.find(key);
@@ -115,7 +129,7 @@ void load_optimizer_state(torch::optim::Optimizer& optimizer, const std::string&
     for (size_t i = 0; i < params.size(); ++i) {
       const std::string prefix = fmt::format("g{}.p{}.", g, i);
       const auto& p = params[i];
-      if (name == "sgd") {
+      if (kind == OptimizerKind::kSgd) {
         auto buf = get(prefix + "momentum_buffer", p);
         if (!buf.defined()) continue;
         auto s = std::make_unique<torch::optim::SGDParamState>();
@@ -134,12 +148,12 @@ void load_optimizer_state(torch::optim::Optimizer& optimizer, const std::string&
         if (mx.defined()) s->max_exp_avg_sq(mx);
         state[compat::optimizer_state_key(p)] = std::move(s);
       };
-      if (name == "adam") fill(std::make_unique<torch::optim::AdamParamState>());
+      if (kind == OptimizerKind::kAdam) fill(std::make_unique<torch::optim::AdamParamState>());
       else fill(std::make_unique<torch::optim::AdamWParamState>());
       ++restored;
     }
   }
-  if (restored == 0 && !saved.empty()) throw RuntimeError("optimizer state does not match the optimizer '" + name + "'");
+  if (restored == 0 && !saved.empty()) throw RuntimeError(fmt::format("optimizer state does not match the optimizer '{}'", choice_name(kind)));
 }
 
 }  // namespace finch::train

@@ -6,11 +6,11 @@ namespace finch::train {
 
 LrSchedule::LrSchedule(const SchedulerConfig& config, double base_lr, int epochs)
     : c_(config), base_lr_(base_lr), epochs_(epochs), lr_(base_lr),
-      best_(config.mode == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity()) {}
+      best_(config.mode == MetricMode::kMin ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity()) {}
 
 double LrSchedule::lr_at(int epoch) const {
-  if (c_.name == "step") return base_lr_ * std::pow(c_.gamma, epoch / c_.step_size);
-  if (c_.name == "cosine") {
+  if (c_.name == SchedulerKind::kStep) return base_lr_ * std::pow(c_.gamma, epoch / c_.step_size);
+  if (c_.name == SchedulerKind::kCosine) {
     if (epoch < c_.warmup_epochs) return base_lr_ * (epoch + 1) / static_cast<double>(c_.warmup_epochs);
     const double span = std::max(1, epochs_ - c_.warmup_epochs);
     const double t = std::min(1.0, (epoch - c_.warmup_epochs) / span);
@@ -20,9 +20,9 @@ double LrSchedule::lr_at(int epoch) const {
 }
 
 bool LrSchedule::is_better(double a, double best) const {
-  if (c_.mode == "min")
-    return c_.threshold_mode == "rel" ? a < best * (1 - c_.threshold) : a < best - c_.threshold;
-  return c_.threshold_mode == "rel" ? a > best * (c_.threshold + 1) : a > best + c_.threshold;
+  const bool rel = c_.threshold_mode == ThresholdMode::kRel;
+  if (c_.mode == MetricMode::kMin) return rel ? a < best * (1 - c_.threshold) : a < best - c_.threshold;
+  return rel ? a > best * (c_.threshold + 1) : a > best + c_.threshold;
 }
 
 double LrSchedule::observe(double metric) {
@@ -48,7 +48,7 @@ double LrSchedule::observe(double metric) {
 }
 
 nlohmann::json LrSchedule::state() const {
-  return {{"name", c_.name}, {"lr", lr_}, {"best", best_}, {"bad_epochs", bad_epochs_}, {"cooldown_counter", cooldown_counter_}};
+  return {{"name", std::string(choice_name(c_.name))}, {"lr", lr_}, {"best", best_}, {"bad_epochs", bad_epochs_}, {"cooldown_counter", cooldown_counter_}};
 }
 
 void LrSchedule::load(const nlohmann::json& s) {
@@ -59,10 +59,10 @@ void LrSchedule::load(const nlohmann::json& s) {
 }
 
 EarlyStopping::EarlyStopping(const EarlyStoppingConfig& config)
-    : c_(config), best_(config.mode == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity()) {}
+    : c_(config), best_(config.mode == MetricMode::kMin ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity()) {}
 
 bool EarlyStopping::observe(double metric, int epoch) {
-  const bool better = c_.mode == "min" ? metric < best_ - c_.min_delta : metric > best_ + c_.min_delta;
+  const bool better = c_.mode == MetricMode::kMin ? metric < best_ - c_.min_delta : metric > best_ + c_.min_delta;
   if (better) {
     best_ = metric;
     best_epoch_ = epoch;

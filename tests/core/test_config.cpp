@@ -39,7 +39,7 @@ TEST(Config, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.model.arch, "efficientnet_b0");
   EXPECT_EQ(c.model.classes, 200);
   EXPECT_FALSE(c.model.dropout.has_value());
-  EXPECT_EQ(c.optimizer.name, "adam");
+  EXPECT_EQ(c.optimizer.name, finch::OptimizerKind::kAdam);
   EXPECT_DOUBLE_EQ(c.optimizer.lr, 1e-3);
   EXPECT_EQ(c.early_stopping.patience, 3);
   EXPECT_DOUBLE_EQ(c.dist.bucket_mb, 25.0);
@@ -55,8 +55,8 @@ TEST(Config, ReadsEveryKind) {
   EXPECT_DOUBLE_EQ(*c.model.dropout, 0.5);
   EXPECT_EQ(c.model.freeze, "last_blocks:1+bn");
   EXPECT_EQ(c.model.head.hidden, 512);
-  EXPECT_EQ(c.model.head.activation, "leaky_relu");
-  EXPECT_EQ(c.train.amp, "bf16");
+  EXPECT_EQ(c.model.head.activation, finch::Activation::kLeakyReLU);
+  EXPECT_EQ(c.train.amp, finch::Amp::kBF16);
   EXPECT_TRUE(c.train.channels_last);
   EXPECT_EQ(c.train.epochs, 100);  // 1e2 is an integral number
   EXPECT_EQ(c.data.scale, (std::vector<double>{0.5, 1.0}));
@@ -199,4 +199,55 @@ TEST(ConfigSchema, DocumentsEveryKey) {
   };
   walk(j, "");
   EXPECT_GT(leaves, 60u);
+}
+
+// "base": a file holds only what it changes; bases nest and resolve relative to the file naming
+// them; a cycle, a missing base and a bad key in a base are errors naming the file.
+TEST(ConfigBase, ChildOverridesNestedBases) {
+  const auto dir = std::filesystem::temp_directory_path() / "finch_cfg_base";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "sub");
+  write_temp("finch_cfg_base/root.json", R"({"optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.8}, "train": {"epochs": 7}})");
+  write_temp("finch_cfg_base/sub/mid.json", R"(// a comment
+{"base": "../root.json", "optimizer": {"lr": 0.05}, "model": {"head": {"activation": "silu", "hidden": 8}}})");
+  const auto leaf = write_temp("finch_cfg_base/sub/leaf.json", R"({"base": "mid.json", "model": {"head": {"hidden": 16}}})");
+  const Config c = finch::load_config(leaf, {"train.epochs=9"});
+  EXPECT_EQ(c.optimizer.name, finch::OptimizerKind::kSgd);    // from root
+  EXPECT_DOUBLE_EQ(c.optimizer.momentum, 0.8);                 // from root, beside a key mid changes
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 0.05);                      // mid over root
+  EXPECT_EQ(c.model.head.activation, finch::Activation::kSiLU);  // mid, beside a key leaf changes
+  EXPECT_EQ(c.model.head.hidden, 16);                          // leaf over mid
+  EXPECT_EQ(c.train.epochs, 9);                                // --set over everything
+  EXPECT_EQ(c.name, "leaf");                                   // the file given names the run
+  EXPECT_FALSE(finch::config_to_json(c).contains("base"));     // the resolved config has no base
+}
+
+TEST(ConfigBase, CycleMissingAndBadKeysNameTheFile) {
+  const auto dir = std::filesystem::temp_directory_path() / "finch_cfg_cycle";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto a = write_temp("finch_cfg_cycle/a.json", R"({"base": "b.json"})");
+  write_temp("finch_cfg_cycle/b.json", R"({"base": "a.json"})");
+  expect_config_error([&] { finch::load_config(a); }, {"b.json: \"base\" makes a cycle:", "a.json -> ", "b.json -> "});
+  const auto lost = write_temp("finch_cfg_cycle/lost.json", R"({"base": "gone.json"})");
+  expect_config_error([&] { finch::load_config(lost); }, {"lost.json: key 'base': no config file", "gone.json"});
+  write_temp("finch_cfg_cycle/badbase.json", R"({"train": {"epoch": 3}})");
+  const auto child = write_temp("finch_cfg_cycle/child.json", R"({"base": "badbase.json"})");
+  expect_config_error([&] { finch::load_config(child); }, {"badbase.json: unknown key 'train.epoch'"});
+  const auto notstring = write_temp("finch_cfg_cycle/notstring.json", R"({"base": 3})");
+  expect_config_error([&] { finch::load_config(notstring); }, {"notstring.json: key 'base': expected the path"});
+}
+
+TEST(ConfigChoices, NamesRoundTripAndUnknownNamesAreErrors) {
+  for (const auto& [value, name] : finch::ChoiceNames<finch::Amp>::kAll) {
+    EXPECT_EQ(finch::choice_name(value), name);
+    EXPECT_EQ(finch::choice_from_name<finch::Amp>(name), value);
+  }
+  EXPECT_FALSE(finch::choice_from_name<finch::Amp>("fp8").has_value());
+  expect_config_error([] { finch::parse_choice<finch::Backend>("gloo", "--backend"); }, {"--backend: expected one of \"auto\", \"nccl\", \"mpi\", got \"gloo\""});
+  // The resolved config writes names, not numbers.
+  const auto j = finch::config_to_json(parse(R"({"train": {"amp": "fp16"}, "scheduler": {"name": "plateau"}})"));
+  EXPECT_EQ(j["train"]["amp"], "fp16");
+  EXPECT_EQ(j["scheduler"]["name"], "plateau");
+  expect_config_error([] { parse(R"({"early_stopping": {"monitor": "train_loss"}})"); }, {"early_stopping.monitor", "\"val_acc\", \"val_loss\""});
 }

@@ -23,7 +23,7 @@ std::string read(const fs::path& p) {
 TEST(Logging, RankZeroWritesInfoToTheFileWithoutPrefixWhenAlone) {
   const auto path = fs::temp_directory_path() / "finch_log_rank0.log";
   fs::remove(path);
-  finch::setup_logging({0, 1, "info", false});
+  finch::setup_logging({0, 1, finch::LogLevel::kInfo, false});
   finch::add_log_file(path.string());
   spdlog::info("epoch {} done", 3);
   spdlog::debug("hidden at info level");
@@ -37,7 +37,7 @@ TEST(Logging, RankZeroWritesInfoToTheFileWithoutPrefixWhenAlone) {
 TEST(Logging, OtherRanksLogWarningsOnlyWithTheirRank) {
   const auto path = fs::temp_directory_path() / "finch_log_rank1.log";
   fs::remove(path);
-  finch::setup_logging({1, 4, "info", false});
+  finch::setup_logging({1, 4, finch::LogLevel::kInfo, false});
   finch::add_log_file(path.string());
   spdlog::info("not shown on rank 1");
   spdlog::warn("loader skipped {} images", 2);
@@ -46,7 +46,7 @@ TEST(Logging, OtherRanksLogWarningsOnlyWithTheirRank) {
   EXPECT_EQ(text.find("not shown"), std::string::npos) << text;
   EXPECT_NE(text.find("[rank 1] [warning] loader skipped 2 images"), std::string::npos) << text;
   // logging.all_ranks: everything, still prefixed.
-  finch::setup_logging({1, 4, "info", true});
+  finch::setup_logging({1, 4, finch::LogLevel::kInfo, true});
   finch::add_log_file(path.string());
   spdlog::info("now shown");
   spdlog::default_logger()->flush();

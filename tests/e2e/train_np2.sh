@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
-# End to end on 2 MPI ranks (CPU): train learns (best val and test accuracy at least 2x chance),
-# writes train.log, metrics.jsonl, checkpoints; --resume auto continues the run for more epochs;
-# a resume on 1 rank (another world size) works too; a dead rank takes the job down.
-# Usage: train_np2.sh FINCH MPIEXEC... (the mpiexec command with its flags)
+# End to end on 2 MPI ranks (CPU), one scenario per call (one CTest entry each; tests/CMakeLists.txt
+# orders them with fixtures: `data` first, `learns` before the scenarios that continue its run).
+#   data                  synthetic 10-class dataset shared by the others
+#   learns                6 epochs: val and test accuracy at least 2x chance; log, metrics, checkpoints
+#   resume_other_world    --resume auto continues that run on 2 ranks, then on 1 rank
+#   refuses_overwrite     a fresh run into a directory that holds a run is refused
+#   mid_epoch_resume      max_steps stops mid-epoch; the checkpoint records where; a resume continues there
+#   nan_stop              a NaN loss on rank 1 only stops every rank (train.on_nan=stop, exit 1)
+#   nan_skip              ... or skips that step on every rank (train.on_nan=skip_step)
+#   config_error_one_rank one rank's config is bad (its data.root does not exist): every rank exits, the
+#                         error names the rank, nothing hangs (a rank killed mid-run is tested elsewhere)
+# Usage: WORK=DIR train_np2.sh SCENARIO FINCH MPIEXEC... (the mpiexec command with its flags)
 set -euo pipefail
-finch=$1; shift
+scenario=$1
+finch=$2
+shift 2
 mpiexec=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
-work=${WORK:-$(mktemp -d)}
-rm -rf "$work" && mkdir -p "$work"
-"$finch" synth --out "$work/data" --classes 10 --per-class 40 --size 40 --seed 3 --easy >/dev/null
+work=${WORK:?set WORK to the folder the scenarios share}
 run=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name smoke)
-
-echo "== train 6 epochs on 2 ranks"
-"${mpiexec[@]}" -n 2 "$finch" train "${run[@]}"
 dir=$work/runs/smoke
-for f in config.json train.log metrics.jsonl checkpoints/latest checkpoints/best/model.safetensors; do
-  [ -e "$dir/$f" ] || { echo "missing $dir/$f"; exit 1; }
-done
-/usr/bin/python3 - "$dir/metrics.jsonl" <<'PY'
+
+case $scenario in
+data)
+  rm -rf "$work" && mkdir -p "$work"
+  "$finch" synth --out "$work/data" --classes 10 --per-class 40 --size 40 --seed 3 --easy >/dev/null
+  ;;
+
+learns)
+  rm -rf "$dir"
+  "${mpiexec[@]}" -n 2 "$finch" train "${run[@]}"
+  for f in config.json train.log metrics.jsonl checkpoints/latest checkpoints/best/model.safetensors; do
+    [ -e "$dir/$f" ] || { echo "missing $dir/$f"; exit 1; }
+  done
+  /usr/bin/python3 - "$dir/metrics.jsonl" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 epochs = [r for r in recs if r["kind"] == "epoch"]
@@ -33,14 +48,16 @@ assert [r["epoch"] for r in epochs] == list(range(6))
 lrs = [r["lr"] for r in epochs]
 assert all(abs(lrs[k] - 0.002 * 0.9 ** k) < 1e-9 for k in range(6)), lrs   # StepLR(1, 0.9)
 PY
-grep -q "SYNTHETIC" "$dir/train.log"
+  grep -q "SYNTHETIC" "$dir/train.log"
+  ;;
 
-echo "== --resume auto: 2 more epochs on 2 ranks"
-"${mpiexec[@]}" -n 2 "$finch" train "${run[@]}" --set train.epochs=8 --resume auto
-grep -q "resumed from .*ckpt-" "$dir/train.log"
-echo "== --resume auto on 1 rank (another world size): 1 more epoch"
-"$finch" train "${run[@]}" --set train.epochs=9 --resume auto
-/usr/bin/python3 - "$dir/metrics.jsonl" <<'PY'
+resume_other_world)
+  echo "== --resume auto: 2 more epochs on 2 ranks"
+  "${mpiexec[@]}" -n 2 "$finch" train "${run[@]}" --set train.epochs=8 --resume auto
+  grep -q "resumed from .*ckpt-" "$dir/train.log"
+  echo "== --resume auto on 1 rank (another world size): 1 more epoch"
+  "$finch" train "${run[@]}" --set train.epochs=9 --resume auto
+  /usr/bin/python3 - "$dir/metrics.jsonl" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 epochs = [r["epoch"] for r in recs if r["kind"] == "epoch"]
@@ -52,31 +69,42 @@ assert [s["world_size"] for s in starts] == [2, 2, 1], starts
 assert starts[1]["resumed_from"] and starts[2]["resumed_from"]
 print("resume: epochs", epochs, "steps continue up to", steps[-1])
 PY
+  ;;
 
-echo "== stopped mid-epoch by max_steps: the checkpoint records where, and a resume continues there"
-mid=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name midepoch)
-"${mpiexec[@]}" -n 2 "$finch" train "${mid[@]}" --set train.max_steps=3 >"$work/mid.out" 2>&1 || { tail "$work/mid.out"; exit 1; }
-latest=$(cat "$work/runs/midepoch/checkpoints/latest")
-/usr/bin/python3 - "$work/runs/midepoch/checkpoints/$latest/state.json" <<'PY'
+refuses_overwrite)
+  if "$finch" train "${run[@]}" 2>"$work/err"; then echo "should have refused"; exit 1; fi
+  grep -q "already holds a run" "$work/err"
+  ;;
+
+mid_epoch_resume)
+  mid=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name midepoch)
+  rm -rf "$work/runs/midepoch"
+  "${mpiexec[@]}" -n 2 "$finch" train "${mid[@]}" --set train.max_steps=3 >"$work/mid.out" 2>&1 || { tail "$work/mid.out"; exit 1; }
+  latest=$(cat "$work/runs/midepoch/checkpoints/latest")
+  /usr/bin/python3 - "$work/runs/midepoch/checkpoints/$latest/state.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["epoch"] == 0 and not s["epoch_complete"] and s["global_step"] == 3, s
 assert s["sample_offset"] == 3 * 2 * 8, s["sample_offset"]   # 3 steps x 2 ranks x batch 8
 PY
-"$finch" train "${mid[@]}" --set train.epochs=1 --resume auto >"$work/mid2.out" 2>&1 || { tail "$work/mid2.out"; exit 1; }
-grep -q "resumed from .*: epoch 0 at sample 48, global step 3, saved by 2 rank(s), now 1" "$work/runs/midepoch/train.log"
+  "$finch" train "${mid[@]}" --set train.epochs=1 --resume auto >"$work/mid2.out" 2>&1 || { tail "$work/mid2.out"; exit 1; }
+  grep -q "resumed from .*: epoch 0 at sample 48, global step 3, saved by 2 rank(s), now 1" "$work/runs/midepoch/train.log"
+  ;;
 
-echo "== a NaN loss on rank 1 only: every rank takes the same decision"
-nan=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --set train.epochs=1)
-set +e
-FINCH_FAULT_NAN=1:2 "${mpiexec[@]}" -n 2 "$finch" train "${nan[@]}" --name nan_stop --set train.on_nan=stop >"$work/nan_stop.out" 2>&1
-rc=$?
-set -e
-[ "$rc" = 1 ] || { echo "on_nan=stop: expected exit 1, got $rc"; tail "$work/nan_stop.out"; exit 1; }
-grep -q "non-finite loss at epoch 0 step 1 on rank(s) 1: stopping" "$work/runs/nan_stop/train.log"
-FINCH_FAULT_NAN=1:2 "${mpiexec[@]}" -n 2 "$finch" train "${nan[@]}" --name nan_skip --set train.on_nan=skip_step >"$work/nan_skip.out" 2>&1 \
-  || { echo "on_nan=skip_step must finish"; tail "$work/nan_skip.out"; exit 1; }
-/usr/bin/python3 - "$work/runs/nan_skip/metrics.jsonl" <<'PY'
+nan_stop | nan_skip)
+  nan=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --set train.epochs=1)
+  rm -rf "$work/runs/$scenario"
+  if [ "$scenario" = nan_stop ]; then
+    set +e
+    FINCH_FAULT_NAN=1:2 "${mpiexec[@]}" -n 2 "$finch" train "${nan[@]}" --name nan_stop --set train.on_nan=stop >"$work/nan_stop.out" 2>&1
+    rc=$?
+    set -e
+    [ "$rc" = 1 ] || { echo "on_nan=stop: expected exit 1, got $rc"; tail "$work/nan_stop.out"; exit 1; }
+    grep -q "non-finite loss at epoch 0 step 1 on rank(s) 1: stopping" "$work/runs/nan_stop/train.log"
+  else
+    FINCH_FAULT_NAN=1:2 "${mpiexec[@]}" -n 2 "$finch" train "${nan[@]}" --name nan_skip --set train.on_nan=skip_step >"$work/nan_skip.out" 2>&1 \
+      || { echo "on_nan=skip_step must finish"; tail "$work/nan_skip.out"; exit 1; }
+    /usr/bin/python3 - "$work/runs/nan_skip/metrics.jsonl" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 nan = [r for r in recs if r["kind"] == "nan"]
@@ -84,18 +112,23 @@ assert len(nan) == 1 and nan[0]["ranks"] == "1" and nan[0]["action"] == "skip_st
 end = [r for r in recs if r["kind"] == "end"][-1]
 assert end["steps"] == 9, end   # 10 steps in the epoch, one skipped on both ranks
 PY
+  fi
+  ;;
 
-echo "== a fresh run refuses to overwrite"
-if "$finch" train "${run[@]}" 2>"$work/err"; then echo "should have refused"; exit 1; fi
-grep -q "already holds a run" "$work/err"
+config_error_one_rank)
+  # Rank 1's data root does not exist: the ranks agree on the error and all exit.
+  set +e
+  timeout 120 "${mpiexec[@]}" -n 2 bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then r=/nonexistent; else r='"$work/data"'; fi; exec '"$finch"' train --config '"$here/smoke.json"' --set data.root=$r --set output_dir='"$work/runs"' --name config_error' >"$work/config_error.out" 2>&1
+  rc=$?
+  set -e
+  grep "finch: error" "$work/config_error.out" || true
+  [ "$rc" != 0 ] && [ "$rc" != 124 ] || { echo "expected a clean failure, got exit $rc"; exit 1; }
+  grep -q "rank 1: key 'data.root': '/nonexistent' does not exist" "$work/config_error.out"
+  ;;
 
-echo "== a dying rank takes the job down (bounded time)"
-# Rank 1's data root does not exist: the ranks agree on the error and all exit.
-set +e
-timeout 120 "${mpiexec[@]}" -n 2 bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then r=/nonexistent; else r='"$work/data"'; fi; exec '"$finch"' train --config '"$here/smoke.json"' --set data.root=$r --set output_dir='"$work/runs"' --name dying' >"$work/dying.out" 2>&1
-rc=$?
-set -e
-cat "$work/dying.out" | grep "finch: error" || true
-[ "$rc" != 0 ] && [ "$rc" != 124 ] || { echo "expected a clean failure, got exit $rc"; exit 1; }
-grep -q "rank 1: key 'data.root': '/nonexistent' does not exist" "$work/dying.out"
-echo "e2e: all checks passed"
+*)
+  echo "unknown scenario '$scenario'" >&2
+  exit 2
+  ;;
+esac
+echo "e2e $scenario: passed"

@@ -4,14 +4,14 @@
 #include <cstdio>
 #include <thread>
 
-#include "finch/dist/communicator.h"
-#include "finch/dist/watchdog.h"
-#include "finch/dist/world.h"
+#include "finch/distributed/communicator.h"
+#include "finch/distributed/watchdog.h"
+#include "finch/distributed/world.h"
 
 int main(int argc, char** argv) {
-  const auto& w = finch::dist::init_world(&argc, &argv);
-  finch::dist::set_collective_timeout(3);
-  auto comm = finch::dist::make_mpi_communicator();
+  const auto& w = finch::distributed::init_world(&argc, &argv);
+  finch::distributed::set_collective_timeout(3);
+  auto comm = finch::distributed::make_mpi_communicator();
   if (w.rank == 1) std::this_thread::sleep_for(std::chrono::seconds(120));  // "hangs"
   comm->barrier();
   std::printf("unreachable: the barrier completed\n");

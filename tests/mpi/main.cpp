@@ -2,16 +2,16 @@
 // returns non-zero, so mpiexec does too. Only rank 0 prints the gtest report.
 #include <gtest/gtest.h>
 
-#include "finch/dist/world.h"
+#include "finch/distributed/world.h"
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  const auto& w = finch::dist::init_world(&argc, &argv);
+  const auto& w = finch::distributed::init_world(&argc, &argv);
   if (w.rank != 0) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
     delete listeners.Release(listeners.default_result_printer());
   }
   const int rc = RUN_ALL_TESTS();
-  finch::dist::finalize_world();
+  finch::distributed::finalize_world();
   return rc;
 }

@@ -1,14 +1,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "finch/dist/agree.h"
-#include "finch/dist/communicator.h"
-#include "finch/dist/world.h"
+#include "finch/distributed/agree.h"
+#include "finch/distributed/communicator.h"
+#include "finch/distributed/world.h"
 
-using finch::dist::ReduceOp;
+using finch::distributed::ReduceOp;
 
 TEST(World, MatchesLauncher) {
-  const auto& w = finch::dist::world();
+  const auto& w = finch::distributed::world();
   ASSERT_TRUE(w.mpi) << "these tests must run under mpiexec";
   EXPECT_GE(w.size, 1);
   EXPECT_LT(w.rank, w.size);
@@ -17,7 +17,7 @@ TEST(World, MatchesLauncher) {
 }
 
 TEST(MpiCommunicator, AllreduceOps) {
-  auto comm = finch::dist::make_mpi_communicator();
+  auto comm = finch::distributed::make_mpi_communicator();
   const int r = comm->rank(), n = comm->size();
   auto t = torch::full({5}, static_cast<float>(r + 1));
   comm->allreduce(t, ReduceOp::kSum);
@@ -34,7 +34,7 @@ TEST(MpiCommunicator, AllreduceOps) {
 }
 
 TEST(MpiCommunicator, NonContiguousAndHalfTensorsAreWrittenBack) {
-  auto comm = finch::dist::make_mpi_communicator();
+  auto comm = finch::distributed::make_mpi_communicator();
   auto base = torch::zeros({4, 4});
   auto col = base.select(1, 2);  // a strided view
   col.fill_(1.0f);
@@ -47,7 +47,7 @@ TEST(MpiCommunicator, NonContiguousAndHalfTensorsAreWrittenBack) {
 }
 
 TEST(MpiCommunicator, BroadcastFromRoot) {
-  auto comm = finch::dist::make_mpi_communicator();
+  auto comm = finch::distributed::make_mpi_communicator();
   std::vector<torch::Tensor> ts{torch::full({3}, static_cast<float>(comm->rank() + 10)), torch::arange(4) * comm->rank()};
   comm->broadcast(ts, 0);
   EXPECT_TRUE(torch::equal(ts[0], torch::full({3}, 10.0f)));
@@ -58,18 +58,18 @@ TEST(MpiCommunicator, BroadcastFromRoot) {
 }
 
 TEST(AgreedErrors, OneRankFailingStopsEveryRankWithItsCode) {
-  auto comm = finch::dist::make_mpi_communicator();
+  auto comm = finch::distributed::make_mpi_communicator();
   const int last = comm->size() - 1;
   try {
-    finch::dist::run_agreed(*comm, [&] {
+    finch::distributed::run_agreed(*comm, [&] {
       if (comm->rank() == last) throw finch::ConfigError("only the last rank sees this");
     });
     FAIL() << "every rank must leave";
-  } catch (const finch::dist::AgreedExit& e) {
+  } catch (const finch::distributed::AgreedExit& e) {
     EXPECT_EQ(e.exit_code(), 2);
     // Rank 0 was fine (unless it is the last): the failing rank is the one that speaks.
     const bool speaks = comm->rank() == last;
     EXPECT_EQ(std::string(e.what()).empty(), !speaks) << e.what();
   }
-  EXPECT_NO_THROW(finch::dist::run_agreed(*comm, [] {}));
+  EXPECT_NO_THROW(finch::distributed::run_agreed(*comm, [] {}));
 }

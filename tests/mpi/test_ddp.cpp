@@ -4,12 +4,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "finch/dist/communicator.h"
-#include "finch/dist/grad_sync.h"
+#include "finch/distributed/communicator.h"
+#include "finch/distributed/grad_sync.h"
 #include "finch/model/batchnorm.h"
 #include "finch/model/efficientnet.h"
 #include "finch/model/freeze.h"
 #include "finch/model/weights.h"
+#include "finch/train/bn_stats.h"
 
 using namespace finch;
 
@@ -17,13 +18,6 @@ namespace {
 
 constexpr int kSteps = 5;
 constexpr int64_t kB = 4;  // per-rank batch
-
-class CommSum final : public model::CrossReplicaSum {
- public:
-  explicit CommSum(dist::Communicator& c) : comm_(c) {}
-  void sum(at::Tensor& t) override { comm_.allreduce(t, dist::ReduceOp::kSum); }
-  dist::Communicator& comm_;
-};
 
 model::EfficientNet make_model() {
   torch::manual_seed(1234);  // identical initial weights everywhere
@@ -44,7 +38,7 @@ std::pair<torch::Tensor, torch::Tensor> global_batch(int k, int world) {
 }
 
 void sgd_step(model::EfficientNet& m, torch::optim::SGD& opt, const torch::Tensor& x, const torch::Tensor& y,
-              dist::GradientSynchronizer* sync) {
+              distributed::GradientSynchronizer* sync) {
   opt.zero_grad();
   if (sync) sync->prepare();
   torch::nn::functional::cross_entropy(m->forward(x), y).backward();
@@ -76,19 +70,19 @@ double max_diff(const io::NamedTensors& a, const io::NamedTensors& b) {
 
 // Runs the reference (one process, batch W*B) and the distributed version; returns the largest
 // difference of parameters and buffers after kSteps.
-double run(bool train_mode, bool sync_bn, dist::Communicator& comm, size_t* buckets = nullptr) {
+double run(bool train_mode, bool sync_bn, distributed::Communicator& comm, size_t* buckets = nullptr) {
   const int W = comm.size(), r = comm.rank();
   auto ref = make_model();
   auto dis = make_model();
   ref->train(train_mode);
   dis->train(train_mode);
-  if (sync_bn) dis->set_sync_batchnorm(std::make_shared<CommSum>(comm));
+  if (sync_bn) dis->set_sync_batchnorm(std::make_shared<train::CommSum>(comm));
   auto ref_opt = make_opt(ref);
   auto dis_opt = make_opt(dis);
   std::vector<torch::Tensor> trainable;
   for (auto& p : dis->parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  dist::GradientSynchronizer sync(comm, trainable, /*bucket_mb=*/0.5);
+  distributed::GradientSynchronizer sync(comm, trainable, /*bucket_mb=*/0.5);
   if (buckets) *buckets = sync.num_buckets();
   for (int k = 0; k < kSteps; ++k) {
     const auto [x, y] = global_batch(k, W);
@@ -99,16 +93,16 @@ double run(bool train_mode, bool sync_bn, dist::Communicator& comm, size_t* buck
 }
 
 // Every rank ends with the same parameters: compare a checksum's min and max over ranks.
-void expect_identical_across_ranks(model::EfficientNet& m, dist::Communicator& comm) {
+void expect_identical_across_ranks(model::EfficientNet& m, distributed::Communicator& comm) {
   double sum = 0;
   for (const auto& p : m->parameters()) sum += (p.to(torch::kDouble) * (1 + torch::arange(p.numel(), torch::kDouble).view(p.sizes()) * 1e-3)).sum().item<double>();
-  EXPECT_DOUBLE_EQ(comm.allreduce_value(sum, dist::ReduceOp::kMax), comm.allreduce_value(sum, dist::ReduceOp::kMin));
+  EXPECT_DOUBLE_EQ(comm.allreduce_value(sum, distributed::ReduceOp::kMax), comm.allreduce_value(sum, distributed::ReduceOp::kMin));
 }
 
 }  // namespace
 
 TEST(DdpEquivalence, BatchNormInEvalMode) {
-  auto comm = dist::make_mpi_communicator();
+  auto comm = distributed::make_mpi_communicator();
   size_t buckets = 0;
   const double d = run(/*train_mode=*/false, /*sync_bn=*/false, *comm, &buckets);
   EXPECT_GT(buckets, 2u) << "the test must exercise several buckets";
@@ -116,24 +110,24 @@ TEST(DdpEquivalence, BatchNormInEvalMode) {
 }
 
 TEST(DdpEquivalence, BatchNormInTrainModeWithSyncBN) {
-  auto comm = dist::make_mpi_communicator();
+  auto comm = distributed::make_mpi_communicator();
   EXPECT_LE(run(/*train_mode=*/true, /*sync_bn=*/true, *comm), 1e-5);  // parameters and running statistics
 }
 
 TEST(DdpEquivalence, WithoutSyncBNPerRankStatisticsLegitimatelyDiffer) {
-  auto comm = dist::make_mpi_communicator();
+  auto comm = distributed::make_mpi_communicator();
   if (comm->size() == 1) GTEST_SKIP() << "one rank: per-rank and global statistics are the same";
   EXPECT_GT(run(/*train_mode=*/true, /*sync_bn=*/false, *comm), 1e-6);
 }
 
 TEST(GradientSynchronizer, AccumulationSyncsOnlyOnTheLastMicroStepAndRanksAgree) {
-  auto comm = dist::make_mpi_communicator();
+  auto comm = distributed::make_mpi_communicator();
   auto m = make_model();
   m->eval();
   std::vector<torch::Tensor> trainable;
   for (auto& p : m->parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  dist::GradientSynchronizer sync(*comm, trainable, 1.0);
+  distributed::GradientSynchronizer sync(*comm, trainable, 1.0);
   // Rank-specific data: gradients differ per rank until they are synchronised.
   torch::manual_seed(7 + comm->rank());
   const auto x = torch::randn({2, 3, 32, 32}, torch::kDouble);
@@ -149,7 +143,7 @@ TEST(GradientSynchronizer, AccumulationSyncsOnlyOnTheLastMicroStepAndRanksAgree)
   sync.finish();
   // After the synced micro-step: average over ranks of (2 x local gradient).
   auto expect = (local * 2).clone();
-  comm->allreduce(expect, dist::ReduceOp::kAvg);
+  comm->allreduce(expect, distributed::ReduceOp::kAvg);
   EXPECT_LE((trainable.back().grad() - expect).abs().max().item<double>(), 1e-10);
   torch::optim::SGD opt(trainable, torch::optim::SGDOptions(0.1));
   opt.step();

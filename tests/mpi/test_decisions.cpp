@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "finch/dist/communicator.h"
+#include "finch/distributed/communicator.h"
 #include "finch/train/decisions.h"
 
 using namespace finch;
@@ -8,11 +8,11 @@ using namespace finch;
 // Ranks see different local metrics; the decision is taken once on the global ones and every rank
 // applies the same LR and stop.
 TEST(Decisions, RanksWithDifferentLocalMetricsTakeTheSameDecision) {
-  auto comm = dist::make_mpi_communicator();
+  auto comm = distributed::make_mpi_communicator();
   const int r = comm->rank(), W = comm->size();
   SchedulerConfig sc;
-  sc.name = "plateau";
-  sc.mode = "max";
+  sc.name = SchedulerKind::kPlateau;
+  sc.mode = MetricMode::kMax;
   sc.patience = 0;
   sc.factor = 0.5;
   EarlyStoppingConfig ec;
@@ -36,10 +36,10 @@ TEST(Decisions, RanksWithDifferentLocalMetricsTakeTheSameDecision) {
     ASSERT_DOUBLE_EQ(m.val_acc, total_correct / total_count) << "sums, not means of means";
     const auto d = train::decide(*comm, m, schedule, stopper, sc, ec, epoch);
     // Everyone has rank 0's decision ...
-    const double lr_min = comm->allreduce_value(d.next_lr, dist::ReduceOp::kMin);
-    const double lr_max = comm->allreduce_value(d.next_lr, dist::ReduceOp::kMax);
+    const double lr_min = comm->allreduce_value(d.next_lr, distributed::ReduceOp::kMin);
+    const double lr_max = comm->allreduce_value(d.next_lr, distributed::ReduceOp::kMax);
     EXPECT_EQ(lr_min, lr_max);
-    EXPECT_EQ(comm->allreduce_value(d.stop, dist::ReduceOp::kMin), comm->allreduce_value(d.stop, dist::ReduceOp::kMax));
+    EXPECT_EQ(comm->allreduce_value(d.stop, distributed::ReduceOp::kMin), comm->allreduce_value(d.stop, distributed::ReduceOp::kMax));
     // ... which is what the global metric implies.
     const bool improved = ref_stopper.observe(m.val_acc, epoch);
     EXPECT_DOUBLE_EQ(d.next_lr, ref_schedule.observe(m.val_acc));

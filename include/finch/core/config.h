@@ -8,15 +8,86 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace finch {
 
+// Every choice a config key offers is an enum, parsed once when the config is loaded; the names
+// below are the ones the JSON and `--set` use (and the only place they are spelled).
+enum class Activation { kReLU, kLeakyReLU, kSiLU };
+enum class DataFormat { kAuto, kRaw, kPacked };
+enum class OnBadImage { kFail, kSkip };
+enum class Amp { kNone, kBF16, kFP16 };
+enum class OnNan { kStop, kSkipStep };
+enum class DeviceRequest { kAuto, kCpu, kCuda };
+enum class OptimizerKind { kAdam, kAdamW, kSgd };
+enum class SchedulerKind { kNone, kStep, kPlateau, kCosine };
+enum class Metric { kValAcc, kValLoss, kTrainLoss };
+enum class MetricMode { kMax, kMin };
+enum class ThresholdMode { kRel, kAbs };
+enum class LogLevel { kDebug, kInfo, kWarn };
+enum class Progress { kAuto, kOn, kOff };
+enum class Backend { kAuto, kNccl, kMpi };
+
+// ChoiceNames<E>::kAll: each value of E with its config name.
+template <class E>
+struct ChoiceNames;
+#define FINCH_CHOICES(E, ...)                                                        \
+  template <>                                                                        \
+  struct ChoiceNames<E> {                                                            \
+    static constexpr std::pair<E, std::string_view> kAll[] = {__VA_ARGS__};          \
+  }
+FINCH_CHOICES(Activation, {Activation::kReLU, "relu"}, {Activation::kLeakyReLU, "leaky_relu"}, {Activation::kSiLU, "silu"});
+FINCH_CHOICES(DataFormat, {DataFormat::kAuto, "auto"}, {DataFormat::kRaw, "raw"}, {DataFormat::kPacked, "packed"});
+FINCH_CHOICES(OnBadImage, {OnBadImage::kFail, "fail"}, {OnBadImage::kSkip, "skip"});
+FINCH_CHOICES(Amp, {Amp::kNone, "none"}, {Amp::kBF16, "bf16"}, {Amp::kFP16, "fp16"});
+FINCH_CHOICES(OnNan, {OnNan::kStop, "stop"}, {OnNan::kSkipStep, "skip_step"});
+FINCH_CHOICES(DeviceRequest, {DeviceRequest::kAuto, "auto"}, {DeviceRequest::kCpu, "cpu"}, {DeviceRequest::kCuda, "cuda"});
+FINCH_CHOICES(OptimizerKind, {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kSgd, "sgd"});
+FINCH_CHOICES(SchedulerKind, {SchedulerKind::kNone, "none"}, {SchedulerKind::kStep, "step"}, {SchedulerKind::kPlateau, "plateau"},
+              {SchedulerKind::kCosine, "cosine"});
+FINCH_CHOICES(Metric, {Metric::kValAcc, "val_acc"}, {Metric::kValLoss, "val_loss"}, {Metric::kTrainLoss, "train_loss"});
+FINCH_CHOICES(MetricMode, {MetricMode::kMax, "max"}, {MetricMode::kMin, "min"});
+FINCH_CHOICES(ThresholdMode, {ThresholdMode::kRel, "rel"}, {ThresholdMode::kAbs, "abs"});
+FINCH_CHOICES(LogLevel, {LogLevel::kDebug, "debug"}, {LogLevel::kInfo, "info"}, {LogLevel::kWarn, "warn"});
+FINCH_CHOICES(Progress, {Progress::kAuto, "auto"}, {Progress::kOn, "on"}, {Progress::kOff, "off"});
+FINCH_CHOICES(Backend, {Backend::kAuto, "auto"}, {Backend::kNccl, "nccl"}, {Backend::kMpi, "mpi"});
+#undef FINCH_CHOICES
+
+// The config name of a choice ("fp16"), for logs, metrics and state.json.
+template <class E>
+std::string_view choice_name(E value) {
+  for (const auto& [v, n] : ChoiceNames<E>::kAll)
+    if (v == value) return n;
+  return "?";
+}
+
+// The choice named `name`; nullopt when E has no such name.
+template <class E>
+std::optional<E> choice_from_name(std::string_view name) {
+  for (const auto& [v, n] : ChoiceNames<E>::kAll)
+    if (n == name) return v;
+  return std::nullopt;
+}
+
+// The choice named `name`, or a ConfigError: "<what>: expected one of "a", "b", got "c"".
+[[noreturn]] void throw_unknown_choice(const std::string& what, std::string_view got, const std::vector<std::string>& names);
+
+template <class E>
+E parse_choice(std::string_view name, const std::string& what) {
+  if (auto v = choice_from_name<E>(name)) return *v;
+  std::vector<std::string> names;
+  for (const auto& [v, n] : ChoiceNames<E>::kAll) names.emplace_back(n);
+  throw_unknown_choice(what, name, names);
+}
+
 struct HeadConfig {
   int hidden = 0;                    // 0: dropout + Linear; >0: dropout + Linear(hidden) + act + Linear
-  std::string activation = "relu";   // relu | leaky_relu | silu
+  Activation activation = Activation::kReLU;
   double negative_slope = 0.01;      // for leaky_relu
 };
 
@@ -33,13 +104,13 @@ struct ModelConfig {
 
 struct DataConfig {
   std::string root;                  // CUB_200_2011 folder or a packed file
-  std::string format = "auto";       // auto | raw | packed
+  DataFormat format = DataFormat::kAuto;
   int image_size = 224;              // train crop and eval crop
   int resize = 256;                  // eval: shorter side before the center crop
   double val_fraction = 0.1;         // stratified slice of the *train* split
   int workers = 4;                   // loader threads per rank
   int prefetch = 4;                  // batches queued ahead per rank
-  std::string on_error = "fail";     // fail | skip (corrupt/missing images at train time)
+  OnBadImage on_error = OnBadImage::kFail;  // corrupt/missing images at train time
   bool crop_to_bbox = false;
   double bbox_margin = 0.1;
   std::vector<double> scale = {0.08, 1.0};        // RandomResizedCrop
@@ -54,18 +125,18 @@ struct TrainConfig {
   int batch_size = 32;               // per rank
   int accum_steps = 1;
   double clip_grad_norm = 0.0;       // 0 = off
-  std::string amp = "none";          // none | bf16 | fp16
+  Amp amp = Amp::kNone;
   bool channels_last = false;
   int seed = 42;
   double label_smoothing = 0.0;
-  std::string on_nan = "stop";       // stop | skip_step
-  std::string device = "auto";       // auto | cpu | cuda
+  OnNan on_nan = OnNan::kStop;
+  DeviceRequest device = DeviceRequest::kAuto;
   int max_steps = 0;                 // 0 = no limit (debugging, smoke tests)
   int precise_bn_batches = 0;        // recompute BN statistics from N train batches before validation
 };
 
 struct OptimizerConfig {
-  std::string name = "adam";         // adam | adamw | sgd
+  OptimizerKind name = OptimizerKind::kAdam;
   double lr = 1e-3;
   double weight_decay = 0.0;
   bool no_decay_bn_bias = true;
@@ -76,15 +147,15 @@ struct OptimizerConfig {
 };
 
 struct SchedulerConfig {
-  std::string name = "none";         // none | step | plateau | cosine
+  SchedulerKind name = SchedulerKind::kNone;
   int step_size = 1;
   double gamma = 0.9;
-  std::string monitor = "val_acc";   // val_acc | val_loss (plateau)
-  std::string mode = "max";
+  Metric monitor = Metric::kValAcc;   // plateau
+  MetricMode mode = MetricMode::kMax;
   double factor = 0.1;
   int patience = 10;
   double threshold = 1e-4;
-  std::string threshold_mode = "rel";
+  ThresholdMode threshold_mode = ThresholdMode::kRel;
   int cooldown = 0;
   double min_lr = 0.0;
   int warmup_epochs = 0;             // cosine
@@ -92,8 +163,8 @@ struct SchedulerConfig {
 
 struct EarlyStoppingConfig {
   bool enabled = true;
-  std::string monitor = "val_acc";
-  std::string mode = "max";
+  Metric monitor = Metric::kValAcc;  // val_acc | val_loss
+  MetricMode mode = MetricMode::kMax;
   int patience = 3;
   double min_delta = 0.0;
   bool restore_best = true;
@@ -108,13 +179,13 @@ struct CheckpointConfig {
 
 struct LoggingConfig {
   int every_steps = 10;
-  std::string level = "info";        // debug | info | warn
+  LogLevel level = LogLevel::kInfo;
   bool all_ranks = false;            // non-zero ranks log info too (debugging)
-  std::string progress = "auto";     // auto | on | off
+  Progress progress = Progress::kAuto;
 };
 
 struct DistConfig {
-  std::string backend = "auto";      // auto | nccl | mpi
+  Backend backend = Backend::kAuto;
   double bucket_mb = 25.0;
   bool sync_bn = false;
   bool broadcast_buffers = true;

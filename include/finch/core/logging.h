@@ -5,12 +5,14 @@
 
 #include <string>
 
+#include "finch/core/config.h"
+
 namespace finch {
 
 struct LogOptions {
   int rank = 0;
   int world_size = 1;
-  std::string level = "info";  // debug | info | warn
+  LogLevel level = LogLevel::kInfo;
   bool all_ranks = false;
 };
 

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "finch/io/weight_import.h"
+#include "finch/io/named_tensors.h"
 
 namespace finch::io {
 

@@ -13,6 +13,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "finch/io/named_tensors.h"
+
 namespace finch::io {
 
 struct TensorFile {
@@ -21,6 +23,7 @@ struct TensorFile {
   std::map<std::string, std::string> metadata;
 
   const at::Tensor& at(const std::string& name) const;  // RuntimeError naming the missing key
+  NamedTensors in_order() const;                         // every tensor, in file order
 };
 
 TensorFile read_safetensors(const std::string& path);

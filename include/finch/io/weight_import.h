@@ -9,9 +9,9 @@
 
 #include <ATen/core/Tensor.h>
 
-namespace finch::io {
+#include "finch/io/named_tensors.h"
 
-using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+namespace finch::io {
 
 // A state dict saved with torch.save(model.state_dict(), path) (also {"state_dict": ...} or
 // {"model": ...} wrappers, as training scripts often write).

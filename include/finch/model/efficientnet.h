@@ -12,6 +12,7 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/pimpl.h>
 
+#include "finch/core/config.h"
 #include "finch/model/stack.h"
 
 namespace finch::model {
@@ -34,7 +35,7 @@ std::string canonical_arch(const std::string& arch);
 
 struct HeadOptions {
   int hidden = 0;                   // 0: Dropout -> Linear (torchvision's head)
-  std::string activation = "relu";  // relu | leaky_relu | silu (only with hidden > 0)
+  Activation activation = Activation::kReLU;  // only with hidden > 0
   double negative_slope = 0.01;
 };
 

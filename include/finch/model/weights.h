@@ -6,12 +6,14 @@
 
 #include <torch/nn/module.h>
 
-#include "finch/io/weight_import.h"
+#include "finch/io/named_tensors.h"
 
 namespace finch::model {
 
 // Parameters and buffers in registration order, as torchvision's state_dict() lists them.
 io::NamedTensors model_state(const torch::nn::Module& model);
+// A copy that later training steps do not change (the best epoch's weights).
+io::NamedTensors clone_state(const io::NamedTensors& state);
 
 struct LoadOptions {
   // Keys under "classifier." that are absent or shaped differently keep the model's fresh init

@@ -4,7 +4,9 @@
 // (they are what its checkpoints save).
 #pragma once
 
-#include "finch/dist/communicator.h"
+#include <string>
+
+#include "finch/distributed/communicator.h"
 #include "finch/train/schedule.h"
 
 namespace finch::train {
@@ -20,7 +22,7 @@ struct EpochMetrics {
   bool has_val = false;
 };
 
-EpochMetrics reduce_epoch_metrics(dist::Communicator& comm, const LocalSums& local);
+EpochMetrics reduce_epoch_metrics(distributed::Communicator& comm, const LocalSums& local);
 
 struct Decision {
   double next_lr = 0;
@@ -28,8 +30,12 @@ struct Decision {
   bool improved = false;
 };
 
+// Collective: "" when `finite` holds on every rank, else the ranks where it does not ("1, 3"), the
+// same string on every rank, so that every rank handles a non-finite loss the same way.
+std::string nonfinite_ranks(distributed::Communicator& comm, bool finite);
+
 // Collective. `metrics` must already be global (reduce_epoch_metrics).
-Decision decide(dist::Communicator& comm, const EpochMetrics& metrics, LrSchedule& schedule, EarlyStopping& stopper,
+Decision decide(distributed::Communicator& comm, const EpochMetrics& metrics, LrSchedule& schedule, EarlyStopping& stopper,
                 const SchedulerConfig& scheduler, const EarlyStoppingConfig& early, int epoch);
 
 }  // namespace finch::train

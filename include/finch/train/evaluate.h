@@ -10,7 +10,7 @@
 
 #include "finch/data/source.h"
 #include "finch/data/transforms.h"
-#include "finch/dist/communicator.h"
+#include "finch/distributed/communicator.h"
 #include "finch/model/efficientnet.h"
 
 namespace finch::train {
@@ -37,6 +37,6 @@ struct EvalTotals {
 };
 
 EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::ImageSource> source,
-                    const std::vector<int64_t>& split, dist::Communicator& comm, const EvalOptions& o);
+                    const std::vector<int64_t>& split, distributed::Communicator& comm, const EvalOptions& o);
 
 }  // namespace finch::train

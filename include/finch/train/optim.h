@@ -12,7 +12,7 @@
 #include <torch/optim/optimizer.h>
 
 #include "finch/core/config.h"
-#include "finch/io/weight_import.h"
+#include "finch/io/named_tensors.h"
 
 namespace finch::train {
 
@@ -22,8 +22,8 @@ void set_lr(torch::optim::Optimizer& optimizer, double lr);
 double get_lr(const torch::optim::Optimizer& optimizer);
 
 // "g{group}.p{index}.{exp_avg|exp_avg_sq|max_exp_avg_sq|step|momentum_buffer}" -> tensor.
-io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, const std::string& name);
+io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind);
 // Restores what optimizer_state wrote; RuntimeError naming what does not fit.
-void load_optimizer_state(torch::optim::Optimizer& optimizer, const std::string& name, const io::NamedTensors& state);
+void load_optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind, const io::NamedTensors& state);
 
 }  // namespace finch::train

@@ -23,7 +23,7 @@ class LrSchedule {
   double lr_at(int epoch) const;
   // plateau: feed the epoch's metric; returns the LR for the next epoch.
   double observe(double metric);
-  bool metric_driven() const { return c_.name == "plateau"; }
+  bool metric_driven() const { return c_.name == SchedulerKind::kPlateau; }
 
   nlohmann::json state() const;
   void load(const nlohmann::json& state);

@@ -8,20 +8,18 @@
 
 #include "finch/core/config.h"
 #include "finch/core/run_dir.h"
-#include "finch/dist/communicator.h"
-#include "finch/dist/world.h"
+#include "finch/distributed/run_context.h"
 
 namespace finch::train {
 
 struct TrainRequest {
   Config config;
   RunDir run_dir;
-  std::string resume;  // "", "auto" or a checkpoint directory
-  torch::Device device = torch::kCPU;  // chosen once by dist::select_device (current before any CUDA work)
+  std::string resume;  // "": a fresh run; a checkpoint directory, or a run directory (its latest intact checkpoint)
 };
 
-// Runs the whole training; returns the process exit code (0, or 1 when the run stopped on a
-// non-finite loss). Throws finch::Error for bad input.
-int run_training(const TrainRequest& request, dist::Communicator& comm, const dist::WorldInfo& world);
+// Runs the whole training on the context's device and communicator; returns the process exit code
+// (0, or 1 when the run stopped on a non-finite loss). Throws finch::Error for bad input.
+int run_training(const TrainRequest& request, distributed::RunContext& context);
 
 }  // namespace finch::train

@@ -11,9 +11,9 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "finch/dist/communicator.h"
+#include "finch/distributed/communicator.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 
 class GradientSynchronizer {
  public:
@@ -41,4 +41,4 @@ class GradientSynchronizer {
 // Copies rank `root`'s tensors to every rank (initial parameters and buffers).
 void broadcast_tensors(Communicator& comm, const std::vector<at::Tensor>& tensors, int root = 0);
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

@@ -13,10 +13,12 @@
 
 #include <c10/core/Device.h>
 
-namespace finch::dist {
+#include "finch/core/config.h"
+
+namespace finch::distributed {
 
 struct DeviceInputs {
-  std::string request = "auto";           // train.device: auto | cpu | cuda
+  DeviceRequest request = DeviceRequest::kAuto;  // train.device
   int rank = 0;                           // for messages
   int local_rank = 0, local_size = 1;     // node-local rank and ranks on this node
   int visible_gpus = 0;                   // GPUs this process sees
@@ -36,9 +38,9 @@ DevicePlan plan_device(const DeviceInputs& in);
 // Gathers the inputs on this node (a collective over the node's ranks: every rank calls it),
 // plans, and makes the chosen GPU current (c10::cuda::set_device). Returns the device and logs
 // nothing; `reason` receives the plan's explanation when not null.
-c10::Device select_device(const std::string& request, bool share_gpus, std::string* reason = nullptr);
+c10::Device select_device(DeviceRequest request, bool share_gpus, std::string* reason = nullptr);
 
 // "NVIDIA H200 (bus 0000:1a:00.0)", for logs; "cpu" for the CPU.
 std::string describe_device(const c10::Device& device);
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

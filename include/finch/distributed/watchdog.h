@@ -3,7 +3,7 @@
 // and calls MPI_Abort, which takes the whole job down. Off until set_collective_timeout is called.
 #pragma once
 
-namespace finch::dist {
+namespace finch::distributed {
 
 void set_collective_timeout(double seconds);  // <= 0: off
 
@@ -16,4 +16,4 @@ class CollectiveGuard {
   CollectiveGuard& operator=(const CollectiveGuard&) = delete;
 };
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

@@ -1,12 +1,12 @@
-// The device rule of dist::plan_device: ranks per node x visible GPUs x how the launcher bound them.
+// The device rule of distributed::plan_device: ranks per node x visible GPUs x how the launcher bound them.
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
 #include "finch/core/build_info.h"
 #include "finch/core/error.h"
-#include "finch/dist/device.h"
+#include "finch/distributed/device.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 namespace {
 
 DeviceInputs node(int local_rank, int local_size, int gpus, std::vector<std::string> visible = {}) {
@@ -75,11 +75,11 @@ TEST(DevicePlan, SharingWhenAskedWrapsAround) {
 
 TEST(DevicePlan, CpuRequestsAndNoGpus) {
   auto cpu = node(0, 2, 8);
-  cpu.request = "cpu";
+  cpu.request = DeviceRequest::kCpu;
   EXPECT_FALSE(plan_device(cpu).cuda);
   EXPECT_FALSE(plan_device(node(1, 4, 0)).cuda);  // auto without GPUs: CPU, whatever the rank count
   auto cuda = node(1, 2, 0);
-  cuda.request = "cuda";
+  cuda.request = DeviceRequest::kCuda;
   try {
     plan_device(cuda);
     FAIL() << "expected ConfigError";
@@ -90,9 +90,9 @@ TEST(DevicePlan, CpuRequestsAndNoGpus) {
 
 TEST(DevicePlan, SelectDeviceOnThisMachine) {
   // A world of one: CPU on a machine without GPUs (CI), GPU 0 where there is one.
-  const auto d = select_device("auto", false);
+  const auto d = select_device(DeviceRequest::kAuto, false);
   EXPECT_EQ(d.is_cuda(), torch::cuda::is_available());
 }
 
 }  // namespace
-}  // namespace finch::dist
+}  // namespace finch::distributed

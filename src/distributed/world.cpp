@@ -1,4 +1,4 @@
-#include "finch/dist/world.h"
+#include "finch/distributed/world.h"
 
 #include <mpi.h>
 
@@ -9,7 +9,7 @@
 
 #include "finch/core/error.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 namespace {
 
 WorldInfo g_world;
@@ -86,4 +86,4 @@ std::string mpi_library_version() {
   return comma == std::string::npos ? v : v.substr(0, comma);
 }
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

@@ -1,4 +1,4 @@
-#include "finch/dist/grad_sync.h"
+#include "finch/distributed/grad_sync.h"
 
 #include <mutex>
 
@@ -8,7 +8,7 @@
 #include "finch/core/error.h"
 #include "finch/core/torch_compat.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 
 struct GradientSynchronizer::State {
   Communicator* comm = nullptr;
@@ -124,4 +124,4 @@ void broadcast_tensors(Communicator& comm, const std::vector<at::Tensor>& tensor
   comm.broadcast(ts, root);
 }
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace finch::dist {
+namespace finch::distributed {
 
 struct WorldInfo {
   int rank = 0;
@@ -36,4 +36,4 @@ void finalize_world();
 // "Open MPI v4.1.4, ..." (works before MPI_Init).
 std::string mpi_library_version();
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

@@ -8,7 +8,7 @@
 
 #include "finch/core/error.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 
 void set_cuda_device(int index) { c10::cuda::set_device(static_cast<c10::DeviceIndex>(index)); }
 
@@ -19,4 +19,4 @@ std::string cuda_device_name(int index) {
                      static_cast<double>(p.totalGlobalMem) / (1u << 30));
 }
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

@@ -7,9 +7,9 @@
 #include <functional>
 
 #include "finch/core/error.h"
-#include "finch/dist/communicator.h"
+#include "finch/distributed/communicator.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 
 // Thrown on every rank after agreement. `message` is empty on ranks that should stay quiet.
 class AgreedExit : public Error {
@@ -20,4 +20,4 @@ class AgreedExit : public Error {
 // Runs `body` on every rank; throws AgreedExit everywhere if it threw a finch::Error anywhere.
 void run_agreed(Communicator& comm, const std::function<void()>& body);
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

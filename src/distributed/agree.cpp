@@ -1,8 +1,8 @@
-#include "finch/dist/agree.h"
+#include "finch/distributed/agree.h"
 
 #include <fmt/format.h>
 
-namespace finch::dist {
+namespace finch::distributed {
 
 void run_agreed(Communicator& comm, const std::function<void()>& body) {
   int code = 0;
@@ -25,4 +25,4 @@ void run_agreed(Communicator& comm, const std::function<void()>& body) {
                    worst);
 }
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

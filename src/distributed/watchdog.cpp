@@ -1,4 +1,4 @@
-#include "finch/dist/watchdog.h"
+#include "finch/distributed/watchdog.h"
 
 #include <mpi.h>
 
@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <thread>
 
-#include "finch/dist/world.h"
+#include "finch/distributed/world.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -52,4 +52,4 @@ CollectiveGuard::CollectiveGuard(const char* what) {
 
 CollectiveGuard::~CollectiveGuard() { g_since_ns = 0; }
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

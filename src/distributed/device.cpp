@@ -1,4 +1,4 @@
-#include "finch/dist/device.h"
+#include "finch/distributed/device.h"
 
 #include <cstdlib>
 #include <set>
@@ -8,9 +8,9 @@
 
 #include "finch/core/build_info.h"
 #include "finch/core/error.h"
-#include "finch/dist/world.h"
+#include "finch/distributed/world.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 
 #if FINCH_USE_CUDA
 // cuda_device.cpp (CUDA builds only)
@@ -36,10 +36,10 @@ bool bound_per_rank(const std::vector<std::string>& node_visible) {
 }  // namespace
 
 DevicePlan plan_device(const DeviceInputs& in) {
-  if (in.request == "cpu") return {false, 0, "train.device=cpu"};
+  if (in.request == DeviceRequest::kCpu) return {false, 0, "train.device=cpu"};
   const std::string mine = in.local_rank < static_cast<int>(in.node_visible.size()) ? in.node_visible[in.local_rank] : "";
   if (in.visible_gpus <= 0) {
-    if (in.request == "cuda")
+    if (in.request == DeviceRequest::kCuda)
       throw ConfigError(fmt::format("rank {}: train.device is cuda but {}{}", in.rank,
                                     FINCH_USE_CUDA ? "no CUDA device is visible" : "this finch was built without CUDA (a CPU LibTorch or FINCH_CUDA=OFF)",
                                     visible_note(mine)));
@@ -61,7 +61,7 @@ DevicePlan plan_device(const DeviceInputs& in) {
       in.rank, in.local_size, in.visible_gpus, visible_note(mine), in.visible_gpus, in.visible_gpus));
 }
 
-c10::Device select_device(const std::string& request, bool share_gpus, std::string* reason) {
+c10::Device select_device(DeviceRequest request, bool share_gpus, std::string* reason) {
   const WorldInfo& w = world();
   DeviceInputs in;
   in.request = request;
@@ -71,7 +71,7 @@ c10::Device select_device(const std::string& request, bool share_gpus, std::stri
   in.share_gpus = share_gpus;
   const char* env = std::getenv("CUDA_VISIBLE_DEVICES");
   in.node_visible = gather_on_node(env ? env : "");
-  in.visible_gpus = request == "cpu" ? 0 : static_cast<int>(torch::cuda::device_count());
+  in.visible_gpus = request == DeviceRequest::kCpu ? 0 : static_cast<int>(torch::cuda::device_count());
   const DevicePlan plan = plan_device(in);
   if (reason) *reason = plan.reason;
   if (!plan.cuda) return c10::Device(c10::kCPU);
@@ -88,4 +88,4 @@ std::string describe_device(const c10::Device& device) {
   return device.str();
 }
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

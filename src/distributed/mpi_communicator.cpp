@@ -7,11 +7,11 @@
 #include <fmt/format.h>
 
 #include "finch/core/error.h"
-#include "finch/dist/communicator.h"
-#include "finch/dist/watchdog.h"
-#include "finch/dist/world.h"
+#include "finch/distributed/communicator.h"
+#include "finch/distributed/watchdog.h"
+#include "finch/distributed/world.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 namespace {
 
 MPI_Datatype mpi_type(at::ScalarType t) {
@@ -167,4 +167,4 @@ int64_t Communicator::broadcast_value(int64_t value, int root) {
 
 std::unique_ptr<Communicator> make_mpi_communicator() { return std::make_unique<MpiCommunicator>(); }
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

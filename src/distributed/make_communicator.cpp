@@ -1,9 +1,9 @@
 // The one place that knows which backends this build has.
 #include "finch/core/build_info.h"
 #include "finch/core/error.h"
-#include "finch/dist/communicator.h"
+#include "finch/distributed/communicator.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 
 #if FINCH_USE_CUDA
 // nccl_communicator.cpp (CUDA builds only)
@@ -19,8 +19,8 @@ std::string nccl_description() {
 #endif
 }
 
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, const c10::Device& device, double timeout_s) {
-  const bool nccl = backend == "nccl" || (backend == "auto" && device.is_cuda());
+std::unique_ptr<Communicator> make_communicator(Backend backend, const c10::Device& device, double timeout_s) {
+  const bool nccl = backend == Backend::kNccl || (backend == Backend::kAuto && device.is_cuda());
   if (!nccl) return make_mpi_communicator();
   if (!device.is_cuda()) throw ConfigError("dist.backend is nccl but the model is on the CPU (NCCL needs CUDA tensors): use mpi or auto");
 #if FINCH_USE_CUDA
@@ -30,4 +30,4 @@ std::unique_ptr<Communicator> make_communicator(const std::string& backend, cons
 #endif
 }
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

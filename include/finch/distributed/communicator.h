@@ -10,7 +10,9 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
-namespace finch::dist {
+#include "finch/core/config.h"
+
+namespace finch::distributed {
 
 enum class ReduceOp { kSum, kAvg, kMax, kMin };
 
@@ -50,11 +52,11 @@ class Communicator {
 std::unique_ptr<Communicator> make_mpi_communicator();
 
 // dist.backend: "auto" is NCCL when the model is on CUDA, MPI otherwise. `device` is the one
-// dist::select_device chose (NCCL's communicator lives on it). ConfigError for a backend this
+// distributed::select_device chose (NCCL's communicator lives on it). ConfigError for a backend this
 // build or device cannot provide.
-std::unique_ptr<Communicator> make_communicator(const std::string& backend, const c10::Device& device, double timeout_s);
+std::unique_ptr<Communicator> make_communicator(Backend backend, const c10::Device& device, double timeout_s);
 
 // "NCCL 2.28.9" in CUDA builds, "not in this build" otherwise.
 std::string nccl_description();
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

@@ -16,10 +16,10 @@
 #include <fmt/format.h>
 
 #include "finch/core/error.h"
-#include "finch/dist/communicator.h"
-#include "finch/dist/world.h"
+#include "finch/distributed/communicator.h"
+#include "finch/distributed/world.h"
 
-namespace finch::dist {
+namespace finch::distributed {
 namespace {
 
 ncclDataType_t nccl_type(at::ScalarType t) {
@@ -48,7 +48,7 @@ ncclRedOp_t nccl_op(ReduceOp op) {
 
 class NcclCommunicator final : public Communicator {
  public:
-  // `device` is the GPU dist::select_device made current; NCCL binds the communicator to the
+  // `device` is the GPU distributed::select_device made current; NCCL binds the communicator to the
   // current device at creation, so the guard makes that explicit.
   NcclCommunicator(int device, double timeout_s) : rank_(world().rank), size_(world().size), device_(device), timeout_s_(timeout_s) {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
@@ -161,4 +161,4 @@ std::string nccl_version() {
   return fmt::format("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100);
 }
 
-}  // namespace finch::dist
+}  // namespace finch::distributed

@@ -1,0 +1,40 @@
+// The data side of a training run: the dataset and its train/val/test split, each epoch's
+// distributed sampler, loaders of training batches, and how validation and test batches are made.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <c10/core/Device.h>
+
+#include "finch/core/config.h"
+#include "finch/data/dataset.h"
+#include "finch/data/loader.h"
+#include "finch/data/sampler.h"
+#include "finch/train/evaluate.h"
+
+namespace finch::train {
+
+class TrainData {
+ public:
+  // Opens config.data (ConfigError when its classes are not model.classes). Not collective.
+  TrainData(const Config& config, int rank, int world, c10::Device device);
+
+  const data::DatasetBundle& bundle() const { return bundle_; }
+
+  // Epoch `epoch`'s order over the train split: this rank's share, in steps of
+  // batch_size x accum_steps samples per rank.
+  data::DistributedSampler sampler(int64_t epoch) const;
+  // Training-transform batches of sampler positions `positions` (the augmentation draws depend on `epoch`).
+  data::BatchLoader train_batches(const std::vector<int64_t>& positions, int epoch) const;
+  // Evaluation batches on `device` (the eval transform, the training batch size).
+  EvalOptions eval_options(bool per_class, bool channels_last) const;
+
+ private:
+  Config c_;
+  int rank_, world_;
+  c10::Device device_;
+  data::DatasetBundle bundle_;
+};
+
+}  // namespace finch::train

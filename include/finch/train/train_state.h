@@ -1,0 +1,61 @@
+// Where a run is, as a checkpoint's state.json records it, and the checkpoint files of a run:
+// saving (rank 0), resuming (every rank, any world size), and finding the checkpoint a user means.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/optim/optimizer.h>
+
+#include "finch/core/config.h"
+#include "finch/model/efficientnet.h"
+
+namespace finch::train {
+
+struct TrainState {
+  int epoch = 0;                // the epoch the checkpoint was taken in
+  bool epoch_complete = false;  // true: at its end; false: mid-epoch, `sample_offset` says where
+  int64_t global_step = 0;      // optimizer steps taken so far
+  int64_t sample_offset = 0;    // global samples of `epoch` already consumed (mid-epoch)
+  int world_size = 1;           // ranks that wrote it (a resume may use another number)
+  int batch_size = 0, accum_steps = 1, seed = 0;
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  nlohmann::json scheduler = nlohmann::json::object();       // LrSchedule::state()
+  nlohmann::json early_stopping = nlohmann::json::object();  // EarlyStopping::state()
+  nlohmann::json grad_scaler = nlohmann::json::object();     // GradScaler::state()
+  nlohmann::json config = nlohmann::json::object();          // the run's resolved config
+
+  // Where a run resumed from this state continues.
+  int resume_epoch() const { return epoch_complete ? epoch + 1 : epoch; }
+  int64_t resume_offset() const { return epoch_complete ? 0 : sample_offset; }
+};
+
+// state.json's fields, plus the finch and LibTorch versions and the time.
+nlohmann::json to_json(const TrainState& state);
+// ConfigError naming `source` and the key for a missing or mistyped field. Reads checkpoints of
+// earlier finch versions too (a bare "loss_scale" instead of "grad_scaler").
+TrainState train_state_from_json(const nlohmann::json& json, const std::string& source);
+
+// Writes checkpoints/name (model, optimizer, state) atomically; rank 0 only.
+void save_train_checkpoint(const std::string& checkpoints, const std::string& name, torch::nn::Module& model,
+                           torch::optim::Optimizer& optimizer, const TrainState& state);
+// Loads the weights and optimizer state of the checkpoint directory `path` into `model` and
+// `optimizer` (RuntimeError naming what does not fit) and returns its state.
+TrainState load_train_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                                 OptimizerKind kind);
+
+enum class CheckpointPick {
+  kLatest,          // resuming: the newest intact periodic checkpoint
+  kBestElseLatest,  // evaluating: checkpoints/best when intact, else the latest
+};
+// The checkpoint directory that `path` means: a checkpoint directory itself, or a run directory
+// (its checkpoints/ folder, picked as asked). `notes` receives why newer checkpoints were passed
+// over. RuntimeError naming `path` when nothing intact is there.
+std::string resolve_checkpoint(const std::string& path, CheckpointPick pick, std::vector<std::string>* notes = nullptr);
+// checkpoints/best of a checkpoints folder when it is intact.
+std::optional<std::string> best_checkpoint(const std::string& checkpoints);
+
+}  // namespace finch::train

@@ -1,0 +1,27 @@
+#include "finch/train/forward_loss.h"
+
+#include <torch/torch.h>
+
+#include "finch/core/torch_compat.h"
+
+namespace finch::train {
+
+at::Tensor model_input(const at::Tensor& images, const ForwardOptions& o) {
+  auto x = images.to(o.device, /*non_blocking=*/true);
+  return o.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+}
+
+ForwardOutput forward_loss(model::EfficientNetImpl& model, const data::Batch& batch, const ForwardOptions& o) {
+  namespace F = torch::nn::functional;
+  ForwardOutput out;
+  const auto x = model_input(batch.images, o);
+  out.labels = batch.labels.to(o.device, /*non_blocking=*/true);
+  compat::CudaAutocast autocast(o.amp != Amp::kNone, o.amp == Amp::kFP16 ? at::kHalf : at::kBFloat16);
+  out.logits = model.forward(x).to(torch::kFloat);
+  auto options = F::CrossEntropyFuncOptions().label_smoothing(o.label_smoothing);
+  if (o.sum) options.reduction(torch::kSum);
+  out.loss = F::cross_entropy(out.logits, out.labels, options);
+  return out;
+}
+
+}  // namespace finch::train

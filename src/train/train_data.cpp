@@ -1,0 +1,57 @@
+#include "finch/train/train_data.h"
+
+#include <fmt/format.h>
+
+#include "finch/core/error.h"
+
+namespace finch::train {
+
+TrainData::TrainData(const Config& config, int rank, int world, c10::Device device)
+    : c_(config), rank_(rank), world_(world), device_(device), bundle_(data::open_dataset(config.data, config.train.seed)) {
+  if (static_cast<int>(bundle_.source->class_names().size()) != c_.model.classes)
+    throw ConfigError(fmt::format("key 'model.classes' is {} but the dataset '{}' has {} classes", c_.model.classes, c_.data.root,
+                                  bundle_.source->class_names().size()));
+}
+
+data::DistributedSampler TrainData::sampler(int64_t epoch) const {
+  data::SamplerOptions so;
+  so.size = static_cast<int64_t>(bundle_.split.train.size());
+  so.world = world_;
+  so.rank = rank_;
+  so.batch_size = c_.train.batch_size * c_.train.accum_steps;  // samples per rank per optimizer step
+  so.drop_last = c_.data.drop_last;
+  so.seed = c_.train.seed;
+  data::DistributedSampler s(so);
+  s.set_epoch(epoch);
+  return s;
+}
+
+data::BatchLoader TrainData::train_batches(const std::vector<int64_t>& positions, int epoch) const {
+  data::LoaderOptions lo;
+  lo.batch_size = c_.train.batch_size;
+  lo.workers = c_.data.workers;
+  lo.prefetch = c_.data.prefetch;
+  lo.transform = data::train_transform(c_.data);
+  lo.skip_errors = c_.data.on_error == OnBadImage::kSkip;
+  lo.seed = c_.train.seed;
+  lo.epoch = epoch;
+  lo.pin_memory = device_.is_cuda();
+  std::vector<int64_t> order;  // sampler positions -> dataset indices of the train split
+  for (int64_t k : positions) order.push_back(bundle_.split.train[k]);
+  return data::BatchLoader(bundle_.source, std::move(order), lo);
+}
+
+EvalOptions TrainData::eval_options(bool per_class, bool channels_last) const {
+  EvalOptions o;
+  o.batch_size = c_.train.batch_size;
+  o.workers = c_.data.workers;
+  o.prefetch = c_.data.prefetch;
+  o.transform = data::eval_transform(c_.data);
+  o.device = device_;
+  o.channels_last = channels_last;
+  o.per_class = per_class;
+  o.classes = c_.model.classes;
+  return o;
+}
+
+}  // namespace finch::train

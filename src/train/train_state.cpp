@@ -1,0 +1,107 @@
+#include "finch/train/train_state.h"
+
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <torch/version.h>
+
+#include "finch/core/build_info.h"
+#include "finch/core/error.h"
+#include "finch/io/checkpoint.h"
+#include "finch/model/weights.h"
+#include "finch/train/optim.h"
+
+namespace finch::train {
+namespace fs = std::filesystem;
+
+nlohmann::json to_json(const TrainState& s) {
+  return {{"epoch", s.epoch},
+          {"epoch_complete", s.epoch_complete},
+          {"global_step", s.global_step},
+          {"sample_offset", s.sample_offset},
+          {"world_size", s.world_size},
+          {"batch_size", s.batch_size},
+          {"accum_steps", s.accum_steps},
+          {"seed", s.seed},
+          {"optimizer", std::string(choice_name(s.optimizer))},
+          {"scheduler", s.scheduler},
+          {"early_stopping", s.early_stopping},
+          {"grad_scaler", s.grad_scaler},
+          {"config", s.config},
+          {"versions", {{"finch", FINCH_VERSION}, {"libtorch", TORCH_VERSION}}},
+          {"time", std::time(nullptr)}};
+}
+
+TrainState train_state_from_json(const nlohmann::json& j, const std::string& source) {
+  auto field = [&](const char* key) -> const nlohmann::json& {
+    if (!j.is_object() || !j.contains(key)) throw ConfigError(fmt::format("{}: no key '{}'", source, key));
+    return j.at(key);
+  };
+  TrainState s;
+  try {
+    s.epoch = field("epoch").get<int>();
+    s.epoch_complete = field("epoch_complete").get<bool>();
+    s.global_step = field("global_step").get<int64_t>();
+    s.sample_offset = field("sample_offset").get<int64_t>();
+    s.world_size = field("world_size").get<int>();
+    s.batch_size = field("batch_size").get<int>();
+    s.accum_steps = field("accum_steps").get<int>();
+    s.seed = field("seed").get<int>();
+    s.optimizer = parse_choice<OptimizerKind>(field("optimizer").get<std::string>(), source + ": key 'optimizer'");
+    s.scheduler = field("scheduler");
+    s.early_stopping = field("early_stopping");
+    if (j.contains("grad_scaler")) s.grad_scaler = j.at("grad_scaler");
+    else if (j.contains("loss_scale")) s.grad_scaler = {{"scale", j.at("loss_scale").get<double>()}};  // finch before 0.2
+    if (j.contains("config")) s.config = j.at("config");
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(fmt::format("{}: {}", source, e.what()));
+  }
+  return s;
+}
+
+void save_train_checkpoint(const std::string& checkpoints, const std::string& name, torch::nn::Module& model,
+                           torch::optim::Optimizer& optimizer, const TrainState& state) {
+  io::CheckpointData d{model::model_state(model), optimizer_state(optimizer, state.optimizer), to_json(state)};
+  io::write_checkpoint(checkpoints, name, d);
+}
+
+TrainState load_train_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                                 OptimizerKind kind) {
+  const auto ck = io::read_checkpoint(path);
+  TrainState s = train_state_from_json(ck.state, path + "/state.json");
+  if (s.optimizer != kind)
+    throw ConfigError(fmt::format("{}/state.json: saved with optimizer.name={}, but this run uses {}: resume with the same optimizer",
+                                  path, choice_name(s.optimizer), choice_name(kind)));
+  model::load_weights(model, ck.model, path + "/model.safetensors");
+  load_optimizer_state(optimizer, kind, ck.optimizer);
+  return s;
+}
+
+std::optional<std::string> best_checkpoint(const std::string& checkpoints) {
+  const auto best = fs::path(checkpoints) / "best";
+  if (!fs::exists(best / "state.json")) return std::nullopt;
+  try {
+    io::read_checkpoint(best.string());  // sizes and checksums
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  return best.string();
+}
+
+std::string resolve_checkpoint(const std::string& path, CheckpointPick pick, std::vector<std::string>* notes) {
+  const fs::path p(path);
+  if (fs::exists(p / "state.json")) return path;  // a checkpoint directory
+  const fs::path checkpoints = fs::exists(p / "checkpoints") ? p / "checkpoints" : p;
+  if (pick == CheckpointPick::kBestElseLatest)
+    if (auto best = best_checkpoint(checkpoints.string())) return *best;
+  if (fs::is_directory(checkpoints)) {
+    const auto latest = io::find_latest_checkpoint(checkpoints.string(), notes);
+    if (!latest.empty()) return latest;
+  }
+  if (!fs::exists(p)) throw ConfigError(fmt::format("'{}' does not exist", path));
+  throw RuntimeError(fmt::format("no intact checkpoint in '{}' (not a checkpoint directory: no state.json; no intact checkpoint under "
+                                 "checkpoints/)", path));
+}
+
+}  // namespace finch::train

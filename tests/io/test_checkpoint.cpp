@@ -1,0 +1,110 @@
+// Checkpoint directories: the latest intact one is found past each kind of damage (and the note
+// says why a newer one was passed over); pruning keeps the newest periodic ones and best.
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "finch/core/error.h"
+#include "finch/io/checkpoint.h"
+
+namespace fs = std::filesystem;
+using namespace finch::io;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  const auto d = fs::temp_directory_path() / ("finch_ckpt_" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+CheckpointData sample(int64_t step) {
+  CheckpointData d;
+  d.model = {{"w", torch::full({4, 3}, static_cast<float>(step))}, {"b", torch::arange(3).to(torch::kFloat)}};
+  d.optimizer = {{"g0.p0.exp_avg", torch::ones({4, 3})}};
+  d.state = {{"global_step", step}};
+  return d;
+}
+
+// Two periodic checkpoints (steps 10 and 20), `latest` naming the newer.
+fs::path two_checkpoints(const std::string& name) {
+  const auto dir = fresh_dir(name);
+  for (int64_t step : {10, 20}) {
+    write_checkpoint(dir.string(), periodic_name(step), sample(step));
+    set_latest(dir.string(), periodic_name(step));
+  }
+  return dir;
+}
+
+void truncate_file(const fs::path& p) { fs::resize_file(p, fs::file_size(p) / 2); }
+
+void flip_a_byte(const fs::path& p) {
+  std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(-1, std::ios::end);
+  char c = 0;
+  f.get(c);
+  f.seekp(-1, std::ios::end);
+  f.put(static_cast<char>(c ^ 0x5a));
+}
+
+}  // namespace
+
+TEST(Checkpoint, RoundTripsTensorsAndState) {
+  const auto dir = two_checkpoints("roundtrip");
+  const auto d = read_checkpoint((dir / periodic_name(20)).string());
+  EXPECT_EQ(d.state["global_step"], 20);
+  ASSERT_EQ(d.model.size(), 2u);
+  EXPECT_TRUE(torch::equal(d.model[0].second, torch::full({4, 3}, 20.0f)));
+  EXPECT_EQ(find_latest_checkpoint(dir.string()), (dir / periodic_name(20)).string());
+}
+
+TEST(Checkpoint, LatestFallsBackPastEachKindOfDamage) {
+  const std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> damages = {
+      {"truncated", [](const fs::path& c) { truncate_file(c / "model.safetensors"); }},
+      {"flipped", [](const fs::path& c) { flip_a_byte(c / "optimizer.safetensors"); }},
+      {"missing", [](const fs::path& c) { fs::remove(c / "optimizer.safetensors"); }},
+      {"bad_state", [](const fs::path& c) { std::ofstream(c / "state.json") << "{ not json"; }},
+      {"no_state", [](const fs::path& c) { fs::remove(c / "state.json"); }},
+  };
+  for (const auto& [name, damage] : damages) {
+    const auto dir = two_checkpoints("damage_" + name);
+    damage(dir / periodic_name(20));
+    std::vector<std::string> notes;
+    EXPECT_EQ(find_latest_checkpoint(dir.string(), &notes), (dir / periodic_name(10)).string()) << name;
+    ASSERT_EQ(notes.size(), 1u) << name;
+    EXPECT_NE(notes[0].find(periodic_name(20)), std::string::npos) << name << ": " << notes[0];
+    EXPECT_THROW(read_checkpoint((dir / periodic_name(20)).string()), finch::Error) << name;
+  }
+}
+
+TEST(Checkpoint, LatestPointerToAMissingCheckpointFallsBack) {
+  const auto dir = two_checkpoints("dangling");
+  fs::remove_all(dir / periodic_name(20));
+  EXPECT_EQ(find_latest_checkpoint(dir.string()), (dir / periodic_name(10)).string());
+}
+
+TEST(Checkpoint, NothingIntactIsEmpty) {
+  const auto dir = two_checkpoints("none");
+  for (int64_t step : {10, 20}) truncate_file(dir / periodic_name(step) / "model.safetensors");
+  std::vector<std::string> notes;
+  EXPECT_EQ(find_latest_checkpoint(dir.string(), &notes), "");
+  EXPECT_EQ(notes.size(), 2u);
+}
+
+TEST(Checkpoint, PruneKeepsTheNewestAndBest) {
+  const auto dir = fresh_dir("prune");
+  for (int64_t step : {5, 10, 15, 20}) write_checkpoint(dir.string(), periodic_name(step), sample(step));
+  write_checkpoint(dir.string(), "best", sample(10));
+  set_latest(dir.string(), periodic_name(20));
+  prune_checkpoints(dir.string(), 2);
+  EXPECT_FALSE(fs::exists(dir / periodic_name(5)));
+  EXPECT_FALSE(fs::exists(dir / periodic_name(10)));
+  EXPECT_TRUE(fs::exists(dir / periodic_name(15)));
+  EXPECT_TRUE(fs::exists(dir / periodic_name(20)));
+  EXPECT_TRUE(fs::exists(dir / "best" / "model.safetensors"));
+  EXPECT_EQ(find_latest_checkpoint(dir.string()), (dir / periodic_name(20)).string());
+}

@@ -1,0 +1,60 @@
+// The forward pass training and evaluation share: the loss is cross-entropy of the float32 logits
+// (mean for training, with label smoothing; sum for evaluation), on the model's device, with the
+// same logits in channels-last as in contiguous memory.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "finch/train/forward_loss.h"
+
+using namespace finch;
+
+namespace {
+
+model::EfficientNet tiny_model() {
+  torch::manual_seed(3);
+  model::EfficientNetOptions o;
+  o.classes = 7;
+  model::EfficientNet m(o);
+  m->eval();
+  return m;
+}
+
+data::Batch batch() {
+  torch::manual_seed(4);
+  data::Batch b;
+  b.images = torch::randn({3, 3, 32, 32});
+  b.labels = torch::tensor({0, 6, 2}, torch::kLong);
+  return b;
+}
+
+}  // namespace
+
+TEST(ForwardLoss, MeanSumAndSmoothingAreCrossEntropyOfTheLogits) {
+  auto m = tiny_model();
+  const auto b = batch();
+  torch::NoGradGuard no_grad;
+  train::ForwardOptions o;
+  const auto mean = train::forward_loss(*m, b, o);
+  EXPECT_EQ(mean.logits.scalar_type(), torch::kFloat);
+  EXPECT_EQ(mean.logits.sizes(), (std::vector<int64_t>{3, 7}));
+  const auto expected = torch::nn::functional::cross_entropy(m->forward(b.images), b.labels);
+  EXPECT_NEAR(mean.loss.item<double>(), expected.item<double>(), 1e-6);
+  o.sum = true;
+  EXPECT_NEAR(train::forward_loss(*m, b, o).loss.item<double>(), 3 * expected.item<double>(), 1e-5);
+  o.sum = false;
+  o.label_smoothing = 0.1;
+  const auto smoothed = torch::nn::functional::cross_entropy(
+      m->forward(b.images), b.labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(0.1));
+  EXPECT_NEAR(train::forward_loss(*m, b, o).loss.item<double>(), smoothed.item<double>(), 1e-6);
+}
+
+TEST(ForwardLoss, ChannelsLastGivesTheSameLogits) {
+  auto m = tiny_model();
+  const auto b = batch();
+  torch::NoGradGuard no_grad;
+  train::ForwardOptions o;
+  const auto plain = train::forward_loss(*m, b, o);
+  o.channels_last = true;
+  EXPECT_TRUE(train::model_input(b.images, o).is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(torch::allclose(train::forward_loss(*m, b, o).logits, plain.logits, 1e-5, 1e-5));
+}

@@ -1,0 +1,147 @@
+// Resuming: the optimizer state of each optimizer survives a save and load (the resumed optimizer
+// takes exactly the steps the original would have), TrainState survives its JSON, and the
+// checkpoint a path means is found (best, else latest).
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "finch/core/error.h"
+#include "finch/io/checkpoint.h"
+#include "finch/train/optim.h"
+#include "finch/train/train_state.h"
+
+namespace fs = std::filesystem;
+using namespace finch;
+using namespace finch::train;
+
+namespace {
+
+torch::nn::Sequential small_model() {
+  torch::manual_seed(7);
+  return torch::nn::Sequential(torch::nn::Linear(5, 4), torch::nn::Linear(4, 3));
+}
+
+void step(torch::nn::Sequential& m, torch::optim::Optimizer& opt, int k) {
+  torch::manual_seed(100 + k);
+  const auto x = torch::randn({6, 5});
+  const auto y = torch::randint(0, 3, {6});
+  opt.zero_grad();
+  torch::nn::functional::cross_entropy(m->forward(x), y).backward();
+  opt.step();
+}
+
+std::vector<at::Tensor> params(torch::nn::Sequential& m) {
+  std::vector<at::Tensor> out;
+  for (const auto& p : m->parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+}  // namespace
+
+class OptimizerRoundTrip : public ::testing::TestWithParam<OptimizerKind> {};
+
+TEST_P(OptimizerRoundTrip, ResumedOptimizerTakesTheSameSteps) {
+  OptimizerConfig oc;
+  oc.name = GetParam();
+  oc.lr = 0.05;
+  oc.weight_decay = 0.01;  // two parameter groups (biases exempt)
+  auto a = small_model();
+  auto opt_a = make_optimizer(*a, oc);
+  for (int k = 0; k < 3; ++k) step(a, *opt_a, k);
+  // The saved state through safetensors-like names and a copy of the weights, as a resume does.
+  const auto saved = optimizer_state(*opt_a, oc.name);
+  ASSERT_FALSE(saved.empty());
+  auto b = small_model();
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < b->parameters().size(); ++i) b->parameters()[i].copy_(a->parameters()[i]);
+  }
+  auto opt_b = make_optimizer(*b, oc);
+  load_optimizer_state(*opt_b, oc.name, saved);
+  for (int k = 3; k < 6; ++k) {
+    step(a, *opt_a, k);
+    step(b, *opt_b, k);
+  }
+  const auto pa = params(a), pb = params(b);
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << choice_name(oc.name) << " parameter " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryOptimizer, OptimizerRoundTrip,
+                         ::testing::Values(OptimizerKind::kAdam, OptimizerKind::kAdamW, OptimizerKind::kSgd),
+                         [](const auto& info) { return std::string(choice_name(info.param)); });
+
+TEST(OptimizerState, AnotherOptimizersStateIsAnError) {
+  OptimizerConfig adam;
+  auto m = small_model();
+  auto opt = make_optimizer(*m, adam);
+  step(m, *opt, 0);
+  const auto saved = optimizer_state(*opt, OptimizerKind::kAdam);
+  OptimizerConfig sgd;
+  sgd.name = OptimizerKind::kSgd;
+  auto opt_sgd = make_optimizer(*m, sgd);
+  EXPECT_THROW(load_optimizer_state(*opt_sgd, OptimizerKind::kSgd, saved), RuntimeError);
+  // Saving with the wrong kind is refused too, never a reinterpretation of Adam's state.
+  EXPECT_THROW(optimizer_state(*opt, OptimizerKind::kSgd), RuntimeError);
+}
+
+TEST(TrainState, JsonRoundTrip) {
+  TrainState s;
+  s.epoch = 3;
+  s.epoch_complete = false;
+  s.global_step = 41;
+  s.sample_offset = 96;
+  s.world_size = 4;
+  s.batch_size = 8;
+  s.accum_steps = 2;
+  s.seed = 5;
+  s.optimizer = OptimizerKind::kAdamW;
+  s.scheduler = {{"lr", 0.01}};
+  s.early_stopping = {{"best", 0.5}};
+  s.grad_scaler = {{"scale", 1024.0}};
+  const auto back = train_state_from_json(nlohmann::json::parse(to_json(s).dump()), "state.json");
+  EXPECT_EQ(back.epoch, 3);
+  EXPECT_FALSE(back.epoch_complete);
+  EXPECT_EQ(back.global_step, 41);
+  EXPECT_EQ(back.sample_offset, 96);
+  EXPECT_EQ(back.world_size, 4);
+  EXPECT_EQ(back.accum_steps, 2);
+  EXPECT_EQ(back.optimizer, OptimizerKind::kAdamW);
+  EXPECT_EQ(back.scheduler, s.scheduler);
+  EXPECT_EQ(back.grad_scaler, s.grad_scaler);
+  EXPECT_EQ(back.resume_epoch(), 3);
+  EXPECT_EQ(back.resume_offset(), 96);
+  s.epoch_complete = true;
+  EXPECT_EQ(s.resume_epoch(), 4);
+  EXPECT_EQ(s.resume_offset(), 0);
+}
+
+TEST(TrainState, MissingKeyNamesTheFileAndKey) {
+  auto j = to_json(TrainState{});
+  j.erase("global_step");
+  try {
+    train_state_from_json(j, "runs/x/state.json");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("runs/x/state.json: no key 'global_step'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainState, ResolvesBestElseLatest) {
+  const auto run = fs::temp_directory_path() / "finch_resolve_run";
+  fs::remove_all(run);
+  const auto ck = run / "checkpoints";
+  fs::create_directories(ck);
+  io::CheckpointData d{{{"w", torch::ones({2})}}, {}, {{"global_step", 1}}};
+  io::write_checkpoint(ck.string(), io::periodic_name(1), d);
+  io::set_latest(ck.string(), io::periodic_name(1));
+  const auto latest = (ck / io::periodic_name(1)).string();
+  EXPECT_EQ(resolve_checkpoint(run.string(), CheckpointPick::kBestElseLatest), latest);  // no best yet
+  io::write_checkpoint(ck.string(), "best", d);
+  EXPECT_EQ(resolve_checkpoint(run.string(), CheckpointPick::kBestElseLatest), (ck / "best").string());
+  EXPECT_EQ(resolve_checkpoint(run.string(), CheckpointPick::kLatest), latest);
+  EXPECT_EQ(resolve_checkpoint(latest, CheckpointPick::kBestElseLatest), latest);  // a checkpoint directory itself
+  fs::resize_file(ck / "best" / "model.safetensors", 3);  // a damaged best is passed over
+  EXPECT_EQ(resolve_checkpoint(run.string(), CheckpointPick::kBestElseLatest), latest);
+  EXPECT_THROW(resolve_checkpoint((run / "nothing").string(), CheckpointPick::kLatest), Error);
+}
