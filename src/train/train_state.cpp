@@ -66,6 +66,15 @@ void save_train_checkpoint(const std::string& checkpoints, const std::string& na
   io::write_checkpoint(checkpoints, name, d);
 }
 
+std::string save_periodic_checkpoint(const std::string& checkpoints, int keep_last, torch::nn::Module& model,
+                                     torch::optim::Optimizer& optimizer, const TrainState& state) {
+  const auto name = io::periodic_name(state.global_step);
+  save_train_checkpoint(checkpoints, name, model, optimizer, state);
+  io::set_latest(checkpoints, name);
+  io::prune_checkpoints(checkpoints, keep_last);
+  return (fs::path(checkpoints) / name).string();
+}
+
 TrainState load_train_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
                                  OptimizerKind kind) {
   const auto ck = io::read_checkpoint(path);

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -22,6 +21,7 @@
 #include "finch/train/bn_stats.h"
 #include "finch/train/decisions.h"
 #include "finch/train/evaluate.h"
+#include "finch/train/fault_injection.h"
 #include "finch/train/forward_loss.h"
 #include "finch/train/grad_scaler.h"
 #include "finch/train/optim.h"
@@ -63,16 +63,23 @@ class Trainer {
     if (rank0_) metrics_ = MetricsWriter(dir_.metrics_file().string());
   }
 
+  // The epochs; returns the exit code (1: stopped on a non-finite loss).
   int run() {
     setup();
     for (int epoch = start_epoch_; epoch < c_.train.epochs; ++epoch) {
       const Outcome outcome = train_epoch(epoch);
-      if (outcome == Outcome::kNan) return finish("non-finite loss"), 1;
+      if (outcome == Outcome::kNan) {
+        finish("non-finite loss");
+        return 1;
+      }
       const bool stop = end_epoch(epoch, outcome == Outcome::kMaxSteps);
-      if (outcome == Outcome::kMaxSteps) return finish("train.max_steps"), 0;
-      if (stop) return finish("early stopping"), 0;
+      if (outcome == Outcome::kMaxSteps || stop) {
+        finish(outcome == Outcome::kMaxSteps ? "train.max_steps" : "early stopping");
+        return 0;
+      }
     }
-    return finish("max_epochs"), 0;
+    finish("max_epochs");
+    return 0;
   }
 
  private:
@@ -82,13 +89,7 @@ class Trainer {
 
   // Collective part of the setup (every rank gets here together).
   void setup() {
-    // Fault injection for tests: FINCH_FAULT_NAN=RANK:STEP makes that rank's loss NaN at that
-    // global step (1-based), to check that every rank takes the same decision.
-    if (const char* f = std::getenv("FINCH_FAULT_NAN")) {
-      if (std::sscanf(f, "%d:%lld", &fault_nan_rank_, &fault_nan_step_) != 2)
-        throw ConfigError(fmt::format("FINCH_FAULT_NAN='{}': expected RANK:STEP", f));
-      if (rank0_) spdlog::warn("fault injection: rank {} will see a NaN loss at step {} (FINCH_FAULT_NAN)", fault_nan_rank_, fault_nan_step_);
-    }
+    nan_fault_ = NanFault::from_env(comm_.rank());
     if (c_.dist.sync_bn && comm_.size() > 1) model_->set_sync_batchnorm(std::make_shared<CommSum>(comm_));
     std::vector<at::Tensor> state;  // every replica starts from rank 0's weights and buffers
     for (const auto& [n, t] : model::model_state(*model_)) state.push_back(t);
@@ -134,7 +135,7 @@ class Trainer {
       }
       const auto host = sums.cpu();
       double loss_sum = host[0].item<double>();
-      if (fault_nan_rank_ == comm_.rank() && fault_nan_step_ == global_step_ + 1) loss_sum = std::nan(""), fault_nan_rank_ = -1;
+      if (nan_fault_.fires(comm_.rank(), global_step_ + 1)) loss_sum = std::nan("");
       epoch_sums_.train_correct += host[1].item<double>();
       // A non-finite loss anywhere is seen everywhere, and handled the same way everywhere.
       const std::string bad_ranks = nonfinite_ranks(comm_, std::isfinite(loss_sum));
@@ -210,7 +211,8 @@ class Trainer {
     r.seconds = seconds_since(epoch_start_);
     log_->epoch(r);
 
-    if (d.improved && c_.checkpoint.keep_best) save("best", state(epoch, true, 0));
+    if (d.improved && c_.checkpoint.keep_best && rank0_)
+      save_train_checkpoint(dir_.checkpoints().string(), "best", *model_, *optimizer_, state(epoch, true, 0));
     const bool periodic = c_.checkpoint.every_epochs > 0 && (epoch + 1) % c_.checkpoint.every_epochs == 0;
     if (periodic || d.stop || partial || epoch + 1 == c_.train.epochs) save_periodic(epoch, !partial, partial ? stopped_at_offset_ : 0);
     if (d.stop)
@@ -224,18 +226,12 @@ class Trainer {
             c_.optimizer.name, schedule_->state(), stopper_->state(), scaler_.state(), config_to_json(c_)};
   }
 
-  void save(const std::string& name, const TrainState& s) {
-    if (rank0_) save_train_checkpoint(dir_.checkpoints().string(), name, *model_, *optimizer_, s);
-  }
-
   void save_periodic(int epoch, bool complete, int64_t offset) {
     if (!complete && c_.dist.broadcast_buffers) average_buffers(*model_, comm_);  // collective: every rank is at this step
     if (!rank0_) return;
-    const auto name = io::periodic_name(global_step_);
-    save(name, state(epoch, complete, offset));
-    io::set_latest(dir_.checkpoints().string(), name);
-    io::prune_checkpoints(dir_.checkpoints().string(), c_.checkpoint.keep_last);
-    spdlog::info("checkpoint {} (epoch {}{}, step {})", (dir_.checkpoints() / name).string(), epoch, complete ? " complete" : "", global_step_);
+    const auto path = save_periodic_checkpoint(dir_.checkpoints().string(), c_.checkpoint.keep_last, *model_, *optimizer_,
+                                               state(epoch, complete, offset));
+    spdlog::info("checkpoint {} (epoch {}{}, step {})", path, epoch, complete ? " complete" : "", global_step_);
   }
 
   void resume() {
@@ -301,8 +297,7 @@ class Trainer {
   double current_lr_ = 0;           // decided at the last epoch end, identical on every rank
   io::NamedTensors best_state_;     // weights of the best epoch (early_stopping.restore_best)
   std::string resumed_from_;
-  int fault_nan_rank_ = -1;         // FINCH_FAULT_NAN (tests)
-  long long fault_nan_step_ = -1;
+  NanFault nan_fault_;              // FINCH_FAULT_NAN (tests)
   Clock::time_point start_time_, epoch_start_;
 };
 

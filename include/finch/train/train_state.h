@@ -42,6 +42,10 @@ TrainState train_state_from_json(const nlohmann::json& json, const std::string& 
 // Writes checkpoints/name (model, optimizer, state) atomically; rank 0 only.
 void save_train_checkpoint(const std::string& checkpoints, const std::string& name, torch::nn::Module& model,
                            torch::optim::Optimizer& optimizer, const TrainState& state);
+// A periodic checkpoint, checkpoints/ckpt-<global step>: written, made `latest`, and the periodic
+// ones beyond the newest `keep_last` deleted (best is kept). Returns its path. Rank 0 only.
+std::string save_periodic_checkpoint(const std::string& checkpoints, int keep_last, torch::nn::Module& model,
+                                     torch::optim::Optimizer& optimizer, const TrainState& state);
 // Loads the weights and optimizer state of the checkpoint directory `path` into `model` and
 // `optimizer` (RuntimeError naming what does not fit) and returns its state.
 TrainState load_train_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
