@@ -3,7 +3,7 @@
 #pragma once
 
 #include <functional>
-#include <map>
+#include <vector>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -35,11 +35,14 @@ Command add_predict(CLI::App& parent);
 std::string version_text();
 
 // An option whose values are a config choice's names (config.h), parsed straight into the enum.
+// `value` must outlive the parse (a member of the subcommand's shared options).
 template <class E>
 CLI::Option* add_choice_option(CLI::App* app, const std::string& flag, E& value, const std::string& help) {
-  std::map<std::string, E> names;
-  for (const auto& [v, n] : ChoiceNames<E>::kAll) names.emplace(std::string(n), v);
-  return app->add_option(flag, value, help + " [default: " + std::string(choice_name(value)) + "]")->transform(CLI::CheckedTransformer(names));
+  std::vector<std::string> names;
+  for (const auto& [v, n] : ChoiceNames<E>::kAll) names.emplace_back(n);
+  return app->add_option_function<std::string>(flag, [&value](const std::string& name) { value = *choice_from_name<E>(name); }, help)
+      ->check(CLI::IsMember(names))
+      ->default_str(std::string(choice_name(value)));
 }
 
 // --device, as train.device: auto is this rank's GPU when one is visible (see distributed::select_device).
