@@ -18,14 +18,18 @@ EpochMetrics reduce_epoch_metrics(distributed::Communicator& comm, const LocalSu
   return m;
 }
 
-std::string nonfinite_ranks(distributed::Communicator& comm, bool finite) {
-  std::vector<double> bad(comm.size(), 0.0);
-  bad[comm.rank()] = finite ? 0 : 1;
-  bad = comm.allreduce_values(bad, distributed::ReduceOp::kSum);
-  std::string ranks;
-  for (int r = 0; r < comm.size(); ++r)
-    if (bad[r] > 0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
-  return ranks;
+StepAgreement agree_step(distributed::Communicator& comm, bool finite, int stop_signal) {
+  const int W = comm.size();
+  std::vector<double> v(2 * static_cast<size_t>(W), 0.0);  // [non-finite per rank..., signal per rank...]
+  v[comm.rank()] = finite ? 0 : 1;
+  v[W + comm.rank()] = stop_signal;
+  v = comm.allreduce_values(v, distributed::ReduceOp::kSum);
+  StepAgreement a;
+  for (int r = 0; r < W; ++r) {
+    if (v[r] > 0) a.nonfinite_ranks += (a.nonfinite_ranks.empty() ? "" : ", ") + std::to_string(r);
+    if (v[W + r] > 0 && a.stop_rank < 0) a.stop_rank = r, a.stop_signal = static_cast<int>(v[W + r]);
+  }
+  return a;
 }
 
 Decision decide(distributed::Communicator& comm, const EpochMetrics& m, LrSchedule& schedule, EarlyStopping& stopper,

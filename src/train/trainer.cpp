@@ -26,6 +26,7 @@
 #include "finch/train/grad_scaler.h"
 #include "finch/train/optim.h"
 #include "finch/train/schedule.h"
+#include "finch/train/stop_signals.h"
 #include "finch/train/run_log.h"
 #include "finch/train/train_data.h"
 #include "finch/train/train_state.h"
@@ -72,7 +73,11 @@ class Trainer {
         finish("non-finite loss");
         return 1;
       }
-      const bool stop = end_epoch(epoch, outcome == Outcome::kMaxSteps);
+      const bool stop = outcome != Outcome::kPreempted && end_epoch(epoch, outcome == Outcome::kMaxSteps);
+      if (!preempted_by_.empty()) {  // no test evaluation: the job is being asked to leave
+        log_->end("preempted (" + preempted_by_ + ")", global_step_, seconds_since(start_time_), dir_.root.string());
+        return kExitPreempted;
+      }
       if (outcome == Outcome::kMaxSteps || stop) {
         finish(outcome == Outcome::kMaxSteps ? "train.max_steps" : "early stopping");
         return 0;
@@ -83,7 +88,7 @@ class Trainer {
   }
 
  private:
-  enum class Outcome { kDone, kMaxSteps, kNan };
+  enum class Outcome { kDone, kMaxSteps, kNan, kPreempted };
 
   const data::DatasetBundle& bundle() const { return data_->bundle(); }
 
@@ -138,9 +143,13 @@ class Trainer {
       if (nan_fault_.fires(comm_.rank(), global_step_ + 1)) loss_sum = std::nan("");
       epoch_sums_.train_correct += host[1].item<double>();
       // A non-finite loss anywhere is seen everywhere, and handled the same way everywhere.
-      const std::string bad_ranks = nonfinite_ranks(comm_, std::isfinite(loss_sum));
-      if (!bad_ranks.empty()) {
-        log_->nonfinite(epoch, step, global_step_, bad_ranks, c_.train.on_nan);
+      const StepAgreement agreed = agree_step(comm_, std::isfinite(loss_sum), StopSignals::received());
+      if (agreed.stop_signal != 0) {  // before this step's update: a resume replays the step
+        preempt(epoch, /*complete=*/false, offset + step * s.step_samples(), agreed);
+        return Outcome::kPreempted;
+      }
+      if (!agreed.nonfinite_ranks.empty()) {
+        log_->nonfinite(epoch, step, global_step_, agreed.nonfinite_ranks, c_.train.on_nan);
         if (c_.train.on_nan == OnNan::kStop) return Outcome::kNan;
         optimizer_->zero_grad();
         continue;
@@ -214,11 +223,28 @@ class Trainer {
     if (d.improved && c_.checkpoint.keep_best && rank0_)
       save_train_checkpoint(dir_.checkpoints().string(), "best", *model_, *optimizer_, state(epoch, true, 0));
     const bool periodic = c_.checkpoint.every_epochs > 0 && (epoch + 1) % c_.checkpoint.every_epochs == 0;
-    if (periodic || d.stop || partial || epoch + 1 == c_.train.epochs) save_periodic(epoch, !partial, partial ? stopped_at_offset_ : 0);
+    const bool saved = periodic || d.stop || partial || epoch + 1 == c_.train.epochs;
+    if (saved) save_periodic(epoch, !partial, partial ? stopped_at_offset_ : 0);
+    // A stop signal during validation or the checkpoint write is honoured here, not an epoch later.
+    if (const StepAgreement a = agree_step(comm_, true, StopSignals::received()); a.stop_signal != 0) {
+      preempt(epoch, !partial, partial ? stopped_at_offset_ : 0, a, /*write=*/!saved);
+      return true;
+    }
     if (d.stop)
       spdlog::info("early stopping: {} has not improved for {} epochs (best {:.4f} at epoch {})", choice_name(c_.early_stopping.monitor),
                    c_.early_stopping.patience, stopper_->best(), stopper_->best_epoch());
     return d.stop;
+  }
+
+  // A stop signal reached some rank: a checkpoint of where the run stands (unless one was just
+  // written), then every rank leaves together with kExitPreempted.
+  void preempt(int epoch, bool complete, int64_t offset, const StepAgreement& a, bool write = true) {
+    preempted_by_ = fmt::format("{} on rank {}", signal_name(a.stop_signal), a.stop_rank);
+    if (rank0_)
+      spdlog::warn("{}: stopping at epoch {} step {} with a checkpoint; exit {}, continue with --resume auto", preempted_by_, epoch,
+                   global_step_, kExitPreempted);
+    if (write) save_periodic(epoch, complete, offset);
+    comm_.barrier();  // the checkpoint is on disk before any rank exits (a launcher kills the rest when one does)
   }
 
   TrainState state(int epoch, bool complete, int64_t offset) const {
@@ -298,12 +324,14 @@ class Trainer {
   io::NamedTensors best_state_;     // weights of the best epoch (early_stopping.restore_best)
   std::string resumed_from_;
   NanFault nan_fault_;              // FINCH_FAULT_NAN (tests)
+  std::string preempted_by_;        // "SIGTERM on rank 1" once the ranks agreed to stop on a signal
   Clock::time_point start_time_, epoch_start_;
 };
 
 }  // namespace
 
 int run_training(const TrainRequest& request, distributed::RunContext& context) {
+  StopSignals stop_signals;  // from here on a stop signal ends the run resumably
   Trainer trainer(request, context);
   distributed::run_agreed(*context.comm, [&] { trainer.setup_local(); });
   return trainer.run();

@@ -8,6 +8,8 @@
 #   mid_epoch_resume      max_steps stops mid-epoch; the checkpoint records where; a resume continues there
 #   nan_stop              a NaN loss on rank 1 only stops every rank (train.on_nan=stop, exit 1)
 #   nan_skip              ... or skips that step on every rank (train.on_nan=skip_step)
+#   preempt_term_rank1    SIGTERM to rank 1 mid-run: exit 75 on every rank, a checkpoint, --resume auto continues
+#   preempt_usr1_rank0    the same with SIGUSR1 to rank 0
 #   config_error_one_rank one rank's config is bad (its data.root does not exist): every rank exits, the
 #                         error names the rank, nothing hangs (a rank killed mid-run is tested elsewhere)
 # Usage: WORK=DIR train_np2.sh SCENARIO FINCH MPIEXEC... (the mpiexec command with its flags)
@@ -111,6 +113,63 @@ nan = [r for r in recs if r["kind"] == "nan"]
 assert len(nan) == 1 and nan[0]["ranks"] == "1" and nan[0]["action"] == "skip_step", nan
 end = [r for r in recs if r["kind"] == "end"][-1]
 assert end["steps"] == 9, end   # 10 steps in the epoch, one skipped on both ranks
+PY
+  fi
+  ;;
+
+preempt_term_rank1 | preempt_usr1_rank0)
+  # A stop signal to one rank mid-run: every rank stops at the next step boundary with exit 75,
+  # rank 0 has written a checkpoint of where the run stood, and --resume auto continues from it.
+  if [ "$scenario" = preempt_term_rank1 ]; then sig=TERM victim=1; else sig=USR1 victim=0; fi
+  name=$scenario
+  pre=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name "$name"
+       --set logging.every_steps=1 --set train.epochs=40 --set checkpoint.every_epochs=0)
+  rm -rf "$work/runs/$name"
+  "${mpiexec[@]}" -n 2 "$finch" train "${pre[@]}" >"$work/$name.out" 2>&1 &
+  launcher=$!
+  metrics=$work/runs/$name/metrics.jsonl
+  for _ in $(seq 1 600); do
+    [ -f "$metrics" ] && [ "$(grep -c '"kind":"step"' "$metrics")" -ge 3 ] && break
+    sleep 0.2
+  done
+  victim_pid=""
+  for p in $(pgrep -f "$finch train"); do
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim"; then victim_pid=$p; fi
+  done
+  [ -n "$victim_pid" ] || { echo "rank $victim not found"; kill "$launcher"; exit 1; }
+  kill -s "$sig" "$victim_pid"
+  set +e
+  timeout 120 tail --pid="$launcher" -f /dev/null
+  wait "$launcher"
+  rc=$?
+  set -e
+  [ "$rc" = 75 ] || { echo "expected exit 75 (preempted), got $rc"; tail -20 "$work/$name.out"; exit 1; }
+  grep -q "SIG$sig on rank $victim: stopping at epoch [0-9]* step [0-9]* with a checkpoint; exit 75" "$work/runs/$name/train.log"
+  latest=$(cat "$work/runs/$name/checkpoints/latest")
+  /usr/bin/python3 - "$metrics" "$work/runs/$name/checkpoints/$latest/state.json" "SIG$sig on rank $victim" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+end = [r for r in recs if r["kind"] == "end"]
+assert len(end) == 1 and end[0]["reason"] == f"preempted ({sys.argv[3]})", end
+assert not [r for r in recs if r["kind"] == "test"], "no test evaluation on a preemption"
+s = json.load(open(sys.argv[2]))
+assert s["global_step"] == end[0]["steps"] >= 3, (s["global_step"], end)
+assert s["sample_offset"] % 16 == 0, s   # whole optimizer steps: 2 ranks x batch 8
+print(f"preempted at epoch {s['epoch']} step {s['global_step']} (sample {s['sample_offset']}, complete {s['epoch_complete']})")
+PY
+  if [ "$victim" = 1 ]; then
+    step=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['global_step'])" "$work/runs/$name/checkpoints/$latest/state.json")
+    epoch=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['epoch'])" "$work/runs/$name/checkpoints/$latest/state.json")
+    "${mpiexec[@]}" -n 2 "$finch" train "${pre[@]}" --set train.epochs=$((epoch + 1)) --resume auto >"$work/$name.resume.out" 2>&1 \
+      || { echo "the resume must finish"; tail "$work/$name.resume.out"; exit 1; }
+    grep -q "resumed from .*global step $step, saved by 2 rank(s), now 2" "$work/runs/$name/train.log"
+    /usr/bin/python3 - "$metrics" "$step" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+steps = [r["step"] for r in recs if r["kind"] == "step"]
+k = steps.index(int(sys.argv[2]))
+assert steps[k + 1] == int(sys.argv[2]) + 1, steps   # the resumed run continues with the next step
+assert [r for r in recs if r["kind"] == "end"][-1]["reason"] == "max_epochs"
 PY
   fi
   ;;

@@ -30,9 +30,15 @@ struct Decision {
   bool improved = false;
 };
 
-// Collective: "" when `finite` holds on every rank, else the ranks where it does not ("1, 3"), the
-// same string on every rank, so that every rank handles a non-finite loss the same way.
-std::string nonfinite_ranks(distributed::Communicator& comm, bool finite);
+// What every rank must agree on before an optimizer step, in one small all-reduce: whether the
+// loss was finite everywhere, and whether a stop signal reached any rank. The same answer on every
+// rank, so every rank takes the same branch.
+struct StepAgreement {
+  std::string nonfinite_ranks;  // "" when the loss was finite everywhere, else "1, 3"
+  int stop_signal = 0;          // a stop signal some rank received (0: none)
+  int stop_rank = -1;           // the lowest rank that received one
+};
+StepAgreement agree_step(distributed::Communicator& comm, bool finite, int stop_signal);
 
 // Collective. `metrics` must already be global (reduce_epoch_metrics).
 Decision decide(distributed::Communicator& comm, const EpochMetrics& metrics, LrSchedule& schedule, EarlyStopping& stopper,
