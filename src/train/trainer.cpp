@@ -180,6 +180,11 @@ class Trainer {
     return Outcome::kDone;
   }
 
+  // Collective: every rank's BatchNorm running statistics averaged, unless dist.broadcast_buffers is off.
+  void average_bn_buffers() {
+    if (c_.dist.broadcast_buffers) average_buffers(*model_, comm_);
+  }
+
   // BatchNorm statistics ready for validation and checkpoints (bn_stats.h).
   void settle_bn_stats(int epoch) {
     if (c_.train.precise_bn_batches > 0) {
@@ -191,8 +196,8 @@ class Trainer {
         auto b = batches.next();
         return b ? std::optional<at::Tensor>(model_input(b->images, fwd_)) : std::nullopt;
       }, comm_);
-    } else if (c_.dist.broadcast_buffers) {
-      average_buffers(*model_, comm_);
+    } else {
+      average_bn_buffers();
     }
   }
 
@@ -253,7 +258,7 @@ class Trainer {
   }
 
   void save_periodic(int epoch, bool complete, int64_t offset) {
-    if (!complete && c_.dist.broadcast_buffers) average_buffers(*model_, comm_);  // collective: every rank is at this step
+    if (!complete) average_bn_buffers();  // collective: every rank is at this step
     if (!rank0_) return;
     const auto path = save_periodic_checkpoint(dir_.checkpoints().string(), c_.checkpoint.keep_last, *model_, *optimizer_,
                                                state(epoch, complete, offset));
@@ -280,7 +285,7 @@ class Trainer {
   }
 
   void finish(const std::string& reason) {
-    if (c_.dist.broadcast_buffers) average_buffers(*model_, comm_);
+    average_bn_buffers();
     int weights_epoch = -1;
     if (c_.early_stopping.restore_best && !best_state_.empty()) {
       model::load_weights(*model_, best_state_, "best weights");

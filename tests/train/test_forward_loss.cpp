@@ -27,13 +27,18 @@ data::Batch batch() {
   return b;
 }
 
-}  // namespace
-
-TEST(ForwardLoss, MeanSumAndSmoothingAreCrossEntropyOfTheLogits) {
-  auto m = tiny_model();
-  const auto b = batch();
+// A tiny model in eval mode, a batch, default options, no autograd.
+class ForwardLoss : public ::testing::Test {
+ protected:
+  model::EfficientNet m = tiny_model();
+  data::Batch b = batch();
   torch::NoGradGuard no_grad;
   train::ForwardOptions o;
+};
+
+}  // namespace
+
+TEST_F(ForwardLoss, MeanSumAndSmoothingAreCrossEntropyOfTheLogits) {
   const auto mean = train::forward_loss(*m, b, o);
   EXPECT_EQ(mean.logits.scalar_type(), torch::kFloat);
   EXPECT_EQ(mean.logits.sizes(), (std::vector<int64_t>{3, 7}));
@@ -48,11 +53,7 @@ TEST(ForwardLoss, MeanSumAndSmoothingAreCrossEntropyOfTheLogits) {
   EXPECT_NEAR(train::forward_loss(*m, b, o).loss.item<double>(), smoothed.item<double>(), 1e-6);
 }
 
-TEST(ForwardLoss, ChannelsLastGivesTheSameLogits) {
-  auto m = tiny_model();
-  const auto b = batch();
-  torch::NoGradGuard no_grad;
-  train::ForwardOptions o;
+TEST_F(ForwardLoss, ChannelsLastGivesTheSameLogits) {
   const auto plain = train::forward_loss(*m, b, o);
   o.channels_last = true;
   EXPECT_TRUE(train::model_input(b.images, o).is_contiguous(at::MemoryFormat::ChannelsLast));

@@ -8,6 +8,7 @@
 
 #include "finch/core/error.h"
 #include "finch/io/checkpoint.h"
+#include "finch/train/grad_scaler.h"
 #include "finch/train/optim.h"
 #include "finch/train/train_state.h"
 
@@ -144,4 +145,22 @@ TEST(TrainState, ResolvesBestElseLatest) {
   fs::resize_file(ck / "best" / "model.safetensors", 3);  // a damaged best is passed over
   EXPECT_EQ(resolve_checkpoint(run.string(), CheckpointPick::kBestElseLatest), latest);
   EXPECT_THROW(resolve_checkpoint((run / "nothing").string(), CheckpointPick::kLatest), Error);
+}
+
+// Checkpoints written before GradScaler had its own state hold a bare "loss_scale": an fp16 run
+// resumed from one keeps that scale; a scale of 1 (fp16 was off) leaves a new fp16 run at its start.
+TEST(TrainState, ReadsTheLegacyLossScale) {
+  auto j = to_json(TrainState{});
+  j.erase("grad_scaler");
+  j["loss_scale"] = 1024.0;
+  const auto s = train_state_from_json(j, "old/state.json");
+  GradScalerOptions fp16;
+  fp16.enabled = true;
+  GradScaler resumed(fp16);
+  resumed.load(s.grad_scaler);
+  EXPECT_DOUBLE_EQ(resumed.scale(), 1024.0);
+  j["loss_scale"] = 1.0;
+  GradScaler fresh(fp16);
+  fresh.load(train_state_from_json(j, "old/state.json").grad_scaler);
+  EXPECT_DOUBLE_EQ(fresh.scale(), fp16.init_scale);
 }
