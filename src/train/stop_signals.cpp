@@ -27,6 +27,9 @@ StopSignals::StopSignals() {
 }
 
 StopSignals::~StopSignals() {
+  // Once a stop was asked for, the process is on its way out with kExitPreempted: the handlers
+  // stay, so that a launcher's repeated SIGTERM cannot turn that exit code into a signal death.
+  if (g_received != 0) return;
   for (int k = 0; k < 3; ++k) sigaction(kSignals[k], &g_previous[k], nullptr);
 }
 

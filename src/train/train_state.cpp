@@ -29,6 +29,7 @@ nlohmann::json to_json(const TrainState& s) {
           {"early_stopping", s.early_stopping},
           {"grad_scaler", s.grad_scaler},
           {"config", s.config},
+          {"rank_progress", s.rank_progress},
           {"versions", {{"finch", FINCH_VERSION}, {"libtorch", TORCH_VERSION}}},
           {"time", std::time(nullptr)}};
 }
@@ -54,6 +55,7 @@ TrainState train_state_from_json(const nlohmann::json& j, const std::string& sou
     if (j.contains("grad_scaler")) s.grad_scaler = j.at("grad_scaler");
     else if (j.contains("loss_scale")) s.grad_scaler = {{"scale", j.at("loss_scale").get<double>()}};  // finch before 0.2
     if (j.contains("config")) s.config = j.at("config");
+    if (j.contains("rank_progress")) s.rank_progress = j.at("rank_progress").get<std::vector<std::vector<double>>>();
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(fmt::format("{}: {}", source, e.what()));
   }

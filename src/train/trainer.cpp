@@ -95,6 +95,7 @@ class Trainer {
   // Collective part of the setup (every rank gets here together).
   void setup() {
     nan_fault_ = NanFault::from_env(comm_.rank());
+    signal_fault_ = SignalFault::from_env(comm_.rank());
     if (c_.dist.sync_bn && comm_.size() > 1) model_->set_sync_batchnorm(std::make_shared<CommSum>(comm_));
     std::vector<at::Tensor> state;  // every replica starts from rank 0's weights and buffers
     for (const auto& [n, t] : model::model_state(*model_)) state.push_back(t);
@@ -114,16 +115,19 @@ class Trainer {
     auto batches = data_->train_batches(s.indices(offset), epoch);
     set_lr(*optimizer_, current_lr_);  // decided at the last epoch end, identical on every rank
     model_->train();
-    // Dropout and stochastic depth: a stream per (seed, epoch, rank), so a resumed epoch repeats.
-    torch::manual_seed(derive_seed(c_.train.seed, {0xd0, static_cast<uint64_t>(epoch), static_cast<uint64_t>(comm_.rank())}));
     const int64_t steps = s.batches(offset);
+    const int64_t first_step = offset / s.step_samples();  // this epoch's steps a resumed run skips
     epoch_start_ = Clock::now();
-    epoch_sums_ = LocalSums{};
+    epoch_sums_ = epoch == start_epoch_ ? resumed_sums_ : LocalSums{};
     log_->start_epoch(epoch, steps);
     const int accum = c_.train.accum_steps;
     for (int64_t step = 0; step < steps; ++step) {
       // Loss and hits accumulate on the device; one host read per optimizer step (not per micro-step).
       at::Tensor sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
+      // Dropout and stochastic depth draw from a stream per (seed, epoch, step, rank): a run resumed
+      // at any step boundary draws exactly what the uninterrupted run drew there.
+      torch::manual_seed(derive_seed(c_.train.seed, {0xd0, static_cast<uint64_t>(epoch), static_cast<uint64_t>(first_step + step),
+                                                     static_cast<uint64_t>(comm_.rank())}));
       double images = 0;
       for (int micro = 0; micro < accum; ++micro) {
         auto batch = batches.next();
@@ -142,30 +146,36 @@ class Trainer {
       double loss_sum = host[0].item<double>();
       if (nan_fault_.fires(comm_.rank(), global_step_ + 1)) loss_sum = std::nan("");
       epoch_sums_.train_correct += host[1].item<double>();
+      signal_fault_.maybe_raise(comm_.rank(), global_step_ + 1);
       // A non-finite loss anywhere is seen everywhere, and handled the same way everywhere.
       const StepAgreement agreed = agree_step(comm_, std::isfinite(loss_sum), StopSignals::received());
-      if (agreed.stop_signal != 0) {  // before this step's update: a resume replays the step
-        preempt(epoch, /*complete=*/false, offset + step * s.step_samples(), agreed);
-        return Outcome::kPreempted;
-      }
+      bool stepped = false;  // false: every rank skipped this step (non-finite loss, fp16 overflow)
       if (!agreed.nonfinite_ranks.empty()) {
         log_->nonfinite(epoch, step, global_step_, agreed.nonfinite_ranks, c_.train.on_nan);
         if (c_.train.on_nan == OnNan::kStop) return Outcome::kNan;
         optimizer_->zero_grad();
-        continue;
-      }
-      if (!scaler_.unscale_and_check(trainable_, comm_)) {  // fp16 overflow somewhere: every rank skips
+      } else if (!scaler_.unscale_and_check(trainable_, comm_)) {  // fp16 overflow somewhere: every rank skips
         optimizer_->zero_grad();
-        continue;
+      } else {
+        if (c_.train.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable_, c_.train.clip_grad_norm);
+        optimizer_->step();
+        optimizer_->zero_grad();
+        ++global_step_;
+        stepped = true;
+        epoch_sums_.train_loss_sum += loss_sum;
+        epoch_sums_.train_count += images;
+        log_->step(step, global_step_, loss_sum, images, get_lr(*optimizer_), scaler_);
       }
-      if (c_.train.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable_, c_.train.clip_grad_norm);
-      optimizer_->step();
-      optimizer_->zero_grad();
-      ++global_step_;
-      epoch_sums_.train_loss_sum += loss_sum;
-      epoch_sums_.train_count += images;
-      log_->step(step, global_step_, loss_sum, images, get_lr(*optimizer_), scaler_);
       const int64_t consumed = offset + (step + 1) * s.step_samples();  // skipped steps consumed samples too
+      // A stop signal is honoured once this step is complete (its forward already moved the
+      // BatchNorm statistics), so the checkpoint is exactly the state the next step starts from.
+      // On the epoch's last step, end_epoch() honours it after validation and the epoch checkpoint.
+      if (agreed.stop_signal != 0 && step + 1 < steps) {
+        skipped_ += batches.skipped();
+        preempt(epoch, /*complete=*/false, consumed, agreed);
+        return Outcome::kPreempted;
+      }
+      if (!stepped) continue;
       if (c_.checkpoint.every_steps > 0 && global_step_ % c_.checkpoint.every_steps == 0 && step + 1 < steps)
         save_periodic(epoch, /*complete=*/false, consumed);
       if (c_.train.max_steps > 0 && global_step_ >= c_.train.max_steps) {
@@ -192,6 +202,9 @@ class Trainer {
       auto positions = s.indices();
       positions.resize(std::min<size_t>(positions.size(), static_cast<size_t>(c_.train.precise_bn_batches) * c_.train.batch_size));
       auto batches = data_->train_batches(positions, epoch);
+      // Train-mode forwards draw dropout and stochastic-depth masks: their own stream, so the
+      // statistics do not depend on where the run was resumed.
+      torch::manual_seed(derive_seed(c_.train.seed, {0xb7, static_cast<uint64_t>(epoch), static_cast<uint64_t>(comm_.rank())}));
       precise_bn(*model_, [&]() -> std::optional<at::Tensor> {
         auto b = batches.next();
         return b ? std::optional<at::Tensor>(model_input(b->images, fwd_)) : std::nullopt;
@@ -254,14 +267,47 @@ class Trainer {
 
   TrainState state(int epoch, bool complete, int64_t offset) const {
     return {epoch, complete, global_step_, offset, comm_.size(), c_.train.batch_size, c_.train.accum_steps, c_.train.seed,
-            c_.optimizer.name, schedule_->state(), stopper_->state(), scaler_.state(), config_to_json(c_)};
+            c_.optimizer.name, schedule_->state(), stopper_->state(), scaler_.state(), config_to_json(c_), {}};
+  }
+
+  // Collective: every rank's {training loss sum, hits, images of this epoch so far, images skipped}
+  // on rank 0, exactly (each rank fills its own row of a zeroed matrix; a sum with zeros is exact).
+  std::vector<std::vector<double>> gather_rank_progress() {
+    constexpr size_t kFields = 4;
+    std::vector<double> all(static_cast<size_t>(comm_.size()) * kFields, 0.0);
+    const double mine[kFields] = {epoch_sums_.train_loss_sum, epoch_sums_.train_correct, epoch_sums_.train_count,
+                                  static_cast<double>(skipped_)};
+    std::copy(mine, mine + kFields, all.begin() + static_cast<std::ptrdiff_t>(comm_.rank() * kFields));
+    all = comm_.allreduce_values(all, distributed::ReduceOp::kSum);
+    std::vector<std::vector<double>> rows;
+    for (int r = 0; r < comm_.size(); ++r) rows.emplace_back(all.begin() + r * kFields, all.begin() + (r + 1) * kFields);
+    return rows;
+  }
+
+  // What this rank carries on with from a checkpoint's rank_progress: its own row when the world
+  // size is the one that wrote it; otherwise rank 0 takes the totals (the epoch's sums stay right,
+  // their rounding may differ).
+  void restore_rank_progress(const TrainState& s) {
+    const auto& rows = s.rank_progress;
+    if (rows.empty()) return;
+    std::vector<double> mine(4, 0.0);
+    if (static_cast<int>(rows.size()) == comm_.size()) {
+      mine = rows[comm_.rank()];
+    } else if (rank0_) {
+      for (const auto& row : rows)
+        for (size_t k = 0; k < mine.size() && k < row.size(); ++k) mine[k] += row[k];
+    }
+    mine.resize(4, 0.0);
+    if (!s.epoch_complete) resumed_sums_.train_loss_sum = mine[0], resumed_sums_.train_correct = mine[1], resumed_sums_.train_count = mine[2];
+    skipped_ = static_cast<int64_t>(mine[3]);
   }
 
   void save_periodic(int epoch, bool complete, int64_t offset) {
     if (!complete) average_bn_buffers();  // collective: every rank is at this step
+    TrainState s = state(epoch, complete, offset);
+    s.rank_progress = gather_rank_progress();  // collective
     if (!rank0_) return;
-    const auto path = save_periodic_checkpoint(dir_.checkpoints().string(), c_.checkpoint.keep_last, *model_, *optimizer_,
-                                               state(epoch, complete, offset));
+    const auto path = save_periodic_checkpoint(dir_.checkpoints().string(), c_.checkpoint.keep_last, *model_, *optimizer_, s);
     spdlog::info("checkpoint {} (epoch {}{}, step {})", path, epoch, complete ? " complete" : "", global_step_);
   }
 
@@ -277,6 +323,7 @@ class Trainer {
     start_epoch_ = s.resume_epoch();
     start_offset_ = s.resume_offset();
     current_lr_ = schedule_->lr_at(start_epoch_);  // every rank loaded the same schedule state
+    restore_rank_progress(s);
     if (stopper_->has_best())
       if (const auto best = best_checkpoint(dir_.checkpoints().string())) best_state_ = io::read_checkpoint(*best).model;
     resumed_from_ = path;
@@ -325,10 +372,12 @@ class Trainer {
   int64_t stopped_at_offset_ = 0;   // global samples of the epoch consumed when max_steps stopped it
   int64_t skipped_ = 0;             // images left out for data.on_error=skip, this rank
   LocalSums epoch_sums_;            // this rank's training loss, hits and images of the current epoch
+  LocalSums resumed_sums_;          // ... of start_epoch_'s steps before a mid-epoch checkpoint
   double current_lr_ = 0;           // decided at the last epoch end, identical on every rank
   io::NamedTensors best_state_;     // weights of the best epoch (early_stopping.restore_best)
   std::string resumed_from_;
   NanFault nan_fault_;              // FINCH_FAULT_NAN (tests)
+  SignalFault signal_fault_;        // FINCH_FAULT_SIGNAL (tests)
   std::string preempted_by_;        // "SIGTERM on rank 1" once the ranks agreed to stop on a signal
   Clock::time_point start_time_, epoch_start_;
 };

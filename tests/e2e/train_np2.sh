@@ -10,6 +10,8 @@
 #   nan_skip              ... or skips that step on every rank (train.on_nan=skip_step)
 #   preempt_term_rank1    SIGTERM to rank 1 mid-run: exit 75 on every rank, a checkpoint, --resume auto continues
 #   preempt_usr1_rank0    the same with SIGUSR1 to rank 0
+#   bitexact_np1/_np2     a run stopped by FINCH_FAULT_SIGNAL (a real signal) mid-epoch and at an epoch
+#                         end, then resumed, equals the uninterrupted run bit for bit (compare_runs.py)
 #   config_error_one_rank one rank's config is bad (its data.root does not exist): every rank exits, the
 #                         error names the rank, nothing hangs (a rank killed mid-run is tested elsewhere)
 # Usage: WORK=DIR train_np2.sh SCENARIO FINCH MPIEXEC... (the mpiexec command with its flags)
@@ -172,6 +174,35 @@ assert steps[k + 1] == int(sys.argv[2]) + 1, steps   # the resumed run continues
 assert [r for r in recs if r["kind"] == "end"][-1]["reason"] == "max_epochs"
 PY
   fi
+  ;;
+
+bitexact_np1 | bitexact_np2)
+  # A run stopped by a real signal and resumed is the run that was not stopped: bitwise-identical
+  # final weights and identical epoch/test records, with dropout, stochastic depth, augmentation,
+  # Adam, ReduceLROnPlateau, early stopping and Precise BN all in play. Stopped twice: in the middle
+  # of epoch 1 (a signal during step 13) and at the end of epoch 0 (during step 10, the epoch's last:
+  # honoured after validation and the epoch checkpoint).
+  np=${scenario#bitexact_np}
+  launch=("${mpiexec[@]}" -n "$np")
+  [ "$np" = 1 ] && launch=()
+  base=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs/$scenario"
+        --set train.epochs=3 --set train.batch_size=$((16 / np)) --set model.dropout=0.3 --set model.stochastic_depth=0.2
+        --set scheduler.name=plateau --set scheduler.monitor=val_loss --set scheduler.mode=min --set scheduler.patience=0
+        --set scheduler.factor=0.5 --set early_stopping.patience=2 --set checkpoint.keep_last=10)
+  rm -rf "$work/runs/$scenario"
+  "${launch[@]}" "$finch" train "${base[@]}" --name whole >"$work/$scenario.whole.out" 2>&1 || { tail "$work/$scenario.whole.out"; exit 1; }
+  for cut in 13:TERM 10:USR1; do
+    name=cut${cut%%:*}
+    set +e
+    FINCH_FAULT_SIGNAL=$((np - 1)):$cut "${launch[@]}" "$finch" train "${base[@]}" --name "$name" >"$work/$scenario.$name.out" 2>&1
+    rc=$?
+    set -e
+    [ "$rc" = 75 ] || { echo "$name: expected exit 75, got $rc"; tail "$work/$scenario.$name.out"; exit 1; }
+    "${launch[@]}" "$finch" train "${base[@]}" --name "$name" --resume auto >>"$work/$scenario.$name.out" 2>&1 \
+      || { tail "$work/$scenario.$name.out"; exit 1; }
+  done
+  /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut13" 13 1 0
+  /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut10" 10 0 1
   ;;
 
 config_error_one_rank)

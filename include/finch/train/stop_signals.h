@@ -13,7 +13,8 @@ namespace finch::train {
 // "Stopped on request, resumable with --resume auto" (sysexits.h's EX_TEMPFAIL: retry later).
 constexpr int kExitPreempted = 75;
 
-// Installs the handlers for its lifetime (the previous ones come back on destruction).
+// Installs the handlers for its lifetime (the previous ones come back on destruction, unless a stop
+// signal arrived: then they stay until the process exits).
 class StopSignals {
  public:
   StopSignals();

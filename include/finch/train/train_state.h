@@ -27,6 +27,10 @@ struct TrainState {
   nlohmann::json early_stopping = nlohmann::json::object();  // EarlyStopping::state()
   nlohmann::json grad_scaler = nlohmann::json::object();     // GradScaler::state()
   nlohmann::json config = nlohmann::json::object();          // the run's resolved config
+  // Each rank's running sums of the epoch so far, as RankProgress::to_values (empty in checkpoints
+  // of earlier versions and in `best`): a resume on the same world size gives every rank its own
+  // back, so the epoch's record is the one the uninterrupted run writes.
+  std::vector<std::vector<double>> rank_progress;
 
   // Where a run resumed from this state continues.
   int resume_epoch() const { return epoch_complete ? epoch + 1 : epoch; }

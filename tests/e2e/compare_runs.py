@@ -1,0 +1,62 @@
+"""Compares an uninterrupted run with one that was stopped and resumed (tests/e2e/train_np2.sh).
+
+Usage: compare_runs.py WHOLE CUT STEP EPOCH COMPLETE_AT_CUT
+  WHOLE, CUT  run directories; CUT was stopped after global step STEP, its checkpoint there says
+              epoch EPOCH (COMPLETE_AT_CUT: 1 when STEP ended that epoch), then resumed to the end.
+Checks: the stop checkpoint is where it should be; the final weights (every tensor of the latest
+checkpoint's model.safetensors, buffers included) are bitwise equal; every epoch record from the
+stop on and the test record are equal except for wall-clock fields.
+"""
+import json
+import os
+import struct
+import sys
+
+whole, cut, step, epoch, complete = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
+
+
+def tensors(path):
+    """name -> (dtype, shape, raw bytes) of a safetensors file, read with the format's own layout."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    header.pop("__metadata__", None)
+    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
+
+
+def latest(run):
+    d = os.path.join(run, "checkpoints")
+    return os.path.join(d, open(os.path.join(d, "latest")).read().strip())
+
+
+def records(run, kind):
+    return [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl")) if f'"kind":"{kind}"' in l]
+
+
+# The stop: its checkpoint (the first of the cut run at or after STEP) and its exit reason.
+ends = records(cut, "end")
+assert len(ends) == 2 and ends[0]["reason"].startswith("preempted (") and ends[0]["steps"] == step, ends
+starts = records(cut, "start")
+assert len(starts) == 2 and starts[1]["resumed_from"], starts
+state = json.load(open(os.path.join(starts[1]["resumed_from"], "state.json")))
+assert state["global_step"] == step and state["epoch"] == epoch and state["epoch_complete"] == complete, state
+
+a, b = tensors(os.path.join(latest(whole), "model.safetensors")), tensors(os.path.join(latest(cut), "model.safetensors"))
+assert a.keys() == b.keys(), set(a) ^ set(b)
+differ = sorted(k for k in a if a[k] != b[k])
+assert not differ, f"{len(differ)} of {len(a)} tensors differ, e.g. {differ[:5]}"
+
+clock = {"epoch_time_s", "images_per_s", "time", "seconds"}
+def strip(r):
+    return {k: v for k, v in r.items() if k not in clock}
+first = epoch + (1 if complete else 0)   # the first epoch the resumed run trained (or finished)
+we = [strip(r) for r in records(whole, "epoch") if r["epoch"] >= first]
+ce = [strip(r) for r in records(cut, "epoch") if r["epoch"] >= first]
+assert we and we == ce, f"epoch records differ:\n{we}\n{ce}"
+wt, ct = records(whole, "test"), records(cut, "test")
+assert len(wt) == 1 and [strip(r) for r in wt] == [strip(r) for r in ct], (wt, ct)
+wend, cend = records(whole, "end")[-1], ends[-1]
+assert wend["steps"] == cend["steps"] and wend["reason"] == cend["reason"], (wend, cend)
+print(f"{cut}: stopped after step {step}, resumed: {len(a)} tensors bitwise equal, "
+      f"{len(we)} epoch records and the test record equal ({wend['steps']} steps, {wend['reason']})")
