@@ -34,6 +34,9 @@ Command add_predict(CLI::App& parent);
 
 std::string version_text();
 
+// finch inspect --checkpoint (inspect_checkpoint.cpp); the exit code.
+int inspect_checkpoint(const std::string& where, const std::string& config_path, bool as_json);
+
 // An option whose values are a config choice's names (config.h), parsed straight into the enum.
 // `value` must outlive the parse (a member of the subcommand's shared options).
 template <class E>

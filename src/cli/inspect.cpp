@@ -1,11 +1,12 @@
 // finch inspect: parameter counts of an architecture + head + freeze policy, and the task's
-// 10M-parameter budget check.
+// 10M-parameter budget check; with --checkpoint, what a checkpoint holds (inspect_checkpoint.cpp).
 #include <iostream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "finch/core/error.h"
 #include "finch/model/build.h"
 #include "finch/model/efficientnet.h"
 #include "finch/model/freeze.h"
@@ -14,9 +15,11 @@
 namespace finch::cli {
 
 Command add_inspect(CLI::App& parent) {
-  auto* app = parent.add_subcommand("inspect", "Parameter counts (total, trainable, per stage) of an architecture and freeze policy");
+  auto* app = parent.add_subcommand("inspect", "Parameter counts (total, trainable, per stage) of an architecture and freeze policy; "
+                                               "or what a checkpoint holds (--checkpoint)");
   struct Opts {
     std::string arch = "efficientnet_b0", freeze = "none", activation = "relu";
+    std::string checkpoint, config;
     int64_t classes = 200;
     int hidden = 0;
     bool json = false;
@@ -27,7 +30,13 @@ Command add_inspect(CLI::App& parent) {
   app->add_option("--freeze", o->freeze, "none | head | last_blocks:K, optionally +bn")->capture_default_str();
   app->add_option("--head-hidden", o->hidden, "Hidden units of an extra head layer (model.head.hidden)")->capture_default_str();
   app->add_flag("--json", o->json, "Machine-readable output");
+  app->add_option("--checkpoint", o->checkpoint,
+                  "A checkpoint directory, or a run directory (its latest intact checkpoint): where it stands, its files' checksums "
+                  "verified (exit 1 when one does not match), the run's metrics up to it");
+  app->add_option("--config", o->config, "With --checkpoint: the config keys that differ between the checkpoint's run and this file");
   return {app, [o]() {
+            if (!o->checkpoint.empty()) return inspect_checkpoint(o->checkpoint, o->config, o->json);
+            if (!o->config.empty()) throw ConfigError("inspect: --config goes with --checkpoint");
             ModelConfig mc;
             mc.arch = o->arch;
             mc.classes = static_cast<int>(o->classes);

@@ -25,10 +25,18 @@ void write_file_atomically(const fs::path& path, const std::function<void(std::F
     fs::remove(tmp, ignored);
     throw;
   }
-  if (std::fclose(f) != 0) throw RuntimeError("cannot close '" + tmp.string() + "': " + std::strerror(errno));
   std::error_code ec;
+  if (std::fclose(f) != 0) {  // a full disk can show here first (delayed allocation)
+    const std::string why = std::strerror(errno);
+    fs::remove(tmp, ec);
+    throw RuntimeError("cannot close '" + tmp.string() + "': " + why);
+  }
   fs::rename(tmp, path, ec);
-  if (ec) throw RuntimeError("cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + ec.message());
+  if (ec) {
+    const std::string why = ec.message();
+    fs::remove(tmp, ec);
+    throw RuntimeError("cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + why);
+  }
 }
 
 void write_file_atomically(const fs::path& path, const std::string& text) {

@@ -161,6 +161,9 @@ std::vector<Field> schema(Config& c) {
       i("checkpoint.every_steps", &c.checkpoint.every_steps, 0, 1e12, "Also save every N optimizer steps (0: off)."),
       i("checkpoint.keep_last", &c.checkpoint.keep_last, 1, 1000, "Periodic checkpoints kept on disk."),
       b("checkpoint.keep_best", &c.checkpoint.keep_best, "Keep the best checkpoint (by early_stopping.monitor) as checkpoints/best."),
+      e("checkpoint.on_error", &c.checkpoint.on_error,
+        "A checkpoint that cannot be written (full disk, quota): fail stops every rank with an error naming the path; warn logs it and "
+        "trains on, trying again at the next checkpoint. Earlier checkpoints are untouched either way."),
 
       i("logging.every_steps", &c.logging.every_steps, 1, 1e9, "Log loss, LR and images/s every N optimizer steps."),
       e("logging.level", &c.logging.level, "Log level of rank 0."),

@@ -52,22 +52,32 @@ std::string write_checkpoint(const std::string& dir, const std::string& name, co
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec) throw RuntimeError("cannot create '" + tmp.string() + "': " + ec.message());
-  write_safetensors((tmp / "model.safetensors").string(), data.model, {{"format", "finch"}});
-  write_safetensors((tmp / "optimizer.safetensors").string(), data.optimizer, {{"format", "finch"}});
-  nlohmann::json state = data.state;
-  for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
-    uint64_t bytes = 0;
-    const auto sum = fnv1a64(tmp / f, bytes);
-    state["files"][f] = {{"bytes", bytes}, {"fnv1a64", sum}};
+  try {  // everything goes into tmp/ first; a failure (a full disk) removes it and leaves the rest as it was
+    write_safetensors((tmp / "model.safetensors").string(), data.model, {{"format", "finch"}});
+    write_safetensors((tmp / "optimizer.safetensors").string(), data.optimizer, {{"format", "finch"}});
+    nlohmann::json state = data.state;
+    for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
+      uint64_t bytes = 0;
+      const auto sum = fnv1a64(tmp / f, bytes);
+      state["files"][f] = {{"bytes", bytes}, {"fnv1a64", sum}};
+    }
+    write_file_atomically(tmp / "state.json", state.dump(2) + "\n");
+    sync_directory(tmp);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
   }
-  write_file_atomically(tmp / "state.json", state.dump(2) + "\n");
-  sync_directory(tmp);
   // Replace an older checkpoint of the same name (e.g. best/) only once the new one is complete.
   const fs::path old = fs::path(dir) / ("." + name + ".old");
   fs::remove_all(old, ec);
   if (fs::exists(final_dir)) fs::rename(final_dir, old, ec);
   fs::rename(tmp, final_dir, ec);
-  if (ec) throw RuntimeError("cannot rename '" + tmp.string() + "' to '" + final_dir.string() + "': " + ec.message());
+  if (ec) {
+    const std::string why = ec.message();
+    fs::remove_all(tmp, ec);
+    if (fs::exists(old) && !fs::exists(final_dir)) fs::rename(old, final_dir, ec);  // the previous one comes back
+    throw RuntimeError("cannot rename '" + tmp.string() + "' to '" + final_dir.string() + "': " + why);
+  }
   fs::remove_all(old, ec);
   sync_directory(dir);
   return final_dir.string();
@@ -85,20 +95,35 @@ CheckpointData read_checkpoint(const std::string& path) {
   CheckpointData d;
   d.state = nlohmann::json::parse(in, nullptr, false);
   if (d.state.is_discarded() || !d.state.is_object()) throw RuntimeError(fmt::format("'{}/state.json' is not valid JSON", path));
-  for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
-    if (!d.state.contains("files") || !d.state["files"].contains(f))
-      throw RuntimeError(fmt::format("'{}/state.json' records no checksum for {}", path, f));
-    uint64_t bytes = 0;
-    if (!fs::exists(p / f)) throw RuntimeError(fmt::format("checkpoint '{}' is missing {}", path, f));
-    const auto sum = fnv1a64(p / f, bytes);
-    const auto& want = d.state["files"][f];
-    if (bytes != want.at("bytes").get<uint64_t>() || sum != want.at("fnv1a64").get<std::string>())
-      throw RuntimeError(fmt::format("'{}/{}' does not match its checksum in state.json ({} bytes, expected {}): corrupt or truncated",
-                                     path, f, bytes, want.at("bytes").get<uint64_t>()));
-  }
+  for (const auto& c : verify_checkpoint_files(path, d.state))
+    if (!c.problem.empty()) throw RuntimeError(c.problem);
   d.model = read_safetensors((p / "model.safetensors").string()).in_order();
   d.optimizer = read_safetensors((p / "optimizer.safetensors").string()).in_order();
   return d;
+}
+
+std::vector<FileCheck> verify_checkpoint_files(const std::string& path, const nlohmann::json& state) {
+  std::vector<FileCheck> checks;
+  for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
+    FileCheck c;
+    c.file = f;
+    const fs::path file = fs::path(path) / f;
+    const nlohmann::json want = state.contains("files") && state["files"].contains(f) ? state["files"][f] : nlohmann::json();
+    if (!want.is_object() || !want.contains("bytes") || !want.contains("fnv1a64")) {
+      c.problem = fmt::format("'{}/state.json' records no checksum for {}", path, f);
+    } else if (!fs::exists(file)) {
+      c.problem = fmt::format("checkpoint '{}' is missing {}", path, f);
+    } else {
+      c.expected_bytes = want.at("bytes").get<uint64_t>();
+      c.expected_fnv1a64 = want.at("fnv1a64").get<std::string>();
+      c.fnv1a64 = fnv1a64(file, c.bytes);
+      if (c.bytes != c.expected_bytes || c.fnv1a64 != c.expected_fnv1a64)
+        c.problem = fmt::format("'{}' does not match its checksum in state.json ({} bytes, expected {}): corrupt or truncated",
+                                file.string(), c.bytes, c.expected_bytes);
+    }
+    checks.push_back(c);
+  }
+  return checks;
 }
 
 std::string find_latest_checkpoint(const std::string& dir, std::vector<std::string>* notes) {

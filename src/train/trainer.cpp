@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -238,8 +239,11 @@ class Trainer {
     r.seconds = seconds_since(epoch_start_);
     log_->epoch(r);
 
-    if (d.improved && c_.checkpoint.keep_best && rank0_)
-      save_train_checkpoint(dir_.checkpoints().string(), "best", *model_, *optimizer_, state(epoch, true, 0));
+    if (d.improved && c_.checkpoint.keep_best)
+      write_agreed([&] {
+        save_train_checkpoint(dir_.checkpoints().string(), "best", *model_, *optimizer_, state(epoch, true, 0));
+        return (dir_.checkpoints() / "best").string();
+      }, fmt::format("best, epoch {}", epoch));
     const bool periodic = c_.checkpoint.every_epochs > 0 && (epoch + 1) % c_.checkpoint.every_epochs == 0;
     const bool saved = periodic || d.stop || partial || epoch + 1 == c_.train.epochs;
     if (saved) save_periodic(epoch, !partial, partial ? stopped_at_offset_ : 0);
@@ -306,9 +310,36 @@ class Trainer {
     if (!complete) average_bn_buffers();  // collective: every rank is at this step
     TrainState s = state(epoch, complete, offset);
     s.rank_progress = gather_rank_progress();  // collective
-    if (!rank0_) return;
-    const auto path = save_periodic_checkpoint(dir_.checkpoints().string(), c_.checkpoint.keep_last, *model_, *optimizer_, s);
-    spdlog::info("checkpoint {} (epoch {}{}, step {})", path, epoch, complete ? " complete" : "", global_step_);
+    write_agreed([&] { return save_periodic_checkpoint(dir_.checkpoints().string(), c_.checkpoint.keep_last, *model_, *optimizer_, s); },
+                 fmt::format("epoch {}{}, step {}", epoch, complete ? " complete" : "", global_step_));
+  }
+
+  // Collective: rank 0 runs `write` (a checkpoint save returning its path) and every rank learns
+  // whether it worked, in one broadcast. A failure (a full disk, a quota) leaves the earlier
+  // checkpoints and `latest` as they were (io::write_checkpoint removes its temporary files); then
+  // checkpoint.on_error=fail stops every rank with one message and exit 1, warn logs it and the run
+  // goes on, trying again at the next checkpoint.
+  void write_agreed(const std::function<std::string()>& write, const std::string& what) {
+    std::string path, error;
+    if (rank0_) {
+      try {
+        path = write();
+      } catch (const Error& e) {
+        error = e.what();
+      }
+    }
+    if (comm_.broadcast_value(error.empty() ? 0 : 1, 0) == 0) {
+      if (rank0_) spdlog::info("checkpoint {} ({})", path, what);
+      return;
+    }
+    if (c_.checkpoint.on_error == OnCheckpointError::kWarn) {
+      if (rank0_) spdlog::warn("checkpoint not written: {}; training goes on (checkpoint.on_error=warn), the next checkpoint tries again", error);
+      return;
+    }
+    throw distributed::AgreedExit(rank0_ ? fmt::format("checkpoint not written: {} (earlier checkpoints are intact; "
+                                                       "checkpoint.on_error=warn trains on instead)", error)
+                                         : "",
+                                  1);
   }
 
   void resume() {

@@ -12,6 +12,9 @@
 #   preempt_usr1_rank0    the same with SIGUSR1 to rank 0
 #   bitexact_np1/_np2     a run stopped by FINCH_FAULT_SIGNAL (a real signal) mid-epoch and at an epoch
 #                         end, then resumed, equals the uninterrupted run bit for bit (compare_runs.py)
+#   inspect_checkpoint    finch inspect --checkpoint on that run: intact, config difference, a flipped byte (exit 1)
+#   disk_full             a checkpoint that does not fit on a small tmpfs: exit 1 naming the path, or
+#                         checkpoint.on_error=warn trains on and writes the next one; earlier ones intact
 #   config_error_one_rank one rank's config is bad (its data.root does not exist): every rank exits, the
 #                         error names the rank, nothing hangs (a rank killed mid-run is tested elsewhere)
 # Usage: WORK=DIR train_np2.sh SCENARIO FINCH MPIEXEC... (the mpiexec command with its flags)
@@ -203,6 +206,99 @@ bitexact_np1 | bitexact_np2)
   done
   /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut13" 13 1 0
   /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut10" 10 0 1
+  ;;
+
+inspect_checkpoint)
+  # finch inspect --checkpoint on the run np2.learns left: intact, then with one flipped byte.
+  ck=$work/inspect_ck
+  rm -rf "$ck" && cp -r "$dir/checkpoints/$(cat "$dir/checkpoints/latest")" "$ck"
+  # a config that differs from the checkpoint's own in one key
+  /usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["config"]; c["train"]["epochs"]=99; json.dump(c, open(sys.argv[2],"w"))' \
+    "$ck/state.json" "$work/inspect_config.json"
+  "$finch" inspect --checkpoint "$dir" --config "$work/inspect_config.json" >"$work/inspect.out"
+  grep -q "model.safetensors .* ok" "$work/inspect.out" && grep -q "optimizer.safetensors .* ok" "$work/inspect.out"
+  grep -q "written by [12] rank(s)" "$work/inspect.out"
+  grep -q "config     1 key(s) differ" "$work/inspect.out" && grep -q "train.epochs  .*checkpoint [0-9]*  .*inspect_config.json 99" "$work/inspect.out" \
+    || { cat "$work/inspect.out"; exit 1; }
+  "$finch" inspect --checkpoint "$ck" --json >"$work/inspect.json"
+  /usr/bin/python3 - "$work/inspect.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["intact"] and j["epoch_complete"] and j["world_size"] in (1, 2) and all(f["ok"] for f in j["files"]), j
+assert j["resumes_at"]["epoch"] == j["epoch"] + 1 and j["model"]["tensors"] > 300, j
+PY
+  printf '\xff' | dd of="$ck/model.safetensors" bs=1 seek=5000 conv=notrunc status=none
+  set +e
+  "$finch" inspect --checkpoint "$ck" >"$work/inspect_bad.out" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || { echo "a corrupt checkpoint must exit 1, got $rc"; exit 1; }
+  grep -q "model.safetensors .* BAD" "$work/inspect_bad.out"
+  grep -q "finch: error: '$ck/model.safetensors' does not match its checksum" "$work/inspect_bad.out"
+  grep -q "optimizer.safetensors .* ok" "$work/inspect_bad.out"
+  ;;
+
+disk_full)
+  # A checkpoint written to a full disk (a real 1-epoch run copied onto a small tmpfs in a private
+  # mount namespace, so that the next checkpoint cannot fit). Run inside the namespace: disk_full_in.
+  command -v unshare >/dev/null && unshare -m true 2>/dev/null || { echo "disk_full: needs unshare -m (root)"; exit 77; }
+  src=$work/runs/disk_src
+  rm -rf "$src"
+  "${mpiexec[@]}" -n 2 "$finch" train --config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" \
+    --name disk_src --set train.epochs=1 >"$work/disk_src.out" 2>&1 || { tail "$work/disk_src.out"; exit 1; }
+  unshare -m --propagation private bash "$0" disk_full_in "$finch" "${mpiexec[@]}"
+  ;;
+
+disk_full_in)
+  src=$work/runs/disk_src
+  mnt=$work/disk
+  mkdir -p "$mnt"
+  fill() {  # a fresh tmpfs holding a copy of the 1-epoch run, with `free` KiB left beyond `ballast` KiB
+    if mountpoint -q "$mnt"; then umount "$mnt"; fi
+    local used; used=$(du -sk "$src" | cut -f1)
+    mount -t tmpfs -o size=$((used + $1 + $2 + 512))k finch-disk-full "$mnt"
+    cp -a "$src" "$mnt/run"
+    if [ "$2" -gt 0 ]; then head -c $(($2 * 1024)) /dev/zero >"$mnt/ballast"; fi
+  }
+  ck_mb=$(( $(du -sk "$src/checkpoints/ckpt-0000000010" | cut -f1) / 1024 ))
+  resume=(--config "$mnt/run/config.json" --resume auto --set output_dir="$mnt" --name run)
+  intact() {  # the 1-epoch checkpoints are untouched, `latest` still names them, no temporary files
+    [ "$(cat "$mnt/run/checkpoints/latest")" = ckpt-0000000010 ] || { echo "latest moved"; exit 1; }
+    "$finch" inspect --checkpoint "$mnt/run/checkpoints/ckpt-0000000010" >/dev/null
+    "$finch" inspect --checkpoint "$mnt/run/checkpoints/best" >/dev/null
+    ! ls -a "$mnt/run/checkpoints" | grep -q tmp || { echo "temporary files left:"; ls -a "$mnt/run/checkpoints"; exit 1; }
+  }
+
+  echo "== checkpoint.on_error=fail (the default): both ranks exit 1, the error names the path"
+  fill $((ck_mb * 1024 / 2)) 0
+  set +e
+  timeout 300 "${mpiexec[@]}" -n 2 "$finch" train "${resume[@]}" --set train.epochs=2 >"$work/disk_fail.out" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || { echo "expected exit 1, got $rc"; tail "$work/disk_fail.out"; exit 1; }
+  grep -q "finch: error: checkpoint not written: cannot write '$mnt/run/checkpoints/\.[a-z0-9-]*\.tmp/[a-z]*\.safetensors\(\.tmp\)\?': No space left on device" "$work/disk_fail.out" \
+    || { grep "error" "$work/disk_fail.out"; exit 1; }
+  [ "$(grep -c "checkpoint not written" "$work/disk_fail.out")" = 1 ] || { echo "the error must be printed once"; exit 1; }
+  intact
+
+  echo "== checkpoint.on_error=warn: training goes on; the next checkpoint, once there is room, is written"
+  fill $((ck_mb * 1024 / 2)) $((ck_mb * 1024 * 3))
+  "${mpiexec[@]}" -n 2 "$finch" train "${resume[@]}" --set train.epochs=3 --set checkpoint.on_error=warn >"$work/disk_warn.out" 2>&1 &
+  launcher=$!
+  for _ in $(seq 1 900); do grep -q "checkpoint not written" "$mnt/run/train.log" && break; sleep 0.2; done
+  intact
+  rm "$mnt/ballast"  # room again
+  set +e
+  timeout 300 tail --pid="$launcher" -f /dev/null
+  wait "$launcher"
+  rc=$?
+  set -e
+  [ "$rc" = 0 ] || { echo "on_error=warn: expected exit 0, got $rc"; tail "$work/disk_warn.out"; exit 1; }
+  grep -q "checkpoint not written: cannot write .*No space left on device; training goes on" "$mnt/run/train.log"
+  [ "$(cat "$mnt/run/checkpoints/latest")" = ckpt-0000000030 ] || { echo "the retry did not write ckpt-30"; exit 1; }
+  "$finch" inspect --checkpoint "$mnt/run" | grep -q "epoch 2 complete"
+  grep -q '"reason":"max_epochs"' "$mnt/run/metrics.jsonl"
+  umount "$mnt"
   ;;
 
 config_error_one_rank)

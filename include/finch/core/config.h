@@ -23,6 +23,7 @@ enum class DataFormat { kAuto, kRaw, kPacked };
 enum class OnBadImage { kFail, kSkip };
 enum class Amp { kNone, kBF16, kFP16 };
 enum class OnNan { kStop, kSkipStep };
+enum class OnCheckpointError { kFail, kWarn };
 enum class DeviceRequest { kAuto, kCpu, kCuda };
 enum class OptimizerKind { kAdam, kAdamW, kSgd };
 enum class SchedulerKind { kNone, kStep, kPlateau, kCosine };
@@ -46,6 +47,7 @@ FINCH_CHOICES(DataFormat, {DataFormat::kAuto, "auto"}, {DataFormat::kRaw, "raw"}
 FINCH_CHOICES(OnBadImage, {OnBadImage::kFail, "fail"}, {OnBadImage::kSkip, "skip"});
 FINCH_CHOICES(Amp, {Amp::kNone, "none"}, {Amp::kBF16, "bf16"}, {Amp::kFP16, "fp16"});
 FINCH_CHOICES(OnNan, {OnNan::kStop, "stop"}, {OnNan::kSkipStep, "skip_step"});
+FINCH_CHOICES(OnCheckpointError, {OnCheckpointError::kFail, "fail"}, {OnCheckpointError::kWarn, "warn"});
 FINCH_CHOICES(DeviceRequest, {DeviceRequest::kAuto, "auto"}, {DeviceRequest::kCpu, "cpu"}, {DeviceRequest::kCuda, "cuda"});
 FINCH_CHOICES(OptimizerKind, {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kSgd, "sgd"});
 FINCH_CHOICES(SchedulerKind, {SchedulerKind::kNone, "none"}, {SchedulerKind::kStep, "step"}, {SchedulerKind::kPlateau, "plateau"},
@@ -175,6 +177,7 @@ struct CheckpointConfig {
   int every_steps = 0;
   int keep_last = 2;
   bool keep_best = true;
+  OnCheckpointError on_error = OnCheckpointError::kFail;
 };
 
 struct LoggingConfig {

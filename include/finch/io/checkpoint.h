@@ -32,6 +32,16 @@ void set_latest(const std::string& dir, const std::string& name);
 // Reads and verifies a checkpoint directory; RuntimeError naming the file on any mismatch.
 CheckpointData read_checkpoint(const std::string& path);
 
+// One tensor file of a checkpoint against what its state.json records.
+struct FileCheck {
+  std::string file;                         // "model.safetensors"
+  uint64_t bytes = 0, expected_bytes = 0;
+  std::string fnv1a64, expected_fnv1a64;
+  std::string problem;                      // empty: intact; else why not (names the path)
+};
+// Both tensor files of the checkpoint directory `path` checked against `state` (its state.json).
+std::vector<FileCheck> verify_checkpoint_files(const std::string& path, const nlohmann::json& state);
+
 // The newest intact periodic checkpoint of `dir` (the `latest` pointer first, then older ones by
 // step); `notes` receives why a newer one was passed over. Empty when there is none.
 std::string find_latest_checkpoint(const std::string& dir, std::vector<std::string>* notes = nullptr);
