@@ -2,14 +2,21 @@
 // stream, so they order with the surrounding kernels without host synchronisation. The unique id
 // travels over MPI. Failures surface as errors, never hangs: every wait polls the stream together
 // with ncclCommGetAsyncError and gives up (ncclCommAbort, then an error naming the rank) after
-// dist.timeout_s.
+// dist.timeout_s; and every collective nobody waits on (the gradient buckets) is watched by a
+// CompletionWatchdog through a CUDA event recorded after it: past dist.timeout_s, or on an
+// asynchronous NCCL error, it names the rank and the operation, calls ncclCommAbort and takes the
+// job down with MPI_Abort (as the MPI path's watchdog does).
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #include <mpi.h>
 #include <nccl.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -17,6 +24,7 @@
 
 #include "finch/core/error.h"
 #include "finch/distributed/communicator.h"
+#include "finch/distributed/completion_watchdog.h"
 #include "finch/distributed/world.h"
 
 namespace finch::distributed {
@@ -56,10 +64,23 @@ class NcclCommunicator final : public Communicator {
     if (rank_ == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
     if (world().mpi && MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
       throw RuntimeError(fmt::format("rank {}: broadcasting the NCCL id over MPI failed", rank_));
-    check(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
+    ncclComm_t comm = nullptr;
+    check(ncclCommInitRank(&comm, size_, id, rank_), "ncclCommInitRank");
+    comm_ = comm;
+    watchdog_ = std::make_unique<CompletionWatchdog>(
+        CompletionWatchdogOptions{timeout_s_, std::chrono::milliseconds(100)},
+        [this](const std::string& what, double waited) { abort_job(what, waited); },
+        [this]() -> std::string {
+          ncclComm_t c = comm_;
+          ncclResult_t async = ncclSuccess;
+          if (c == nullptr || ncclCommGetAsyncError(c, &async) != ncclSuccess) return {};
+          if (async == ncclSuccess || async == ncclInProgress) return {};
+          return std::string("an asynchronous NCCL error: ") + ncclGetErrorString(async);
+        });
   }
   ~NcclCommunicator() override {
-    if (comm_) ncclCommDestroy(comm_);
+    watchdog_.reset();  // stops its thread before the communicator goes
+    if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommDestroy(c);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -70,6 +91,7 @@ class NcclCommunicator final : public Communicator {
       at::Tensor d = on_device(t);
       check(ncclAllReduce(d.data_ptr(), d.data_ptr(), d.numel(), nccl_type(d.scalar_type()), nccl_op(op), comm_, stream()),
             "ncclAllReduce");
+      watch("ncclAllReduce");
       finish(t, d);
     }
   }
@@ -78,6 +100,7 @@ class NcclCommunicator final : public Communicator {
     for (auto& t : tensors) {
       at::Tensor d = on_device(t);
       check(ncclBroadcast(d.data_ptr(), d.data_ptr(), d.numel(), nccl_type(d.scalar_type()), root, comm_, stream()), "ncclBroadcast");
+      watch("ncclBroadcast");
       finish(t, d);
     }
   }
@@ -95,6 +118,7 @@ class NcclCommunicator final : public Communicator {
     } else {
       check(ncclAllReduce(flat.data_ptr(), flat.data_ptr(), flat.numel(), nccl_type(flat.scalar_type()), nccl_op(op), comm_, stream()),
             "ncclAllReduce");
+      watch("ncclAllReduce (gradient bucket)");
     }
     struct StreamOrdered final : Work {
       void wait() override {}
@@ -117,6 +141,36 @@ class NcclCommunicator final : public Communicator {
     t.copy_(d);
   }
 
+  // A CUDA event after the collective just enqueued, for the watchdog to poll.
+  void watch(const char* what) {
+    cudaEvent_t event = nullptr;
+    if (cudaEventCreateWithFlags(&event, cudaEventDisableTiming) != cudaSuccess) return;  // unwatched, not wrong
+    cudaEventRecord(event, stream());
+    const int device = device_;
+    watchdog_->watch(what, [event, device] {
+      cudaSetDevice(device);  // the watchdog's thread
+      if (cudaEventQuery(event) == cudaErrorNotReady) return false;
+      cudaEventDestroy(event);
+      return true;
+    });
+  }
+
+  // The watchdog's verdict (on its thread): a message naming this rank and the operation, then
+  // ncclCommAbort (kernels waiting on a dead peer return) and MPI_Abort (the launcher ends every rank).
+  void abort_job(const std::string& what, double waited) {
+    if (waited > 0)
+      std::fprintf(stderr,
+                   "finch: error: rank %d: %s has not completed after %.0f s, longer than dist.timeout_s=%.0f: a peer rank died "
+                   "or hangs; aborting NCCL and the job\n",
+                   rank_, what.c_str(), waited, timeout_s_);
+    else
+      std::fprintf(stderr, "finch: error: rank %d: %s (a peer rank died?); aborting NCCL and the job\n", rank_, what.c_str());
+    std::fflush(stderr);
+    if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommAbort(c);
+    if (world().mpi) MPI_Abort(MPI_COMM_WORLD, 1);
+    std::_Exit(1);
+  }
+
   void check(ncclResult_t r, const char* what) const {
     if (r != ncclSuccess && r != ncclInProgress)
       throw RuntimeError(fmt::format("rank {}: {} failed: {}", rank_, what, ncclGetErrorString(r)));
@@ -133,8 +187,7 @@ class NcclCommunicator final : public Communicator {
       ncclCommGetAsyncError(comm_, &async);
       const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (async != ncclSuccess || waited > timeout_s_) {
-        ncclCommAbort(comm_);
-        comm_ = nullptr;
+        if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommAbort(c);
         throw RuntimeError(fmt::format("rank {}: NCCL {} {} (a peer died or hangs); aborting", rank_, what,
                                        async != ncclSuccess ? std::string("failed: ") + ncclGetErrorString(async)
                                                             : fmt::format("took longer than dist.timeout_s={}", timeout_s_)));
@@ -143,10 +196,11 @@ class NcclCommunicator final : public Communicator {
     }
   }
 
-  ncclComm_t comm_ = nullptr;
+  std::atomic<ncclComm_t> comm_{nullptr};  // the watchdog's thread reads it, and aborts it
   int rank_, size_;
   int device_;
   double timeout_s_;
+  std::unique_ptr<CompletionWatchdog> watchdog_;
 };
 
 }  // namespace

@@ -12,6 +12,8 @@
 #   preempt_usr1_rank0    the same with SIGUSR1 to rank 0
 #   bitexact_np1/_np2     a run stopped by FINCH_FAULT_SIGNAL (a real signal) mid-epoch and at an epoch
 #                         end, then resumed, equals the uninterrupted run bit for bit (compare_runs.py)
+#   kill9_rank1           kill -9 of rank 1 mid-step: non-zero exit within 60 s naming rank 1, the last
+#                         checkpoint intact, --resume auto continues
 #   inspect_checkpoint    finch inspect --checkpoint on that run: intact, config difference, a flipped byte (exit 1)
 #   disk_full             a checkpoint that does not fit on a small tmpfs: exit 1 naming the path, or
 #                         checkpoint.on_error=warn trains on and writes the next one; earlier ones intact
@@ -27,6 +29,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=${WORK:?set WORK to the folder the scenarios share}
 run=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name smoke)
 dir=$work/runs/smoke
+
+# The pid of rank R's finch process (its launcher sets OMPI_COMM_WORLD_RANK or SLURM_PROCID).
+rank_pid() {
+  local p
+  for p in $(pgrep -f "$finch train"); do
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -Eqx "(OMPI_COMM_WORLD_RANK|SLURM_PROCID)=$1"; then echo "$p"; return; fi
+  done
+}
 
 case $scenario in
 data)
@@ -137,10 +147,7 @@ preempt_term_rank1 | preempt_usr1_rank0)
     [ -f "$metrics" ] && [ "$(grep -c '"kind":"step"' "$metrics")" -ge 3 ] && break
     sleep 0.2
   done
-  victim_pid=""
-  for p in $(pgrep -f "$finch train"); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim"; then victim_pid=$p; fi
-  done
+  victim_pid=$(rank_pid "$victim")
   [ -n "$victim_pid" ] || { echo "rank $victim not found"; kill "$launcher"; exit 1; }
   kill -s "$sig" "$victim_pid"
   set +e
@@ -206,6 +213,43 @@ bitexact_np1 | bitexact_np2)
   done
   /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut13" 13 1 0
   /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut10" 10 0 1
+  ;;
+
+kill9_rank1)
+  # kill -9 of rank 1 in the middle of a step: the job ends non-zero within a bounded time (the
+  # launcher, or at the latest dist.timeout_s, here 30 s), naming the lost rank; the last checkpoint
+  # is intact and --resume auto continues from it.
+  name=kill9
+  k9=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name "$name"
+      --set logging.every_steps=1 --set train.epochs=3 --set checkpoint.every_steps=4 --set dist.timeout_s=30)
+  rm -rf "$work/runs/$name"
+  "${mpiexec[@]}" -n 2 "$finch" train "${k9[@]}" >"$work/$name.out" 2>&1 &
+  launcher=$!
+  metrics=$work/runs/$name/metrics.jsonl
+  for _ in $(seq 1 600); do
+    [ -f "$metrics" ] && [ "$(grep -c '"kind":"step"' "$metrics")" -ge 6 ] && break
+    sleep 0.2
+  done
+  victim_pid=$(rank_pid 1)
+  [ -n "$victim_pid" ] || { echo "rank 1 not found"; kill "$launcher"; exit 1; }
+  killed_at=$(date +%s)
+  kill -9 "$victim_pid"
+  set +e
+  timeout 120 tail --pid="$launcher" -f /dev/null
+  wait "$launcher"
+  rc=$?
+  set -e
+  took=$(( $(date +%s) - killed_at ))
+  echo "job ended $took s after kill -9 of rank 1, exit $rc"
+  [ "$rc" != 0 ] && [ "$took" -le 60 ] || { echo "expected a non-zero exit within 60 s"; tail -20 "$work/$name.out"; exit 1; }
+  grep -Eq "rank 1 .*(signal 9|Killed)|rank 1: .*(died|lost)" "$work/$name.out" || { echo "the lost rank is not named:"; tail -20 "$work/$name.out"; exit 1; }
+  ! pgrep -f "$finch train .*--name $name" >/dev/null || { echo "ranks left running"; exit 1; }
+  "$finch" inspect --checkpoint "$work/runs/$name" >"$work/$name.inspect"
+  step=$(sed -n 's/.*global step \([0-9]*\);.*/\1/p' "$work/$name.inspect")
+  [ "$step" -ge 4 ] || { cat "$work/$name.inspect"; exit 1; }
+  "${mpiexec[@]}" -n 2 "$finch" train "${k9[@]}" --set train.epochs=1 --resume auto >"$work/$name.resume.out" 2>&1 \
+    || { echo "the resume must finish"; tail "$work/$name.resume.out"; exit 1; }
+  grep -q "resumed from .*global step $step, saved by 2 rank(s), now 2" "$work/runs/$name/train.log"
   ;;
 
 inspect_checkpoint)

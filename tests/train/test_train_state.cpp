@@ -100,7 +100,9 @@ TEST(TrainState, JsonRoundTrip) {
   s.scheduler = {{"lr", 0.01}};
   s.early_stopping = {{"best", 0.5}};
   s.grad_scaler = {{"scale", 1024.0}};
+  s.rank_progress = {{1.25, 3, 16, 0}, {0.1 + 0.2, 5, 16, 2}};  // each rank's epoch sums, exact through JSON
   const auto back = train_state_from_json(nlohmann::json::parse(to_json(s).dump()), "state.json");
+  EXPECT_EQ(back.rank_progress, s.rank_progress);
   EXPECT_EQ(back.epoch, 3);
   EXPECT_FALSE(back.epoch_complete);
   EXPECT_EQ(back.global_step, 41);
