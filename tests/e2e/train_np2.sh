@@ -8,7 +8,8 @@
 #   mid_epoch_resume      max_steps stops mid-epoch; the checkpoint records where; a resume continues there
 #   nan_stop              a NaN loss on rank 1 only stops every rank (train.on_nan=stop, exit 1)
 #   nan_skip              ... or skips that step on every rank (train.on_nan=skip_step)
-#   preempt_term_rank1    SIGTERM to rank 1 mid-run: exit 75 on every rank, a checkpoint, --resume auto continues
+#   preempt_term_rank1    SIGTERM to rank 1 mid-run (then repeatedly to both): exit 75 on every rank, a
+#                         checkpoint that verifies, --resume auto continues
 #   preempt_usr1_rank0    the same with SIGUSR1 to rank 0
 #   bitexact_np1/_np2     a run stopped by FINCH_FAULT_SIGNAL (a real signal) mid-epoch and at an epoch
 #                         end, then resumed, equals the uninterrupted run bit for bit (compare_runs.py)
@@ -34,7 +35,7 @@ dir=$work/runs/smoke
 rank_pid() {
   local p
   for p in $(pgrep -f "$finch train"); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -Eqx "(OMPI_COMM_WORLD_RANK|SLURM_PROCID)=$1"; then echo "$p"; return; fi
+    if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -Eqx "(OMPI_COMM_WORLD_RANK|SLURM_PROCID)=$1"; then echo "$p"; return; fi
   done
 }
 
@@ -150,11 +151,22 @@ preempt_term_rank1 | preempt_usr1_rank0)
   victim_pid=$(rank_pid "$victim")
   [ -n "$victim_pid" ] || { echo "rank $victim not found"; kill "$launcher"; exit 1; }
   kill -s "$sig" "$victim_pid"
+  # ... and, once the ranks agreed to stop, the same signal again and again to both while they write
+  # the checkpoint and leave (a launcher or a user repeating it): the checkpoint must still verify
+  # and the exit stay 75.
+  ( for _ in $(seq 1 600); do grep -q "stopping at epoch" "$work/runs/$name/train.log" 2>/dev/null && break; sleep 0.01; done
+    while kill -0 "$launcher" 2>/dev/null; do
+      for r in 0 1; do p=$(rank_pid "$r"); [ -z "$p" ] || kill -s "$sig" "$p" 2>/dev/null || true; done
+      sleep 0.05
+    done ) &
+  storm=$!
   set +e
   timeout 120 tail --pid="$launcher" -f /dev/null
   wait "$launcher"
   rc=$?
+  wait "$storm"
   set -e
+  "$finch" inspect --checkpoint "$work/runs/$name" >"$work/$name.inspect" || { echo "the checkpoint does not verify"; cat "$work/$name.inspect"; exit 1; }
   [ "$rc" = 75 ] || { echo "expected exit 75 (preempted), got $rc"; tail -20 "$work/$name.out"; exit 1; }
   grep -q "SIG$sig on rank $victim: stopping at epoch [0-9]* step [0-9]* with a checkpoint; exit 75" "$work/runs/$name/train.log"
   latest=$(cat "$work/runs/$name/checkpoints/latest")
