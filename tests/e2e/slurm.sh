@@ -27,7 +27,7 @@ PY
 # The pid of the finch process of task R of a running srun (SLURM_PROCID in its environment).
 task_pid() {
   local p
-  for p in $(pgrep -f "$finch train .*--name $1"); do
+  for p in $(pgrep -f "$finch train .*--name $1( |$)"); do
     if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_PROCID=$2"; then echo "$p"; return; fi
   done
 }
@@ -56,33 +56,33 @@ wait_run() {
 }
 
 echo "== srun: scancel --signal=USR1 (what sbatch --signal=USR1@120 sends): exit 75 with a checkpoint, then --resume auto"
-start_run preempt
+start_run srun_preempt
 t0=$(date +%s)
-scancel --signal=USR1 "$(squeue -h -n preempt -o %i | head -1)"
+scancel --signal=USR1 "$(squeue -h -n srun_preempt -o %i | head -1)"
 wait_run "$t0"
-[ "$rc" = 75 ] || { echo "slurm: preemption: expected exit 75, got $rc"; tail -20 "$work/preempt.out"; exit 1; }
-grep -q "SIGUSR1 on rank [01]: stopping at epoch [0-9]* step [0-9]* with a checkpoint; exit 75" "$work/runs/preempt/train.log"
-step=$("$finch" inspect --checkpoint "$work/runs/preempt" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["global_step"])')
+[ "$rc" = 75 ] || { echo "slurm: preemption: expected exit 75, got $rc"; tail -20 "$work/srun_preempt.out"; exit 1; }
+grep -q "SIGUSR1 on rank [01]: stopping at epoch [0-9]* step [0-9]* with a checkpoint; exit 75" "$work/runs/srun_preempt/train.log"
+step=$("$finch" inspect --checkpoint "$work/runs/srun_preempt" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["global_step"])')
 srun -N1 -n2 --mpi=pmix "$finch" train --config "$repo/tests/e2e/smoke.json" --set data.root="$work/data" --set model.classes=4 \
-  --set output_dir="$work/runs" --name preempt --set train.epochs=20 --set train.max_steps=$((step + 2)) --resume auto >"$work/preempt.resume.out" 2>&1 \
-  || { echo "slurm: the resume must finish"; tail "$work/preempt.resume.out"; exit 1; }
-grep -q "resumed from .*global step $step, saved by 2 rank(s), now 2" "$work/runs/preempt/train.log"
+  --set output_dir="$work/runs" --name srun_preempt --set train.epochs=20 --set train.max_steps=$((step + 2)) --resume auto >"$work/srun_preempt.resume.out" 2>&1 \
+  || { echo "slurm: the resume must finish"; tail "$work/srun_preempt.resume.out"; exit 1; }
+grep -q "resumed from .*global step $step, saved by 2 rank(s), now 2" "$work/runs/srun_preempt/train.log"
 
 echo "== srun: kill -9 of task 1 mid-step: a non-zero exit within 60 s naming task 1, the last checkpoint intact, --resume auto"
-start_run kill9 --set dist.timeout_s=30
-victim=$(task_pid kill9 1)
+start_run srun_kill9 --set dist.timeout_s=30
+victim=$(task_pid srun_kill9 1)
 [ -n "$victim" ] || { echo "slurm: task 1 not found"; exit 1; }
 t0=$(date +%s)
 kill -9 "$victim"
 wait_run "$t0"
 echo "slurm: the job ended $took s after kill -9 of task 1, exit $rc"
-[ "$rc" != 0 ] && [ "$took" -le 60 ] || { echo "slurm: expected a non-zero exit within 60 s"; tail -20 "$work/kill9.out"; exit 1; }
-grep -Eq "task 1: Killed|rank 1" "$work/kill9.out" || { echo "slurm: the lost task is not named"; tail -20 "$work/kill9.out"; exit 1; }
-! pgrep -f "$finch train .*--name kill9" >/dev/null || { echo "slurm: tasks left running"; exit 1; }
-step=$("$finch" inspect --checkpoint "$work/runs/kill9" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["global_step"])')
+[ "$rc" != 0 ] && [ "$took" -le 60 ] || { echo "slurm: expected a non-zero exit within 60 s"; tail -20 "$work/srun_kill9.out"; exit 1; }
+grep -Eq "task 1: Killed|rank 1" "$work/srun_kill9.out" || { echo "slurm: the lost task is not named"; tail -20 "$work/srun_kill9.out"; exit 1; }
+! pgrep -f "$finch train .*--name srun_kill9" >/dev/null || { echo "slurm: tasks left running"; exit 1; }
+step=$("$finch" inspect --checkpoint "$work/runs/srun_kill9" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["global_step"])')
 [ "$step" -ge 4 ]
 srun -N1 -n2 --mpi=pmix "$finch" train --config "$repo/tests/e2e/smoke.json" --set data.root="$work/data" --set model.classes=4 \
-  --set output_dir="$work/runs" --name kill9 --set train.epochs=20 --set train.max_steps=$((step + 2)) --resume auto >"$work/kill9.resume.out" 2>&1 \
-  || { echo "slurm: the resume must finish"; tail "$work/kill9.resume.out"; exit 1; }
-grep -q "resumed from .*global step $step, saved by 2 rank(s), now 2" "$work/runs/kill9/train.log"
+  --set output_dir="$work/runs" --name srun_kill9 --set train.epochs=20 --set train.max_steps=$((step + 2)) --resume auto >"$work/srun_kill9.resume.out" 2>&1 \
+  || { echo "slurm: the resume must finish"; tail "$work/srun_kill9.resume.out"; exit 1; }
+grep -q "resumed from .*global step $step, saved by 2 rank(s), now 2" "$work/runs/srun_kill9/train.log"
 echo "slurm: preemption and a killed task handled"

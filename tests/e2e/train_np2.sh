@@ -31,11 +31,12 @@ work=${WORK:?set WORK to the folder the scenarios share}
 run=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name smoke)
 dir=$work/runs/smoke
 
-# The pid of rank R's finch process (its launcher sets OMPI_COMM_WORLD_RANK or SLURM_PROCID).
+# rank_pid NAME R: the pid of rank R's finch process of the run --name NAME (only that run's: other
+# scenarios may be running beside this one). Its launcher sets OMPI_COMM_WORLD_RANK or SLURM_PROCID.
 rank_pid() {
   local p
-  for p in $(pgrep -f "$finch train"); do
-    if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -Eqx "(OMPI_COMM_WORLD_RANK|SLURM_PROCID)=$1"; then echo "$p"; return; fi
+  for p in $(pgrep -f "$finch train .*--name $1( |$)"); do
+    if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -Eqx "(OMPI_COMM_WORLD_RANK|SLURM_PROCID)=$2"; then echo "$p"; return; fi
   done
 }
 
@@ -148,7 +149,7 @@ preempt_term_rank1 | preempt_usr1_rank0)
     [ -f "$metrics" ] && [ "$(grep -c '"kind":"step"' "$metrics")" -ge 3 ] && break
     sleep 0.2
   done
-  victim_pid=$(rank_pid "$victim")
+  victim_pid=$(rank_pid "$name" "$victim")
   [ -n "$victim_pid" ] || { echo "rank $victim not found"; kill "$launcher"; exit 1; }
   kill -s "$sig" "$victim_pid"
   # ... and, once the ranks agreed to stop, the same signal again and again to both while they write
@@ -156,7 +157,7 @@ preempt_term_rank1 | preempt_usr1_rank0)
   # and the exit stay 75.
   ( for _ in $(seq 1 600); do grep -q "stopping at epoch" "$work/runs/$name/train.log" 2>/dev/null && break; sleep 0.01; done
     while kill -0 "$launcher" 2>/dev/null; do
-      for r in 0 1; do p=$(rank_pid "$r"); [ -z "$p" ] || kill -s "$sig" "$p" 2>/dev/null || true; done
+      for r in 0 1; do p=$(rank_pid "$name" "$r"); [ -z "$p" ] || kill -s "$sig" "$p" 2>/dev/null || true; done
       sleep 0.05
     done ) &
   storm=$!
@@ -231,7 +232,7 @@ kill9_rank1)
   # kill -9 of rank 1 in the middle of a step: the job ends non-zero within a bounded time (the
   # launcher, or at the latest dist.timeout_s, here 30 s), naming the lost rank; the last checkpoint
   # is intact and --resume auto continues from it.
-  name=kill9
+  name=kill9_mpirun
   k9=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name "$name"
       --set logging.every_steps=1 --set train.epochs=3 --set checkpoint.every_steps=4 --set dist.timeout_s=30)
   rm -rf "$work/runs/$name"
@@ -242,7 +243,7 @@ kill9_rank1)
     [ -f "$metrics" ] && [ "$(grep -c '"kind":"step"' "$metrics")" -ge 6 ] && break
     sleep 0.2
   done
-  victim_pid=$(rank_pid 1)
+  victim_pid=$(rank_pid "$name" 1)
   [ -n "$victim_pid" ] || { echo "rank 1 not found"; kill "$launcher"; exit 1; }
   killed_at=$(date +%s)
   kill -9 "$victim_pid"
