@@ -40,6 +40,29 @@ rank_pid() {
   done
 }
 
+# start_np2 NAME STEPS ARGS...: `finch train ARGS` on 2 ranks in the background ($launcher), its
+# output in $work/NAME.out; returns once its metrics.jsonl holds STEPS step records.
+start_np2() {
+  local name=$1 steps=$2
+  shift 2
+  rm -rf "$work/runs/$name"
+  "${mpiexec[@]}" -n 2 "$finch" train "$@" >"$work/$name.out" 2>&1 &
+  launcher=$!
+  local metrics=$work/runs/$name/metrics.jsonl
+  for _ in $(seq 1 600); do
+    [ -f "$metrics" ] && [ "$(grep -c '"kind":"step"' "$metrics")" -ge "$steps" ] && return
+    sleep 0.2
+  done
+}
+# wait_launcher: waits (at most 120 s) for $launcher and sets rc to its exit code.
+wait_launcher() {
+  set +e
+  timeout 120 tail --pid="$launcher" -f /dev/null
+  wait "$launcher"
+  rc=$?
+  set -e
+}
+
 case $scenario in
 data)
   rm -rf "$work" && mkdir -p "$work"
@@ -141,14 +164,8 @@ preempt_term_rank1 | preempt_usr1_rank0)
   name=$scenario
   pre=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name "$name"
        --set logging.every_steps=1 --set train.epochs=40 --set checkpoint.every_epochs=0)
-  rm -rf "$work/runs/$name"
-  "${mpiexec[@]}" -n 2 "$finch" train "${pre[@]}" >"$work/$name.out" 2>&1 &
-  launcher=$!
+  start_np2 "$name" 3 "${pre[@]}"
   metrics=$work/runs/$name/metrics.jsonl
-  for _ in $(seq 1 600); do
-    [ -f "$metrics" ] && [ "$(grep -c '"kind":"step"' "$metrics")" -ge 3 ] && break
-    sleep 0.2
-  done
   victim_pid=$(rank_pid "$name" "$victim")
   [ -n "$victim_pid" ] || { echo "rank $victim not found"; kill "$launcher"; exit 1; }
   kill -s "$sig" "$victim_pid"
@@ -161,12 +178,8 @@ preempt_term_rank1 | preempt_usr1_rank0)
       sleep 0.05
     done ) &
   storm=$!
-  set +e
-  timeout 120 tail --pid="$launcher" -f /dev/null
-  wait "$launcher"
-  rc=$?
-  wait "$storm"
-  set -e
+  wait_launcher
+  wait "$storm" || true
   "$finch" inspect --checkpoint "$work/runs/$name" >"$work/$name.inspect" || { echo "the checkpoint does not verify"; cat "$work/$name.inspect"; exit 1; }
   [ "$rc" = 75 ] || { echo "expected exit 75 (preempted), got $rc"; tail -20 "$work/$name.out"; exit 1; }
   grep -q "SIG$sig on rank $victim: stopping at epoch [0-9]* step [0-9]* with a checkpoint; exit 75" "$work/runs/$name/train.log"
@@ -235,23 +248,12 @@ kill9_rank1)
   name=kill9_mpirun
   k9=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name "$name"
       --set logging.every_steps=1 --set train.epochs=3 --set checkpoint.every_steps=4 --set dist.timeout_s=30)
-  rm -rf "$work/runs/$name"
-  "${mpiexec[@]}" -n 2 "$finch" train "${k9[@]}" >"$work/$name.out" 2>&1 &
-  launcher=$!
-  metrics=$work/runs/$name/metrics.jsonl
-  for _ in $(seq 1 600); do
-    [ -f "$metrics" ] && [ "$(grep -c '"kind":"step"' "$metrics")" -ge 6 ] && break
-    sleep 0.2
-  done
+  start_np2 "$name" 6 "${k9[@]}"
   victim_pid=$(rank_pid "$name" 1)
   [ -n "$victim_pid" ] || { echo "rank 1 not found"; kill "$launcher"; exit 1; }
   killed_at=$(date +%s)
   kill -9 "$victim_pid"
-  set +e
-  timeout 120 tail --pid="$launcher" -f /dev/null
-  wait "$launcher"
-  rc=$?
-  set -e
+  wait_launcher
   took=$(( $(date +%s) - killed_at ))
   echo "job ended $took s after kill -9 of rank 1, exit $rc"
   [ "$rc" != 0 ] && [ "$took" -le 60 ] || { echo "expected a non-zero exit within 60 s"; tail -20 "$work/$name.out"; exit 1; }
