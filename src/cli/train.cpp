@@ -1,6 +1,7 @@
 // finch train: load and validate the config on every rank (one agreed error if it is bad), create
 // the run directory on rank 0, set up rank-aware logging, and train.
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "finch/distributed/run_context.h"
 #include "finch/distributed/watchdog.h"
 #include "finch/distributed/world.h"
+#include "finch/train/auto_resume.h"
 #include "finch/train/trainer.h"
 
 namespace finch::cli {
@@ -34,7 +36,7 @@ Command add_train(CLI::App& parent) {
   app->add_option("--config,-c", o->file, "JSON run config (see configs/ and `finch config --schema`)")->required();
   app->add_option("--set", o->sets, "Override a config key: --set optimizer.lr=3e-4 (repeatable)");
   app->add_option("--name", o->name, "Run name (default: the config's name, else the file's stem)");
-  app->add_option("--resume", o->resume, "Continue a run: 'auto' (latest intact checkpoint of the run directory) or a checkpoint directory");
+  app->add_option("--resume", o->resume, "Continue a run: 'auto' (the run directory's latest intact checkpoint; starts the run if it has none yet) or a checkpoint directory");
   app->add_flag("--dry-run", o->dry_run, "Validate the config on every rank, print it resolved, and exit");
   return {app, [o]() {
             auto comm = distributed::make_mpi_communicator();
@@ -62,13 +64,26 @@ Command add_train(CLI::App& parent) {
             auto ctx = distributed::make_run_context(
                 *comm, {config.train.device, config.dist.share_gpus, config.dist.backend, static_cast<double>(config.dist.timeout_s)});
             RunDir dir = run_dir_for(config);
+            // --resume auto resumes from the run directory's latest intact checkpoint, and starts the
+            // run when there is none yet, so one command line serves a first start and every requeue.
+            // Rank 0 looks and decides; every rank follows.
+            std::string resume = o->resume;
+            train::AutoResume plan{resume.empty() ? RunDirMode::kFresh : RunDirMode::kResume, ""};
+            std::filesystem::path moved_to;
             distributed::run_agreed(*comm, [&] {
-              if (comm->rank() == 0) dir = create_run_dir(config, o->resume.empty() ? RunDirMode::kFresh : RunDirMode::kResume);
+              if (comm->rank() != 0) return;
+              if (resume == "auto") plan = train::plan_auto_resume(dir);
+              dir = create_run_dir(config, plan.mode, &moved_to);
             });
-            if (comm->rank() == 0) add_log_file(dir.log_file().string());
+            if (comm->broadcast_value(plan.mode == RunDirMode::kResume ? 1 : 0, 0) == 0) resume.clear();
+            if (resume == "auto") resume = dir.root.string();
+            if (comm->rank() == 0) {
+              add_log_file(dir.log_file().string());
+              if (!plan.why.empty())
+                spdlog::info("{}{}", plan.why, moved_to.empty() ? "" : " (its logs were moved to " + moved_to.string() + ")");
+            }
             spdlog::info("device {}: {}", ctx.device.str(), ctx.device_reason);
-            // --resume auto: the latest intact checkpoint of this run's own directory.
-            return train::run_training({config, dir, o->resume == "auto" ? dir.root.string() : o->resume}, ctx);
+            return train::run_training({config, dir, resume}, ctx);
           }};
 }
 

@@ -8,9 +8,34 @@ namespace fs = std::filesystem;
 
 RunDir run_dir_for(const Config& config) { return RunDir{fs::path(config.output_dir) / config.name}; }
 
-RunDir create_run_dir(const Config& config, RunDirMode mode) {
+namespace {
+
+// Moves an attempt's train.log and metrics.jsonl into the first free earlier-attempt-N/ so that the
+// restarted run's logs and curves hold only what it did, and nothing of the attempt is lost.
+fs::path move_earlier_attempt(const RunDir& dir) {
+  fs::path to;
+  for (int n = 1; fs::exists(to = dir.root / ("earlier-attempt-" + std::to_string(n))); ++n) {
+  }
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  if (ec) throw RuntimeError("cannot create '" + to.string() + "': " + ec.message());
+  for (const auto& f : {dir.log_file(), dir.metrics_file(), dir.config_file()}) {
+    if (!fs::exists(f)) continue;
+    fs::rename(f, to / f.filename(), ec);
+    if (ec) throw RuntimeError("cannot move '" + f.string() + "' to '" + to.string() + "': " + ec.message());
+  }
+  return to;
+}
+
+}  // namespace
+
+RunDir create_run_dir(const Config& config, RunDirMode mode, fs::path* moved_to) {
   RunDir dir = run_dir_for(config);
   const bool has_run = fs::exists(dir.config_file());
+  if (mode == RunDirMode::kRestart && has_run) {
+    const auto to = move_earlier_attempt(dir);
+    if (moved_to) *moved_to = to;
+  }
   if (mode == RunDirMode::kFresh && has_run)
     throw ConfigError("run directory '" + dir.root.string() +
                       "' already holds a run: pass --resume auto to continue it, or choose another --name");

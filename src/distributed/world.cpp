@@ -2,7 +2,11 @@
 
 #include <mpi.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <fmt/format.h>
@@ -55,6 +59,31 @@ std::vector<std::string> gather_on_node(const std::string& value) {
     throw RuntimeError(fmt::format("rank {}: MPI_Allgather over the node's ranks failed", g_world.rank));
   std::vector<std::string> out;
   for (int r = 0; r < g_world.local_size; ++r) out.emplace_back(all.c_str() + static_cast<size_t>(r) * kWidth);
+  return out;
+}
+
+std::vector<RankPlace> gather_placement() {
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  int len = 0;
+  if (!g_world.mpi) {
+    gethostname(name, sizeof(name) - 1);
+    return {{name, 0}};
+  }
+  // The MPI processor name is the host name as the launcher knows it (Slurm's node name under srun).
+  MPI_Get_processor_name(name, &len);
+  constexpr int kWidth = 64 + sizeof(int);
+  std::string mine(kWidth, '\0');
+  std::copy(name, name + std::min(len, 63), mine.begin());
+  std::memcpy(&mine[64], &g_world.local_rank, sizeof(int));
+  std::string all(static_cast<size_t>(kWidth) * g_world.size, '\0');
+  if (MPI_Allgather(mine.data(), kWidth, MPI_CHAR, all.data(), kWidth, MPI_CHAR, MPI_COMM_WORLD) != MPI_SUCCESS)
+    throw RuntimeError(fmt::format("rank {}: MPI_Allgather of the ranks' host names failed", g_world.rank));
+  std::vector<RankPlace> out(static_cast<size_t>(g_world.size));
+  for (int r = 0; r < g_world.size; ++r) {
+    const char* p = all.data() + static_cast<size_t>(r) * kWidth;
+    out[r].host = p;
+    std::memcpy(&out[r].local_rank, p + 64, sizeof(int));
+  }
   return out;
 }
 

@@ -19,15 +19,18 @@ struct RunDir {
 };
 
 enum class RunDirMode {
-  kFresh,   // the directory must not hold a previous run (nothing is ever overwritten)
-  kResume,  // the directory must exist and hold a previous run
+  kFresh,    // the directory must not hold a previous run (nothing is ever overwritten)
+  kResume,   // the directory must exist and hold a previous run
+  kRestart,  // --resume auto over a run that left no checkpoint: its train.log and metrics.jsonl
+             // move to earlier-attempt-N/ and the run starts again in the same directory
 };
 
 // Paths only, no filesystem access (non-zero ranks).
 RunDir run_dir_for(const Config& config);
 
 // Rank 0: creates the folders and writes config.json atomically. A fresh run refuses a directory
-// that already holds a run; a resumed one refuses a directory that does not.
-RunDir create_run_dir(const Config& config, RunDirMode mode);
+// that already holds a run; a resumed one refuses a directory that does not. `moved_to` (kRestart)
+// receives the folder the earlier attempt's logs were moved to.
+RunDir create_run_dir(const Config& config, RunDirMode mode, std::filesystem::path* moved_to = nullptr);
 
 }  // namespace finch

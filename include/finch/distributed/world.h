@@ -30,6 +30,15 @@ const WorldInfo& world();
 // a world of one returns {value}). Used to see how a launcher bound GPUs to ranks.
 std::vector<std::string> gather_on_node(const std::string& value);
 
+// Where a rank runs: its host and node-local rank.
+struct RankPlace {
+  std::string host;
+  int local_rank = 0;
+};
+// Every rank's place, in rank order (a collective over all ranks; a world of one returns its own).
+// Logged at the start of a run so that a multi-node job shows how the launcher placed its ranks.
+std::vector<RankPlace> gather_placement();
+
 // Finalises MPI (idempotent). Called at normal exit.
 void finalize_world();
 
