@@ -21,9 +21,9 @@ packages=(
   python3 python3-torchvision python3-numpy
 )
 if [ "${1:-}" = "--tests" ]; then
-  # a single-node Slurm (srun test); venv for the PyPI PyTorch environment (launch/torch2-env.sh);
+  # a single-node and a two-node Slurm (srun, sbatch tests; iproute2 for the two nodes' namespaces); venv for the PyPI PyTorch environment (launch/torch2-env.sh);
   # util-linux's unshare and apt-get download for the GPU-machine rehearsal are in every Debian
-  packages+=(slurmd slurmctld slurm-client munge python3-venv)
+  packages+=(slurmd slurmctld slurm-client munge python3-venv iproute2)
 fi
 
 missing=()
