@@ -19,4 +19,17 @@ std::string cuda_device_name(int index) {
                      static_cast<double>(p.totalGlobalMem) / (1u << 30));
 }
 
+// "0000:1a:00.0,0000:3b:00.0": the GPUs this process sees, by PCI bus id (no context is created).
+std::string cuda_visible_bus_ids() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) return "";
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    char bus[32] = {};
+    if (cudaDeviceGetPCIBusId(bus, sizeof(bus), i) != cudaSuccess) return "";
+    out += (i ? "," : "") + std::string(bus);
+  }
+  return out;
+}
+
 }  // namespace finch::distributed

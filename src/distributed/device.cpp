@@ -16,21 +16,24 @@ namespace finch::distributed {
 // cuda_device.cpp (CUDA builds only)
 void set_cuda_device(int index);
 std::string cuda_device_name(int index);
+std::string cuda_visible_bus_ids();
 #endif
 
 namespace {
 
 std::string visible_note(const std::string& v) { return v.empty() ? "" : fmt::format(" (CUDA_VISIBLE_DEVICES={})", v); }
 
-// Each rank of the node was given its own GPUs: all set, all different.
-bool bound_per_rank(const std::vector<std::string>& node_visible) {
-  if (node_visible.size() < 2) return false;
+// Each rank of the node was given its own GPUs: all known, all different. By bus id where known:
+// CUDA_VISIBLE_DEVICES can read the same ("0") for GPUs that device cgroups keep apart.
+bool bound_per_rank(const DeviceInputs& in) {
+  const auto& sets = in.node_devices.size() == in.node_visible.size() && !in.node_devices.empty() ? in.node_devices : in.node_visible;
+  if (sets.size() < 2) return false;
   std::set<std::string> distinct;
-  for (const auto& v : node_visible) {
+  for (const auto& v : sets) {
     if (v.empty()) return false;
     distinct.insert(v);
   }
-  return distinct.size() == node_visible.size();
+  return distinct.size() == sets.size();
 }
 
 }  // namespace
@@ -45,7 +48,7 @@ DevicePlan plan_device(const DeviceInputs& in) {
                                     visible_note(mine)));
     return {false, 0, FINCH_USE_CUDA ? "no CUDA device visible" : "a CPU build"};
   }
-  if (bound_per_rank(in.node_visible))
+  if (bound_per_rank(in))
     return {true, 0, fmt::format("this rank's own GPU set{} (first of {})", visible_note(mine), in.visible_gpus)};
   if (in.local_size <= in.visible_gpus)
     return {true, in.local_rank, fmt::format("node-local rank {} of {} on GPU {} of {}{}", in.local_rank, in.local_size, in.local_rank,
@@ -72,6 +75,9 @@ c10::Device select_device(DeviceRequest request, bool share_gpus, std::string* r
   const char* env = std::getenv("CUDA_VISIBLE_DEVICES");
   in.node_visible = gather_on_node(env ? env : "");
   in.visible_gpus = request == DeviceRequest::kCpu ? 0 : static_cast<int>(torch::cuda::device_count());
+#if FINCH_USE_CUDA
+  in.node_devices = gather_on_node(in.visible_gpus > 0 ? cuda_visible_bus_ids() : "");  // every rank: a collective
+#endif
   const DevicePlan plan = plan_device(in);
   if (reason) *reason = plan.reason;
   if (!plan.cuda) return c10::Device(c10::kCPU);

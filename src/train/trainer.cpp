@@ -120,7 +120,7 @@ class Trainer {
     const int64_t first_step = offset / s.step_samples();  // this epoch's steps a resumed run skips
     epoch_start_ = Clock::now();
     epoch_sums_ = epoch == start_epoch_ ? resumed_sums_ : LocalSums{};
-    log_->start_epoch(epoch, steps);
+    log_->start_epoch(epoch, first_step + steps);  // a resumed epoch counts its steps as the whole epoch does
     const int accum = c_.train.accum_steps;
     for (int64_t step = 0; step < steps; ++step) {
       // Loss and hits accumulate on the device; one host read per optimizer step (not per micro-step).
@@ -165,7 +165,7 @@ class Trainer {
         stepped = true;
         epoch_sums_.train_loss_sum += loss_sum;
         epoch_sums_.train_count += images;
-        log_->step(step, global_step_, loss_sum, images, get_lr(*optimizer_), scaler_);
+        log_->step(first_step + step, global_step_, loss_sum, images, get_lr(*optimizer_), scaler_);
       }
       const int64_t consumed = offset + (step + 1) * s.step_samples();  // skipped steps consumed samples too
       // A stop signal is honoured once this step is complete (its forward already moved the

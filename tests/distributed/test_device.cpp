@@ -49,6 +49,19 @@ TEST(DevicePlan, PerRankBindingTakesTheFirstVisibleGpu) {
   EXPECT_EQ(plan_device(node(1, 2, 2, {"0,1", "2,3"})).index, 0);
 }
 
+TEST(DevicePlan, DeviceCgroupsEveryRankSeesItsOwnGpuAsZero) {
+  // srun --gpus-per-task=1 with ConstrainDevices=yes: each rank sees one GPU, CUDA_VISIBLE_DEVICES=0
+  // everywhere, but the bus ids differ: each rank has its own GPU.
+  auto in = node(1, 2, 1, {"0", "0"});
+  in.node_devices = {"00000000:1A:00.0", "00000000:3B:00.0"};
+  const auto p = plan_device(in);
+  EXPECT_TRUE(p.cuda);
+  EXPECT_EQ(p.index, 0);
+  // The same GPU behind both ranks' "0" is still two ranks on one GPU.
+  in.node_devices = {"00000000:1A:00.0", "00000000:1A:00.0"};
+  EXPECT_THROW(plan_device(in), ConfigError);
+}
+
 TEST(DevicePlan, MoreRanksThanGpusIsAnErrorNamingTheRankAndTheWayOut) {
   try {
     plan_device(node(1, 2, 1, {"0", "0"}));

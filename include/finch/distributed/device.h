@@ -5,7 +5,8 @@
 // The rule, as torchrun/DDP users know it: one rank per GPU, rank r of a node on that node's GPU r.
 // Visible GPUs are those CUDA_VISIBLE_DEVICES leaves; when every rank of a node sees a different
 // set (SLURM's --gpus-per-task / --gpu-bind, or a wrapper script), each rank takes the first GPU
-// it sees. More ranks than GPUs is an error unless dist.share_gpus asks for it.
+// it sees. Sets are compared by the GPUs' PCI bus ids where CUDA can tell them: under Slurm's device
+// cgroups every rank's CUDA_VISIBLE_DEVICES reads "0" although each one is a different GPU. More ranks than GPUs is an error unless dist.share_gpus asks for it.
 #pragma once
 
 #include <string>
@@ -23,6 +24,8 @@ struct DeviceInputs {
   int local_rank = 0, local_size = 1;     // node-local rank and ranks on this node
   int visible_gpus = 0;                   // GPUs this process sees
   std::vector<std::string> node_visible;  // CUDA_VISIBLE_DEVICES of each rank on this node ("" = unset)
+  std::vector<std::string> node_devices;  // PCI bus ids of the GPUs each rank of the node sees (CUDA
+                                          // builds; empty: compare node_visible instead)
   bool share_gpus = false;                // dist.share_gpus: several ranks per GPU allowed
 };
 
