@@ -13,6 +13,12 @@ if [ "${1:-}" = "--stop" ]; then
   exit 0
 fi
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Daemons started by another version of this script are restarted with this one's configuration.
+stamp=$(sha1sum "$0" | cut -d' ' -f1)
+if [ "$(cat /etc/slurm/started-by 2>/dev/null)" != "$stamp" ]; then
+  for f in $slurmd_pid $ctld_pid; do [ -f $f ] && kill "$(cat $f)" 2>/dev/null; rm -f $f; done
+  sleep 1
+fi
 host=$(hostname -s)
 mkdir -p /etc/munge /run/munge /var/lib/munge /var/log/munge /var/spool/slurmctld /var/spool/slurmd /etc/slurm
 [ -f /etc/munge/munge.key ] || dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 2>/dev/null
@@ -51,7 +57,7 @@ CONF
 running $ctld_pid || slurmctld -f /etc/slurm/slurm.conf
 running $slurmd_pid || slurmd -f /etc/slurm/slurm.conf
 for _ in $(seq 30); do
-  sinfo -h -o %T 2>/dev/null | grep -Eq "idle|mixed|allocated" && { sinfo; exit 0; }
+  sinfo -h -o %T 2>/dev/null | grep -Eq "idle|mixed|allocated" && { echo "$stamp" >/etc/slurm/started-by; sinfo; exit 0; }
   sleep 1
 done
 echo "single-node-slurm: the node did not come up" >&2

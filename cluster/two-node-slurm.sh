@@ -27,7 +27,9 @@ stop() {
 if [ "${1:-}" = "--stop" ]; then stop; exit 0; fi
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-if running /run/slurmctld-finch2n.pid && running /run/slurmd-finch-n1.pid && running /run/slurmd-finch-n2.pid &&
+# Daemons started by another version of this script are restarted with this one's configuration.
+stamp=$(sha1sum "$0" | cut -d' ' -f1)
+if [ "$(cat "$conf_dir/started-by" 2>/dev/null)" = "$stamp" ] && running /run/slurmctld-finch2n.pid && running /run/slurmd-finch-n1.pid && running /run/slurmd-finch-n2.pid &&
    SLURM_CONF=$conf sinfo -h -o %T 2>/dev/null | grep -Eq "idle|mixed|allocated"; then
   echo "export SLURM_CONF=$conf"
   exit 0
@@ -56,6 +58,10 @@ for n in "${nodes[@]}"; do
   ip netns exec "$n" ip link set lo up
 done
 
+# One GPU per node as a generic resource backed by a plain file, so that batch scripts asking for GPUs
+# (--gpus-per-task) are accepted unchanged; nothing uses a GPU.
+mkdir -p /var/lib/finch-fake-gpu && touch /var/lib/finch-fake-gpu/nvidia0
+echo "Name=gpu File=/var/lib/finch-fake-gpu/nvidia0" > "$conf_dir/gres.conf"
 # Both nodes see the machine's cores (slurmd checks them against the hardware) and half its memory.
 cpus=$(nproc)
 mem=$(( ($(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) - 2048) / 2 ))
@@ -71,17 +77,20 @@ SlurmdLogFile=/var/log/slurm/slurmd-%n.log
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+AuthInfo=cred_expire=10
+GresTypes=gpu
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 StateSaveLocation=/var/spool/slurmctld-finch2n
 SlurmdSpoolDir=/var/spool/slurmd-%n
 SchedulerType=sched/builtin
+SchedulerParameters=sched_interval=5
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=none
 ReturnToService=2
-NodeName=finch-n1 NodeAddr=$net.11 NodeHostname=finch-n1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-NodeName=finch-n2 NodeAddr=$net.12 NodeHostname=finch-n2 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=finch-n1 NodeAddr=$net.11 NodeHostname=finch-n1 CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
+NodeName=finch-n2 NodeAddr=$net.12 NodeHostname=finch-n2 CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 PartitionName=two Nodes=finch-n1,finch-n2 Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE
 CONF
 SLURM_CONF=$conf slurmctld -f "$conf"
@@ -97,6 +106,7 @@ done
 for _ in $(seq 40); do
   if [ "$(SLURM_CONF=$conf sinfo -h -N -o %T 2>/dev/null | grep -Ec 'idle|mixed|allocated')" = 2 ]; then
     SLURM_CONF=$conf sinfo -N >&2
+    echo "$stamp" >"$conf_dir/started-by"
     echo "export SLURM_CONF=$conf"
     exit 0
   fi

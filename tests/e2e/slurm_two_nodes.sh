@@ -5,7 +5,8 @@
 # node-local rank 0, a world of 2; the ranks cannot reach each other through shared memory (so they
 # really talk over the network); only rank 0 writes the run directory (put on rank 0's node-local
 # /tmp here, so a write by rank 1 would land on the other node); and the trained weights and epoch
-# records equal those of the same run with 2 ranks on one node (mpiexec).
+# records equal those of the same run with 2 ranks on one node (mpiexec). Then the multi-node batch
+# script, cluster/slurm/finch-multinode.sbatch, submitted with sbatch, runs to the end on both nodes.
 # Exit 77 (CTest: skipped) only where Slurm or the namespaces cannot be brought up here.
 set -uo pipefail
 finch=$(realpath "$1")
@@ -84,3 +85,17 @@ assert ep(two) == ep(one), f"epoch records differ:\n{ep(two)}\n{ep(one)}"
 print(f"slurm_two_nodes: ranks on {start['hosts']} with local ranks {start['local_ranks']}; "
       f"{len(a)} tensors and {len(ep(two))} epoch/test records equal to the one-node run")
 PY
+
+echo "== sbatch cluster/slurm/finch-multinode.sbatch on the two nodes"
+id=$(cd "$repo" && FINCH="$finch" sbatch --parsable --ntasks-per-node=1 --cpus-per-task=1 -o "$work/multinode-%j.out" \
+  cluster/slurm/finch-multinode.sbatch tests/e2e/smoke.json "${args[@]:3}" --set output_dir="$work/runs" --name multinode)
+for _ in $(seq 300); do
+  state=$(scontrol show job "$id" | grep -o "JobState=[A-Z_]*" | cut -d= -f2)
+  case "$state" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL) break ;; esac
+  sleep 1
+done
+cat "$work"/multinode-*.out
+[ "$state" = COMPLETED ] || fail "the multi-node batch job ended $state"
+grep -q '"nodes":2,"hosts":\["finch-n1","finch-n2"\]' "$work/runs/multinode/metrics.jsonl" || fail "the batch job did not run on both nodes"
+"$finch" inspect --checkpoint "$work/runs/multinode" >/dev/null || fail "the batch job's checkpoint does not verify"
+echo "slurm_two_nodes: finch-multinode.sbatch completed on finch-n1 and finch-n2"
