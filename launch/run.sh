@@ -47,7 +47,10 @@ fi
 mpirun_cmd=(mpirun -np "$ranks")
 # As root Open MPI refuses to start without these; more ranks than cores needs --oversubscribe.
 [ "$(id -u)" = 0 ] && mpirun_cmd+=(--allow-run-as-root)
-[ "$ranks" -gt "$(nproc)" ] && mpirun_cmd+=(--oversubscribe)
+# Open MPI's slots are physical cores (not hardware threads).
+cores=$(lscpu -p=CORE,SOCKET 2>/dev/null | grep -v '^#' | sort -u | wc -l)
+[ "${cores:-0}" -gt 0 ] || cores=$(nproc)
+[ "$ranks" -gt "$cores" ] && mpirun_cmd+=(--oversubscribe)
 # Open MPI binds 1-2 ranks to one core each by default, which would leave a rank's loader workers and
 # intra-op threads on a single core; without binding the kernel spreads them. Pin with --mpi-args.
 mpirun_cmd+=(--bind-to none)

@@ -30,7 +30,10 @@ if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then export SRUN_CPUS_PER_TASK=${SRUN_CPUS
 
 # --resume auto: the first start trains from the beginning, a requeued start continues from the
 # run's latest intact checkpoint; the run directory is found by finch itself (config name, --name).
-cmd=(srun --mpi=pmix --kill-on-bad-exit=1 --gpu-bind="${FINCH_GPU_BIND:-none}" ${FINCH_SRUN_ARGS:-} ${FINCH_CONTAINER:-}
+# No --kill-on-bad-exit: to Slurm, finch's exit 75 after a stop is a "bad exit", and a rank leaving
+# first would have the others killed while they finish. A rank that dies still ends the step (PMIx
+# does, within seconds; finch's own errors call MPI_Abort).
+cmd=(srun --mpi=pmix --gpu-bind="${FINCH_GPU_BIND:-none}" ${FINCH_SRUN_ARGS:-} ${FINCH_CONTAINER:-}
      "$FINCH" train --config "$config" --resume auto "$@")
 echo "finch job ${SLURM_JOB_ID:-?} (start $((${SLURM_RESTART_COUNT:-0} + 1))) on ${SLURM_JOB_NODELIST:-?}, $(date -Is):"
 echo "  ${cmd[*]}"
