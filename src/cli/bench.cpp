@@ -15,7 +15,7 @@
 namespace finch::cli {
 
 Command add_bench(CLI::App& parent) {
-  auto* app = parent.add_subcommand("bench", "Benchmarks: data loader throughput");
+  auto* app = parent.add_subcommand("bench", "Benchmarks: a training step, the data loader");
   app->require_subcommand(1);
   auto* loader = app->add_subcommand("loader", "Images/s of the training input pipeline");
   struct Opts {

@@ -28,6 +28,7 @@ Command add_dataset(CLI::App& parent);
 Command add_synth(CLI::App& parent);
 Command add_pack(CLI::App& parent);
 Command add_bench(CLI::App& parent);
+Command add_bench_step(CLI::App& root);  // after add_bench: adds `bench step`
 Command add_report(CLI::App& parent);
 Command add_eval(CLI::App& parent);
 Command add_predict(CLI::App& parent);

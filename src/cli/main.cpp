@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
                                                finch::cli::add_forward(app),        finch::cli::add_import_weights(app),
                                                finch::cli::add_inspect(app),        finch::cli::add_dataset(app),
                                                finch::cli::add_synth(app),          finch::cli::add_pack(app),
-                                               finch::cli::add_bench(app),          finch::cli::add_report(app),
+                                               finch::cli::add_bench(app),          finch::cli::add_bench_step(app),
+                                               finch::cli::add_report(app),
                                                finch::cli::add_eval(app),           finch::cli::add_predict(app)};
 
   try {

@@ -1,5 +1,7 @@
 #include "finch/distributed/device.h"
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <set>
 
@@ -17,6 +19,7 @@ namespace finch::distributed {
 void set_cuda_device(int index);
 std::string cuda_device_name(int index);
 std::string cuda_visible_bus_ids();
+int64_t cuda_peak_allocated_bytes(int index);
 #endif
 
 namespace {
@@ -85,6 +88,16 @@ c10::Device select_device(DeviceRequest request, bool share_gpus, std::string* r
   set_cuda_device(plan.index);
 #endif
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(plan.index));
+}
+
+PeakMemory peak_memory(const c10::Device& device) {
+#if FINCH_USE_CUDA
+  if (device.is_cuda()) return {cuda_peak_allocated_bytes(device.index()), "cuda_allocated"};
+#endif
+  (void)device;
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return {static_cast<int64_t>(u.ru_maxrss) * 1024, "cpu_rss"};
 }
 
 std::string describe_device(const c10::Device& device) {

@@ -31,6 +31,7 @@
 #include "finch/train/run_log.h"
 #include "finch/train/train_data.h"
 #include "finch/train/train_state.h"
+#include "finch/train/train_step.h"
 
 namespace finch::train {
 namespace {
@@ -104,6 +105,8 @@ class Trainer {
     for (auto& p : model_->parameters())
       if (p.requires_grad()) trainable_.push_back(p);
     sync_ = std::make_unique<distributed::GradientSynchronizer>(comm_, trainable_, c_.dist.bucket_mb);
+    step_ = std::make_unique<TrainStep>(*model_, *optimizer_, *sync_, scaler_, trainable_, fwd_,
+                                        TrainStepOptions{c_.train.batch_size, c_.train.accum_steps, c_.train.clip_grad_norm});
     const bool bar = c_.logging.progress == Progress::kOn || (c_.logging.progress == Progress::kAuto && isatty(fileno(stderr)));
     log_ = std::make_unique<RunLog>(comm_, metrics_, RunLogOptions{c_.logging.every_steps, bar});
     log_->start(c_, bundle(), *model_, sync_->num_buckets(), device_, resumed_from_);
@@ -121,32 +124,19 @@ class Trainer {
     epoch_start_ = Clock::now();
     epoch_sums_ = epoch == start_epoch_ ? resumed_sums_ : LocalSums{};
     log_->start_epoch(epoch, first_step + steps);  // a resumed epoch counts its steps as the whole epoch does
-    const int accum = c_.train.accum_steps;
     for (int64_t step = 0; step < steps; ++step) {
-      // Loss and hits accumulate on the device; one host read per optimizer step (not per micro-step).
-      at::Tensor sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
       // Dropout and stochastic depth draw from a stream per (seed, epoch, step, rank): a run resumed
       // at any step boundary draws exactly what the uninterrupted run drew there.
       torch::manual_seed(derive_seed(c_.train.seed, {0xd0, static_cast<uint64_t>(epoch), static_cast<uint64_t>(first_step + step),
                                                      static_cast<uint64_t>(comm_.rank())}));
-      double images = 0;
-      for (int micro = 0; micro < accum; ++micro) {
+      const StepSums sums = step_->accumulate([&]() -> std::optional<data::Batch> {
         auto batch = batches.next();
         if (!batch) throw RuntimeError(fmt::format("rank {}: the loader ran out of batches at step {} of epoch {}", comm_.rank(), step, epoch));
-        sync_->set_sync(micro == accum - 1);  // gradients are all-reduced on the last micro-batch only
-        sync_->prepare();
-        const auto out = forward_loss(*model_, *batch, fwd_);
-        const double n = static_cast<double>(out.labels.size(0));
-        // The mean over the rank's micro-batch, scaled so accumulated gradients average over the step.
-        scaler_.scale_loss(out.loss * (n / (static_cast<double>(c_.train.batch_size) * accum))).backward();
-        sync_->finish();
-        sums += torch::stack({out.loss.detach().to(torch::kDouble) * n, out.logits.detach().argmax(1).eq(out.labels).sum().to(torch::kDouble)});
-        images += n;
-      }
-      const auto host = sums.cpu();
-      double loss_sum = host[0].item<double>();
+        return batch;
+      });
+      double loss_sum = sums.loss_sum;
       if (nan_fault_.fires(comm_.rank(), global_step_ + 1)) loss_sum = std::nan("");
-      epoch_sums_.train_correct += host[1].item<double>();
+      epoch_sums_.train_correct += sums.correct;
       signal_fault_.maybe_raise(comm_.rank(), global_step_ + 1);
       // A non-finite loss anywhere is seen everywhere, and handled the same way everywhere.
       const StepAgreement agreed = agree_step(comm_, std::isfinite(loss_sum), StopSignals::received());
@@ -154,18 +144,13 @@ class Trainer {
       if (!agreed.nonfinite_ranks.empty()) {
         log_->nonfinite(epoch, step, global_step_, agreed.nonfinite_ranks, c_.train.on_nan);
         if (c_.train.on_nan == OnNan::kStop) return Outcome::kNan;
-        optimizer_->zero_grad();
-      } else if (!scaler_.unscale_and_check(trainable_, comm_)) {  // fp16 overflow somewhere: every rank skips
-        optimizer_->zero_grad();
-      } else {
-        if (c_.train.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable_, c_.train.clip_grad_norm);
-        optimizer_->step();
-        optimizer_->zero_grad();
+        step_->skip();
+      } else if (step_->apply(comm_)) {
         ++global_step_;
         stepped = true;
         epoch_sums_.train_loss_sum += loss_sum;
-        epoch_sums_.train_count += images;
-        log_->step(first_step + step, global_step_, loss_sum, images, get_lr(*optimizer_), scaler_);
+        epoch_sums_.train_count += sums.images;
+        log_->step(first_step + step, global_step_, loss_sum, sums.images, get_lr(*optimizer_), scaler_);
       }
       const int64_t consumed = offset + (step + 1) * s.step_samples();  // skipped steps consumed samples too
       // A stop signal is honoured once this step is complete (its forward already moved the
@@ -393,6 +378,7 @@ class Trainer {
   std::unique_ptr<EarlyStopping> stopper_;
   GradScaler scaler_;
   std::unique_ptr<distributed::GradientSynchronizer> sync_;
+  std::unique_ptr<TrainStep> step_;  // one optimizer step's compute (shared with `finch bench step`)
   MetricsWriter metrics_;  // rank 0's metrics.jsonl (disabled elsewhere)
   std::unique_ptr<RunLog> log_;  // log lines and metrics.jsonl records
 

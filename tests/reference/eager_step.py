@@ -1,12 +1,16 @@
 """PyTorch eager reference for finch's training step: torchvision EfficientNet-B0 (classes as finch's
 run), one resident random batch, the optimizer finch's config names, the same image size, batch
 and precision. Prints one JSON line: images/s past warm-up, peak GPU memory (torch's allocator),
-losses. The data loader is not in this number (finch's figure includes its loader).
+losses. The data loader is not in this number: `finch bench step` is the finch side of the same
+measurement (launch/compare.sh runs both, alternately).
 
   python3 eager_step.py --device cuda --batch 64 --size 224 --steps 60 --amp bf16 --channels-last
+  python3 eager_step.py --device cpu --batch 32 --size 224 --steps 10 --warmup 3 --threads 2 --json out.json
 """
 import argparse
+import contextlib
 import json
+import statistics
 import time
 
 import torch
@@ -25,7 +29,11 @@ def main():
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--label", default="")
+    ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: torch's default)")
+    ap.add_argument("--json", default="", help="also write the result to this file")
     a = ap.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
 
     torch.manual_seed(0)
     dev = torch.device(a.device)
@@ -42,7 +50,8 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        # No autocast context at all in fp32: torch 1.13's CPU autocast refuses float32 even disabled.
+        with torch.autocast(dev.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
             loss = torch.nn.functional.cross_entropy(model(x), y)
         if scaler is not None and scaler.is_enabled():
             scaler.scale(loss).backward()
@@ -59,16 +68,25 @@ def main():
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
+    ms = []
     for _ in range(a.steps):
+        t0 = time.perf_counter()
         losses.append(step().detach())
+        if dev.type == "cuda":  # as finch's step ends with a host read of its loss
+            losses[-1].item()
+        ms.append(1000 * (time.perf_counter() - t0))
     if dev.type == "cuda":
         torch.cuda.synchronize()
     sec = time.perf_counter() - t
     out = {"label": a.label, "torch": torch.__version__, "device": str(dev), "batch": a.batch, "size": a.size, "amp": a.amp,
            "channels_last": a.channels_last, "steps": a.steps, "images_per_s": a.batch * a.steps / sec,
            "peak_mem_mib": torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None,
-           "first_loss": float(losses[0]), "last_loss": float(losses[-1])}
+           "first_loss": float(losses[0]), "last_loss": float(losses[-1]),
+           "impl": "pytorch", "threads": torch.get_num_threads(), "ms_per_step_median": statistics.median(ms)}
     print(json.dumps(out), flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,14 @@ DevicePlan plan_device(const DeviceInputs& in);
 // nothing; `reason` receives the plan's explanation when not null.
 c10::Device select_device(DeviceRequest request, bool share_gpus, std::string* reason = nullptr);
 
+// Peak memory of this process so far: on a GPU the CUDA caching allocator's peak allocation on that
+// device ("cuda_allocated"), on the CPU the process's peak resident set ("cpu_rss", ru_maxrss).
+struct PeakMemory {
+  int64_t bytes = 0;
+  const char* kind = "cpu_rss";
+};
+PeakMemory peak_memory(const c10::Device& device);
+
 // "NVIDIA H200 (bus 0000:1a:00.0)", for logs; "cpu" for the CPU.
 std::string describe_device(const c10::Device& device);
 

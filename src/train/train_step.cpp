@@ -1,0 +1,51 @@
+#include "finch/train/train_step.h"
+
+#include <torch/torch.h>
+
+#include "finch/core/error.h"
+#include "finch/distributed/grad_sync.h"
+#include "finch/model/efficientnet.h"
+#include "finch/train/grad_scaler.h"
+
+namespace finch::train {
+
+TrainStep::TrainStep(model::EfficientNetImpl& model, torch::optim::Optimizer& optimizer, distributed::GradientSynchronizer& sync,
+                     GradScaler& scaler, std::vector<at::Tensor>& trainable, ForwardOptions forward, TrainStepOptions options)
+    : model_(model), optimizer_(optimizer), sync_(sync), scaler_(scaler), trainable_(trainable), fwd_(forward), o_(options) {}
+
+StepSums TrainStep::accumulate(const std::function<std::optional<data::Batch>()>& next) {
+  // Loss and hits accumulate on the device; one host read per optimizer step (not per micro-step).
+  at::Tensor sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kDouble).device(fwd_.device));
+  double images = 0;
+  const int accum = o_.accum_steps;
+  for (int micro = 0; micro < accum; ++micro) {
+    auto batch = next();
+    if (!batch) throw RuntimeError("the loader ran out of batches in the middle of a step");
+    sync_.set_sync(micro == accum - 1);  // gradients are all-reduced on the last micro-batch only
+    sync_.prepare();
+    const auto out = forward_loss(model_, *batch, fwd_);
+    const double n = static_cast<double>(out.labels.size(0));
+    // The mean over the rank's micro-batch, scaled so accumulated gradients average over the step.
+    scaler_.scale_loss(out.loss * (n / (static_cast<double>(o_.batch_size) * accum))).backward();
+    sync_.finish();
+    sums += torch::stack({out.loss.detach().to(torch::kDouble) * n, out.logits.detach().argmax(1).eq(out.labels).sum().to(torch::kDouble)});
+    images += n;
+  }
+  const auto host = sums.cpu();
+  return {host[0].item<double>(), host[1].item<double>(), images};
+}
+
+bool TrainStep::apply(distributed::Communicator& comm) {
+  if (!scaler_.unscale_and_check(trainable_, comm)) {  // fp16 overflow somewhere: every rank skips
+    optimizer_.zero_grad();
+    return false;
+  }
+  if (o_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable_, o_.clip_grad_norm);
+  optimizer_.step();
+  optimizer_.zero_grad();
+  return true;
+}
+
+void TrainStep::skip() { optimizer_.zero_grad(); }
+
+}  // namespace finch::train
