@@ -21,6 +21,7 @@ struct GradientSynchronizer::State {
   std::vector<std::unique_ptr<Work>> work;
   size_t next_launch = 0;
   bool sync = true;
+  bool alone = false;                        // world size 1: no hooks, no copies, nothing reduced
   bool active = true;                        // false once the synchronizer is destroyed
   std::mutex m;                              // CUDA backward runs hooks on device threads
 
@@ -47,6 +48,7 @@ GradientSynchronizer::GradientSynchronizer(Communicator& comm, std::vector<at::T
     : state_(std::make_shared<State>()) {
   auto& s = *state_;
   s.comm = &comm;
+  s.alone = comm.size() == 1;
   for (auto& p : params)
     if (p.requires_grad()) s.params.push_back(p);
   const double cap = bucket_mb * 1024 * 1024;
@@ -67,7 +69,7 @@ GradientSynchronizer::GradientSynchronizer(Communicator& comm, std::vector<at::T
   s.flat.resize(s.buckets.size());
   s.work.resize(s.buckets.size());
   std::weak_ptr<State> weak = state_;
-  for (size_t i = 0; i < s.params.size(); ++i)
+  for (size_t i = 0; i < s.params.size() && !s.alone; ++i)
     accumulators_.push_back(compat::on_grad_accumulated(s.params[i], [weak, i] {
       if (auto st = weak.lock()) st->ready(i);
     }));
@@ -91,6 +93,13 @@ void GradientSynchronizer::prepare() {
 void GradientSynchronizer::finish() {
   auto& s = *state_;
   if (!s.sync) return;
+  if (s.alone) {
+    // A world of one averages nothing: the gradients stay where backward put them. Only what a
+    // larger world would do to a parameter that got no gradient (a zero to average) is kept.
+    for (auto& p : s.params)
+      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(s.m);
     // Parameters that got no gradient this step (unused branches) count as zero.

@@ -149,3 +149,21 @@ TEST(GradientSynchronizer, AccumulationSyncsOnlyOnTheLastMicroStepAndRanksAgree)
   opt.step();
   expect_identical_across_ranks(m, *comm);
 }
+
+TEST(GradientSynchronizer, AParameterWithoutGradientGetsZeroOnEveryWorldSize) {
+  // An unused parameter has no gradient after backward. Every world size must treat it the same
+  // (a zero, as a larger world averages it), also a world of one, where nothing is reduced.
+  auto comm = distributed::make_mpi_communicator();
+  auto used = torch::randn({3}, torch::kDouble).requires_grad_();
+  auto unused = torch::randn({2}, torch::kDouble).requires_grad_();
+  distributed::GradientSynchronizer sync(*comm, {used, unused}, 1.0);
+  sync.set_sync(true);
+  sync.prepare();
+  (used * (comm->rank() + 1.0)).sum().backward();
+  sync.finish();
+  ASSERT_TRUE(unused.grad().defined());
+  EXPECT_EQ(unused.grad().abs().sum().item<double>(), 0.0);
+  // The used one: the average over ranks of (rank + 1).
+  const double mean = (comm->size() + 1) / 2.0;
+  EXPECT_NEAR(used.grad()[0].item<double>(), mean, 1e-12);
+}
