@@ -6,7 +6,6 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -20,7 +19,6 @@
 #include "finch/distributed/device.h"
 #include "finch/distributed/grad_sync.h"
 #include "finch/distributed/run_context.h"
-#include "finch/distributed/world.h"
 #include "finch/model/build.h"
 #include "finch/train/decisions.h"
 #include "finch/train/grad_scaler.h"
@@ -56,12 +54,7 @@ int run_step_bench(const StepBenchOptions& o) {
   if (o.steps < 1 || o.warmup < 0 || o.batch_size < 1 || o.image_size < 32)
     throw ConfigError("bench step: --steps >= 1, --warmup >= 0, --batch-size >= 1 and --image-size >= 32 are required");
   auto control = distributed::make_mpi_communicator();
-  const auto& world = distributed::world();
-  if (o.threads > 0) {
-    torch::set_num_threads(o.threads);
-  } else if (!std::getenv("OMP_NUM_THREADS")) {
-    torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, world.local_size)));
-  }
+  set_intra_op_threads(o.threads);
   auto ctx = distributed::make_run_context(*control, {o.device, false, Backend::kAuto, 600});
   auto& comm = *ctx.comm;
   const bool cuda = ctx.device.is_cuda();

@@ -35,6 +35,10 @@ Command add_predict(CLI::App& parent);
 
 std::string version_text();
 
+// torch's intra-op threads: `threads` when > 0, else OMP_NUM_THREADS when set, else the node's cores
+// divided among its ranks (threads.cpp). After MPI is initialised.
+void set_intra_op_threads(int threads = 0);
+
 // finch inspect --checkpoint (inspect_checkpoint.cpp); the exit code.
 int inspect_checkpoint(const std::string& where, const std::string& config_path, bool as_json);
 

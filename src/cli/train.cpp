@@ -3,10 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include <spdlog/spdlog.h>
-#include <torch/utils.h>
 
 #include "commands.h"
 #include "finch/core/config.h"
@@ -17,7 +15,6 @@
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/run_context.h"
 #include "finch/distributed/watchdog.h"
-#include "finch/distributed/world.h"
 #include "finch/train/auto_resume.h"
 #include "finch/train/trainer.h"
 
@@ -40,7 +37,6 @@ Command add_train(CLI::App& parent) {
   app->add_flag("--dry-run", o->dry_run, "Validate the config on every rank, print it resolved, and exit");
   return {app, [o]() {
             auto comm = distributed::make_mpi_communicator();
-            const auto& world = distributed::world();
             Config config;
             distributed::run_agreed(*comm, [&] {
               std::vector<std::string> sets = o->sets;
@@ -53,12 +49,7 @@ Command add_train(CLI::App& parent) {
               return 0;
             }
             setup_logging({comm->rank(), comm->size(), config.logging.level, config.logging.all_ranks});
-            // Ranks on one node share its cores (torchrun sets OMP_NUM_THREADS=1 for the same reason);
-            // an explicit OMP_NUM_THREADS wins.
-            if (!std::getenv("OMP_NUM_THREADS")) {
-              const int cores = static_cast<int>(std::thread::hardware_concurrency());
-              torch::set_num_threads(std::max(1, cores / std::max(1, world.local_size)));
-            }
+            set_intra_op_threads();
             // Device and communicator first: a rank that cannot have its GPU stops every rank with one
             // message before a run directory exists.
             auto ctx = distributed::make_run_context(

@@ -20,6 +20,15 @@ WorldInfo g_world;
 bool g_initialised = false;
 MPI_Comm g_node = MPI_COMM_NULL;  // this node's ranks (MPI_COMM_TYPE_SHARED)
 
+// Every rank of `comm`'s `width` bytes (`mine`, cut or zero-padded), in rank order.
+std::string allgather_fixed(MPI_Comm comm, int ranks, std::string mine, int width, const char* what) {
+  mine.resize(static_cast<size_t>(width), '\0');
+  std::string all(static_cast<size_t>(width) * ranks, '\0');
+  if (MPI_Allgather(mine.data(), width, MPI_CHAR, all.data(), width, MPI_CHAR, comm) != MPI_SUCCESS)
+    throw RuntimeError(fmt::format("rank {}: MPI_Allgather of {} failed", g_world.rank, what));
+  return all;
+}
+
 }  // namespace
 
 bool launched_by_mpi() {
@@ -51,12 +60,8 @@ const WorldInfo& world() { return g_world; }
 
 std::vector<std::string> gather_on_node(const std::string& value) {
   if (!g_world.mpi || g_node == MPI_COMM_NULL) return {value};
-  constexpr int kWidth = 256;  // CUDA_VISIBLE_DEVICES lists or UUIDs; longer values are cut
-  std::string mine = value.substr(0, kWidth);
-  mine.resize(kWidth, '\0');
-  std::string all(static_cast<size_t>(kWidth) * g_world.local_size, '\0');
-  if (MPI_Allgather(mine.data(), kWidth, MPI_CHAR, all.data(), kWidth, MPI_CHAR, g_node) != MPI_SUCCESS)
-    throw RuntimeError(fmt::format("rank {}: MPI_Allgather over the node's ranks failed", g_world.rank));
+  constexpr int kWidth = 256;  // CUDA_VISIBLE_DEVICES lists or PCI bus ids; longer values are cut
+  const std::string all = allgather_fixed(g_node, g_world.local_size, value.substr(0, kWidth - 1), kWidth, "a value over the node's ranks");
   std::vector<std::string> out;
   for (int r = 0; r < g_world.local_size; ++r) out.emplace_back(all.c_str() + static_cast<size_t>(r) * kWidth);
   return out;
@@ -71,13 +76,11 @@ std::vector<RankPlace> gather_placement() {
   }
   // The MPI processor name is the host name as the launcher knows it (Slurm's node name under srun).
   MPI_Get_processor_name(name, &len);
-  constexpr int kWidth = 64 + sizeof(int);
-  std::string mine(kWidth, '\0');
-  std::copy(name, name + std::min(len, 63), mine.begin());
-  std::memcpy(&mine[64], &g_world.local_rank, sizeof(int));
-  std::string all(static_cast<size_t>(kWidth) * g_world.size, '\0');
-  if (MPI_Allgather(mine.data(), kWidth, MPI_CHAR, all.data(), kWidth, MPI_CHAR, MPI_COMM_WORLD) != MPI_SUCCESS)
-    throw RuntimeError(fmt::format("rank {}: MPI_Allgather of the ranks' host names failed", g_world.rank));
+  constexpr int kWidth = 64 + sizeof(int);  // host name (cut at 63), then the node-local rank
+  std::string mine(name, static_cast<size_t>(std::min(len, 63)));
+  mine.resize(64, '\0');
+  mine.append(reinterpret_cast<const char*>(&g_world.local_rank), sizeof(int));
+  const std::string all = allgather_fixed(MPI_COMM_WORLD, g_world.size, mine, kWidth, "the ranks' host names");
   std::vector<RankPlace> out(static_cast<size_t>(g_world.size));
   for (int r = 0; r < g_world.size; ++r) {
     const char* p = all.data() + static_cast<size_t>(r) * kWidth;

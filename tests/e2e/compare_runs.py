@@ -9,20 +9,12 @@ stop on and the test record are equal except for wall-clock fields.
 """
 import json
 import os
-import struct
 import sys
 
 whole, cut, step, epoch, complete = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
 
 
-def tensors(path):
-    """name -> (dtype, shape, raw bytes) of a safetensors file, read with the format's own layout."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
+from safetensors_raw import tensors  # noqa: E402 (this folder is on sys.path: the script's own)
 
 
 def latest(run):

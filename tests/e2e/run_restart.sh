@@ -27,10 +27,8 @@ for _ in $(seq 600); do
   [ -f runs/crash/metrics.jsonl ] && [ "$(grep -c '"kind":"step"' runs/crash/metrics.jsonl)" -ge 6 ] && break
   sleep 0.2
 done
-victim=""
-for p in $(pgrep -f "$finch train .*--name crash( |$)"); do
-  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$p
-done
+source "$repo/tests/e2e/procs.sh"
+victim=$(rank_pid crash 1)
 [ -n "$victim" ] || { kill "$runner"; cat crash.out; fail "rank 1 not found"; }
 kill -9 "$victim"
 timeout 300 tail --pid="$runner" -f /dev/null

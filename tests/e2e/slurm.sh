@@ -24,13 +24,7 @@ assert any(r["kind"] == "end" for r in recs)
 print("slurm: srun --mpi=pmix ran 2 ranks")
 PY
 
-# The pid of the finch process of task R of a running srun (SLURM_PROCID in its environment).
-task_pid() {
-  local p
-  for p in $(pgrep -f "$finch train .*--name $1( |$)"); do
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_PROCID=$2"; then echo "$p"; return; fi
-  done
-}
+source "$repo/tests/e2e/procs.sh"  # rank_pid
 # Starts `srun -n2 finch train` as job NAME in the background and waits for its 6th step.
 start_run() {
   local name=$1
@@ -70,7 +64,7 @@ grep -q "resumed from .*global step $step, saved by 2 rank(s), now 2" "$work/run
 
 echo "== srun: kill -9 of task 1 mid-step: a non-zero exit within 60 s naming task 1, the last checkpoint intact, --resume auto"
 start_run srun_kill9 --set dist.timeout_s=30
-victim=$(task_pid srun_kill9 1)
+victim=$(rank_pid srun_kill9 1)
 [ -n "$victim" ] || { echo "slurm: task 1 not found"; exit 1; }
 t0=$(date +%s)
 kill -9 "$victim"

@@ -58,8 +58,9 @@ echo "== the same run, 2 ranks on one node (${mpiexec[*]})"
 "${mpiexec[@]}" -n 2 "$finch" "${args[@]}" --set output_dir="$work/runs" --name one_node >"$work/one_node.out" 2>&1 \
   || { tail -30 "$work/one_node.out"; fail "the one-node run failed"; }
 one="$work/runs/one_node"
-/usr/bin/python3 - "$work/two_nodes" "$one" "$one/checkpoints/$(cat "$one/checkpoints/latest")/model.safetensors" <<'PY'
-import json, struct, sys
+PYTHONPATH="$repo/tests/e2e" /usr/bin/python3 - "$work/two_nodes" "$one" "$one/checkpoints/$(cat "$one/checkpoints/latest")/model.safetensors" <<'PY'
+import json, sys
+from safetensors_raw import tensors
 two, one, one_model = sys.argv[1:4]
 recs = lambda d: [json.loads(l) for l in open(d + "/metrics.jsonl")]
 start = [r for r in recs(two) if r["kind"] == "start"][0]
@@ -68,13 +69,6 @@ assert start["hosts"] == ["finch-n1", "finch-n2"], start["hosts"]
 assert start["local_ranks"] == [0, 0], start["local_ranks"]
 one_start = [r for r in recs(one) if r["kind"] == "start"][0]
 assert one_start["nodes"] == 1 and one_start["local_ranks"] == [0, 1], one_start
-def tensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    return {k: data[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in header.items()}
 a, b = tensors(two + "/model.safetensors"), tensors(one_model)
 assert a.keys() == b.keys()
 differ = [k for k in a if a[k] != b[k]]

@@ -31,14 +31,8 @@ work=${WORK:?set WORK to the folder the scenarios share}
 run=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs" --name smoke)
 dir=$work/runs/smoke
 
-# rank_pid NAME R: the pid of rank R's finch process of the run --name NAME (only that run's: other
-# scenarios may be running beside this one). Its launcher sets OMPI_COMM_WORLD_RANK or SLURM_PROCID.
-rank_pid() {
-  local p
-  for p in $(pgrep -f "$finch train .*--name $1( |$)"); do
-    if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -Eqx "(OMPI_COMM_WORLD_RANK|SLURM_PROCID)=$2"; then echo "$p"; return; fi
-  done
-}
+# rank_pid NAME R: the pid of rank R of the run --name NAME (other scenarios may run beside this one).
+source "$(dirname "$0")/procs.sh"
 
 # start_np2 NAME STEPS ARGS...: `finch train ARGS` on 2 ranks in the background ($launcher), its
 # output in $work/NAME.out; returns once its metrics.jsonl holds STEPS step records.
