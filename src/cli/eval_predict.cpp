@@ -12,6 +12,7 @@
 #include "finch/core/atomic_file.h"
 #include "finch/core/error.h"
 #include "finch/data/dataset.h"
+#include "finch/data/file_input.h"
 #include "finch/data/image_ops.h"
 #include "finch/data/transforms.h"
 #include "finch/distributed/agree.h"
@@ -132,11 +133,7 @@ Command add_predict(CLI::App& parent) {
             nlohmann::ordered_json all = nlohmann::ordered_json::array();
             torch::NoGradGuard no_grad;
             for (const auto& path : o->images) {
-              const at::Tensor px = data::decode_image_file(path, data::needed_short_side(tf));  // RuntimeError naming the file
-              int64_t oh = px.size(0), ow = px.size(1);
-              data::jpeg_dims(path, oh, ow);
-              auto x = torch::empty({1, 3, tf.size, tf.size});
-              data::apply_transform(px, oh, ow, data::plan_transform(oh, ow, std::nullopt, tf, 0), tf, x[0]);
+              const auto x = data::input_from_file(path, tf).unsqueeze(0);  // RuntimeError naming the file
               const auto probs = torch::softmax(ck.model->forward(x.to(device)), 1)[0].cpu();
               const auto top = probs.topk(std::min<int64_t>(o->topk, probs.size(0)));
               nlohmann::ordered_json r = {{"image", path}, {"top", nlohmann::json::array()}};

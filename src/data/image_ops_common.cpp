@@ -5,6 +5,8 @@
 
 #include "finch/data/image_ops.h"
 
+#include <ATen/ATen.h>
+
 namespace finch::data {
 
 bool jpeg_dims(const std::string& path, int64_t& height, int64_t& width) {
@@ -33,11 +35,22 @@ bool jpeg_dims(const std::string& path, int64_t& height, int64_t& width) {
 }
 
 at::Tensor resize_short_side(const at::Tensor& rgb, int64_t short_side) {
+  // torchvision's Resize(short_side): the longer side becomes int(short_side * long / short), and
+  // the filter is PIL's antialiased bilinear, so that a packed image at the eval resize is exactly
+  // what torchvision's Resize makes of the original.
   const int64_t h = rgb.size(0), w = rgb.size(1);
-  const double s = static_cast<double>(short_side) / static_cast<double>(std::min(h, w));
-  const int64_t oh = h <= w ? short_side : static_cast<int64_t>(std::lround(h * s));
-  const int64_t ow = w < h ? short_side : static_cast<int64_t>(std::lround(w * s));
-  return crop_resize(rgb, Box{0, 0, static_cast<double>(w), static_cast<double>(h)}, oh, ow);
+  const int64_t oh = h <= w ? short_side : static_cast<int64_t>(static_cast<double>(short_side) * h / w);
+  const int64_t ow = w < h ? short_side : static_cast<int64_t>(static_cast<double>(short_side) * w / h);
+  if (oh == h && ow == w) return rgb.contiguous();
+  return resize_antialiased(rgb, oh, ow);
+}
+
+at::Tensor resize_antialiased(const at::Tensor& rgb, int64_t out_h, int64_t out_w) {
+  // torch's antialiased bilinear is written to match PIL's (what torchvision's Resize runs on PIL
+  // images); PIL hands back uint8, so the result is rounded to uint8 too.
+  const auto x = rgb.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat);
+  const auto y = at::_upsample_bilinear2d_aa(x, {out_h, out_w}, /*align_corners=*/false);
+  return y.squeeze(0).permute({1, 2, 0}).round().clamp(0, 255).to(at::kByte).contiguous();
 }
 
 }  // namespace finch::data

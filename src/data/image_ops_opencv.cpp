@@ -34,13 +34,16 @@ cv::Mat view(const at::Tensor& rgb) {
 bool have_jpeg_codec() { return true; }
 
 at::Tensor decode_image_file(const std::string& path, int64_t min_short_side) {
-  int flags = cv::IMREAD_COLOR;
+  // The stored pixels, as PIL's open + convert("RGB") gives them to torchvision: an EXIF
+  // orientation tag is not applied (OpenCV would rotate, and the pixels would then disagree with
+  // the header's size that the crops are planned in).
+  int flags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
   int64_t h = 0, w = 0;
   if (min_short_side > 0 && jpeg_dims(path, h, w)) {
     const int64_t s = std::min(h, w);
-    if (s / 8 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_8;
-    else if (s / 4 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_4;
-    else if (s / 2 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_2;
+    if (s / 8 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION;
+    else if (s / 4 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION;
+    else if (s / 2 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION;
   }
   cv::Mat bgr;
   try {
@@ -56,7 +59,7 @@ at::Tensor decode_jpeg_bytes(const uint8_t* data, size_t size, const std::string
   const cv::Mat buf(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(data));
   cv::Mat bgr;
   try {
-    bgr = cv::imdecode(buf, cv::IMREAD_COLOR);
+    bgr = cv::imdecode(buf, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception& e) {
     throw RuntimeError(fmt::format("cannot decode {}: {}", what, e.what()));
   }

@@ -9,7 +9,11 @@
 
 namespace finch::data {
 
-int64_t needed_short_side(const TransformOptions& o) { return o.train ? o.size : o.resize; }
+// Training decodes at a reduced JPEG size (1/2, 1/4, 1/8) when the crop still gets its size in
+// pixels: the speed lever of the raw-JPEG path. Evaluation decodes in full: on real photographs
+// the reduced decode moved the eval input 1.0-2.8 levels of 255 on average from torchvision's
+// (full decode + PIL resize), against 0.14-0.17 in full (tests/reference/eval_fidelity.py).
+int64_t needed_short_side(const TransformOptions& o) { return o.train ? o.size : 0; }
 
 Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed) {
   // The region the transform works in: the whole image, or the bird's box plus a margin.
@@ -23,9 +27,19 @@ Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& b
   Plan p;
   const double H = region.h, W = region.w;
   if (!o.train) {
-    // Resize(shorter side -> resize) + CenterCrop(size) == a centred box of size * short / resize.
-    const double side = static_cast<double>(o.size) * std::min(H, W) / static_cast<double>(o.resize);
-    p.box = Box{region.x + (W - std::min(side, W)) / 2, region.y + (H - std::min(side, H)) / 2, std::min(side, W), std::min(side, H)};
+    // torchvision's Resize(resize) + CenterCrop(size), with its integer arithmetic: the longer side
+    // becomes int(resize * long / short), the crop starts at round((resized - size) / 2) (Python's
+    // round: half to even, as std::nearbyint). A sub-pixel difference here costs several levels
+    // of 255 on a sharp photograph (tests/reference/eval_fidelity.py).
+    const double Hi = std::max(1.0, std::round(H)), Wi = std::max(1.0, std::round(W));
+    if (Wi <= Hi) p.resize_w = o.resize, p.resize_h = static_cast<int64_t>(static_cast<double>(o.resize) * Hi / Wi);
+    else p.resize_h = o.resize, p.resize_w = static_cast<int64_t>(static_cast<double>(o.resize) * Wi / Hi);
+    p.crop_top = std::max<int64_t>(0, static_cast<int64_t>(std::nearbyint((p.resize_h - o.size) / 2.0)));
+    p.crop_left = std::max<int64_t>(0, static_cast<int64_t>(std::nearbyint((p.resize_w - o.size) / 2.0)));
+    p.region = Box{region.x, region.y, Wi, Hi};
+    const double sy = Hi / p.resize_h, sx = Wi / p.resize_w;
+    p.box = Box{region.x + p.crop_left * sx, region.y + p.crop_top * sy, std::min<double>(o.size, p.resize_w) * sx,
+                std::min<double>(o.size, p.resize_h) * sy};
     return p;
   }
   Rng rng(sample_seed);
@@ -63,8 +77,22 @@ void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, c
                      at::Tensor out) {
   // From original coordinates to the pixels we actually hold.
   const double sy = static_cast<double>(pixels.size(0)) / orig_h, sx = static_cast<double>(pixels.size(1)) / orig_w;
-  const Box b{plan.box.x * sx, plan.box.y * sy, plan.box.w * sx, plan.box.h * sy};
-  at::Tensor img = crop_resize(pixels, b, o.size, o.size);  // size x size x 3 uint8
+  at::Tensor img;  // size x size x 3 uint8
+  if (plan.resize_h > 0) {
+    // Eval: the region (whole pixels of what was decoded) resized as PIL would, then the centre crop.
+    const int64_t H = pixels.size(0), W = pixels.size(1);
+    const int64_t x0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(plan.region.x * sx)), 0, W - 1);
+    const int64_t y0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(plan.region.y * sy)), 0, H - 1);
+    const int64_t x1 = std::clamp<int64_t>(static_cast<int64_t>(std::ceil((plan.region.x + plan.region.w) * sx)), x0 + 1, W);
+    const int64_t y1 = std::clamp<int64_t>(static_cast<int64_t>(std::ceil((plan.region.y + plan.region.h) * sy)), y0 + 1, H);
+    const at::Tensor resized = resize_antialiased(pixels.slice(0, y0, y1).slice(1, x0, x1), plan.resize_h, plan.resize_w);
+    const int64_t ch = std::min<int64_t>(o.size, plan.resize_h), cw = std::min<int64_t>(o.size, plan.resize_w);
+    img = resized.slice(0, plan.crop_top, plan.crop_top + ch).slice(1, plan.crop_left, plan.crop_left + cw);
+    if (ch != o.size || cw != o.size) img = crop_resize(img.contiguous(), Box{0, 0, double(cw), double(ch)}, o.size, o.size);
+  } else {
+    const Box b{plan.box.x * sx, plan.box.y * sy, plan.box.w * sx, plan.box.h * sy};
+    img = crop_resize(pixels, b, o.size, o.size);
+  }
   if (plan.flip) img = img.flip(1);
   at::Tensor x = img.permute({2, 0, 1}).to(at::kFloat).div_(255.0f);  // 3 x S x S in [0, 1]
   if (plan.brightness != 1 || plan.contrast != 1 || plan.saturation != 1) {

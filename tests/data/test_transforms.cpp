@@ -11,13 +11,22 @@ TEST(Transforms, EvalIsResizeShorterSideThenCenterCrop) {
   o.train = false;
   o.size = 224;
   o.resize = 256;
-  // 375 x 500 image: resize to 256 x 341.33, center 224 crop == a centred 328.125 box at full size.
+  // torchvision on a 375 x 500 image: Resize(256) -> 256 x int(256 * 500 / 375) = 256 x 341;
+  // CenterCrop(224) -> top round(32 / 2) = 16, left round(117 / 2) = round(58.5) = 58 (Python's
+  // round: half to even).
   const Plan p = plan_transform(375, 500, std::nullopt, o, 1);
-  EXPECT_NEAR(p.box.w, 224.0 * 375 / 256, 1e-9);
-  EXPECT_NEAR(p.box.h, 224.0 * 375 / 256, 1e-9);
-  EXPECT_NEAR(p.box.x + p.box.w / 2, 250.0, 1e-9);
-  EXPECT_NEAR(p.box.y + p.box.h / 2, 187.5, 1e-9);
+  EXPECT_EQ(p.resize_h, 256);
+  EXPECT_EQ(p.resize_w, 341);
+  EXPECT_EQ(p.crop_top, 16);
+  EXPECT_EQ(p.crop_left, 58);
+  // The same crop in the original image's pixels.
+  EXPECT_NEAR(p.box.x, 58 * 500.0 / 341, 1e-9);
+  EXPECT_NEAR(p.box.w, 224 * 500.0 / 341, 1e-9);
+  EXPECT_NEAR(p.box.y, 16 * 375.0 / 256, 1e-9);
+  EXPECT_NEAR(p.box.h, 224 * 375.0 / 256, 1e-9);
   EXPECT_FALSE(p.flip);
+  // Round half to even the other way: 299 wide -> left round(37.5) = 38.
+  EXPECT_EQ(plan_transform(256, 299, std::nullopt, o, 1).crop_left, 38);
 }
 
 TEST(Transforms, TrainCropsStayInsideWithScaleAndRatioInRange) {
@@ -60,9 +69,11 @@ TEST(Transforms, CropToBoundingBoxConfinesEveryCrop) {
   }
   o.train = false;
   const Plan e = plan_transform(300, 400, bird, o, 0);
-  EXPECT_NEAR(e.box.x + e.box.w / 2, 140, 1e-9);  // centred on the box
-  EXPECT_NEAR(e.box.y + e.box.h / 2, 80, 1e-9);
+  // Centred on the box, up to torchvision's whole-pixel crop offset (half a resized pixel).
+  EXPECT_NEAR(e.box.x + e.box.w / 2, 140, 0.5);
+  EXPECT_NEAR(e.box.y + e.box.h / 2, 80, 0.5);
   // Without the option the box is ignored.
   o.crop_to_bbox = false;
-  EXPECT_NEAR(plan_transform(300, 400, bird, o, 0).box.x + plan_transform(300, 400, bird, o, 0).box.w / 2, 200, 1e-9);
+  const Plan whole = plan_transform(300, 400, bird, o, 0);
+  EXPECT_NEAR(whole.box.x + whole.box.w / 2, 200, 1.0);
 }

@@ -31,6 +31,10 @@ void write_jpeg(const std::string& path, const at::Tensor& rgb, int quality);
 // shrinking, bilinear when enlarging (close to PIL's antialiased resize that torchvision uses).
 at::Tensor crop_resize(const at::Tensor& rgb, const Box& box, int64_t out_h, int64_t out_w);
 
+// Resizes the whole image to out_h x out_w with antialiased bilinear filtering, as PIL's resize that
+// torchvision's Resize runs (the eval transform; slower than crop_resize's area averaging).
+at::Tensor resize_antialiased(const at::Tensor& rgb, int64_t out_h, int64_t out_w);
+
 // Resizes so that the shorter side is `short_side` (aspect kept).
 at::Tensor resize_short_side(const at::Tensor& rgb, int64_t short_side);
 

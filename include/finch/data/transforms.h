@@ -31,6 +31,10 @@ struct TransformOptions {
 
 struct Plan {
   Box box;               // in original-image pixels
+  // Eval: torchvision's Resize + CenterCrop exactly — the region resized to resize_h x resize_w,
+  // then the crop at (crop_top, crop_left) of that.
+  int64_t resize_h = 0, resize_w = 0, crop_top = 0, crop_left = 0;
+  Box region;            // eval: what is resized (the image, or the bird's box with its margin)
   bool flip = false;
   float brightness = 1, contrast = 1, saturation = 1;
 };
@@ -38,7 +42,8 @@ struct Plan {
 // orig_h x orig_w: the original image; bbox in the same coordinates (used with crop_to_bbox).
 Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed);
 
-// The shortest side the decoded image needs for this transform not to lose resolution.
+// The shortest side a reduced-size JPEG decode may go down to for this transform (0: decode in full,
+// as evaluation does, to stay with torchvision's input).
 int64_t needed_short_side(const TransformOptions& o);
 
 // Applies `plan` to `pixels` (RGB uint8 H x W x 3 of an image originally orig_h x orig_w) and writes

@@ -1,0 +1,56 @@
+// finch transform: the tensors the model sees for image files, written to a safetensors file — to
+// look at a pipeline's output, or to compare it with another (tests/reference/eval_fidelity.py holds
+// it against torchvision's PIL pipeline).
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "finch/core/error.h"
+#include "finch/data/dataset.h"
+#include "finch/data/file_input.h"
+#include "finch/io/safetensors.h"
+
+namespace finch::cli {
+
+Command add_transform(CLI::App& parent) {
+  auto* app = parent.add_subcommand("transform", "Write the input tensors the model sees for image files (eval or train transform)");
+  struct Opts {
+    std::vector<std::string> images;
+    std::string config, out;
+    int size = 0, resize = 0;
+    bool train = false;
+    uint64_t seed = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  app->add_option("--image", o->images, "Image files (JPEG, PNG, ...)")->required();
+  app->add_option("--out", o->out, "safetensors file: input.0, input.1, ... (3 x size x size, normalised float32)")->required();
+  app->add_option("--config", o->config, "Take data.image_size, data.resize and the augmentation from this config");
+  app->add_option("--size", o->size, "Crop size (default: data.image_size)");
+  app->add_option("--resize", o->resize, "Eval: shorter side before the centre crop (default: data.resize)");
+  app->add_flag("--train", o->train, "The train transform (RandomResizedCrop, flip, ...) instead of the eval one");
+  app->add_option("--seed", o->seed, "Train transform: the sample seed of the random draws")->capture_default_str();
+  return {app, [o]() {
+            DataConfig dc = o->config.empty() ? DataConfig{} : load_config(o->config).data;
+            if (o->size > 0) dc.image_size = o->size;
+            if (o->resize > 0) dc.resize = o->resize;
+            else if (o->size > 0 && o->config.empty()) dc.resize = static_cast<int>(o->size * 256 / 224);  // torchvision's ratio
+            if (dc.image_size < 1 || dc.resize < dc.image_size)
+              throw ConfigError(fmt::format("transform: need 1 <= --size <= --resize (got {} and {})", dc.image_size, dc.resize));
+            const auto tf = o->train ? data::train_transform(dc) : data::eval_transform(dc);
+            std::vector<std::pair<std::string, at::Tensor>> tensors;
+            std::map<std::string, std::string> meta = {{"transform", o->train ? "train" : "eval"},
+                                                       {"size", std::to_string(tf.size)},
+                                                       {"resize", std::to_string(tf.resize)}};
+            for (size_t k = 0; k < o->images.size(); ++k) {
+              tensors.emplace_back(fmt::format("input.{}", k), data::input_from_file(o->images[k], tf, o->seed + k));
+              meta[fmt::format("image.{}", k)] = o->images[k];
+            }
+            io::write_safetensors(o->out, tensors, meta);
+            std::cout << fmt::format("{} input(s) of 3x{}x{} ({} transform, resize {}) -> {}\n", tensors.size(), tf.size, tf.size,
+                                     meta["transform"], tf.resize, o->out);
+            return 0;
+          }};
+}
+
+}  // namespace finch::cli
