@@ -1,5 +1,6 @@
 #include "finch/distributed/grad_sync.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include <ATen/ATen.h>
@@ -15,24 +16,46 @@ struct GradientSynchronizer::State {
   std::vector<at::Tensor> params;
   std::vector<std::vector<size_t>> buckets;  // parameter indices per bucket
   std::vector<size_t> bucket_of;             // parameter -> bucket
+  std::vector<int64_t> offset;               // parameter -> first element in its bucket
   std::vector<size_t> sizes;
   std::vector<size_t> pending;               // gradients still missing per bucket
-  std::vector<at::Tensor> flat;
+  std::vector<at::Tensor> flat;              // one persistent buffer per bucket; gradients are views into it
   std::vector<std::unique_ptr<Work>> work;
   size_t next_launch = 0;
   bool sync = true;
-  bool alone = false;                        // world size 1: no hooks, no copies, nothing reduced
+  bool alone = false;                        // world size 1: no hooks, no buffers, nothing reduced
   bool active = true;                        // false once the synchronizer is destroyed
   std::mutex m;                              // CUDA backward runs hooks on device threads
 
+  // Parameter i's place in its bucket, with the parameter's own strides (channels_last weights get
+  // channels_last gradients, as DDP's bucket views do). It shares the bucket's storage without
+  // being an autograd view, so LibTorch 1.13's Optimizer::zero_grad (detach_, then zero_ in place)
+  // still works on it.
+  at::Tensor view(size_t i) const {
+    const auto& p = params[i];
+    const auto& f = flat[bucket_of[i]];
+    at::Tensor v = at::empty({0}, f.options());
+    v.set_(f.storage(), f.storage_offset() + offset[i], p.sizes(), p.strides());
+    return v;
+  }
+  bool is_view(size_t i) const {
+    const auto& g = params[i].grad();
+    return g.defined() && g.data_ptr() == view(i).data_ptr() && g.strides() == params[i].strides();
+  }
+
+  // Backward accumulates into the views in place once they are the gradients; a gradient that is
+  // not one (the first step, an unused parameter, one replaced by other code) is copied in, or
+  // zeroed, and replaced by its view. Then the bucket's all-reduce starts.
   void launch(size_t b) {
-    std::vector<at::Tensor> grads;
     for (size_t i : buckets[b]) {
-      const auto& p = params[i];
-      grads.push_back(p.grad().defined() ? p.grad().reshape({-1}) : at::zeros({p.numel()}, p.options()));
+      if (is_view(i)) continue;
+      auto& p = params[i];
+      at::Tensor v = view(i);
+      if (p.grad().defined()) v.copy_(p.grad());
+      else v.zero_();
+      p.mutable_grad() = v;
     }
-    flat[b] = at::cat(grads);
-    work[b] = comm->allreduce_async(flat[b], ReduceOp::kSum);
+    work[b] = comm->allreduce_async(flat[b], ReduceOp::kAvg);  // ncclAvg; the MPI backend divides on its reduce thread
   }
 
   void ready(size_t i) {
@@ -50,23 +73,44 @@ GradientSynchronizer::GradientSynchronizer(Communicator& comm, std::vector<at::T
   s.comm = &comm;
   s.alone = comm.size() == 1;
   for (auto& p : params)
-    if (p.requires_grad()) s.params.push_back(p);
-  const double cap = bucket_mb * 1024 * 1024;
+    if (p.requires_grad()) {
+      if (!p.is_non_overlapping_and_dense())  // a bucket view needs the parameter's strides to cover it densely
+        throw RuntimeError("gradient synchronizer: a parameter is not dense (sizes " + c10::str(p.sizes()) + ", strides " +
+                           c10::str(p.strides()) + ")");
+      s.params.push_back(p);
+    }
+  // DDP's layout: buckets of about bucket_mb in reverse registration order, the first one small
+  // (1 MiB, as DDP's first bucket) so that its all-reduce starts as soon as backward has produced
+  // the classifier's gradients. A bucket holds one dtype on one device.
+  const double cap = bucket_mb * 1024 * 1024, first_cap = std::min(cap, 1024.0 * 1024.0);
   s.bucket_of.assign(s.params.size(), 0);
+  s.offset.assign(s.params.size(), 0);
   double bytes = 0;
+  int64_t elements = 0;
   for (size_t k = s.params.size(); k-- > 0;) {
-    const double n = static_cast<double>(s.params[k].numel() * s.params[k].element_size());
-    if (s.buckets.empty() || (bytes + n > cap && !s.buckets.back().empty())) {
+    const auto& p = s.params[k];
+    const double n = static_cast<double>(p.numel() * p.element_size());
+    const bool full = !s.buckets.empty() && bytes + n > (s.buckets.size() == 1 ? first_cap : cap);
+    const bool other_kind = !s.buckets.empty() && (p.scalar_type() != s.params[s.buckets.back().front()].scalar_type() ||
+                                                   p.device() != s.params[s.buckets.back().front()].device());
+    if (s.buckets.empty() || full || other_kind) {
       s.buckets.emplace_back();
       bytes = 0;
+      elements = 0;
     }
     s.buckets.back().push_back(k);
     s.bucket_of[k] = s.buckets.size() - 1;
+    s.offset[k] = elements;
     bytes += n;
+    elements += p.numel();
   }
-  for (const auto& b : s.buckets) s.sizes.push_back(b.size());
+  for (const auto& b : s.buckets) {
+    s.sizes.push_back(b.size());
+    int64_t n = 0;
+    for (size_t i : b) n += s.params[i].numel();
+    if (!s.alone) s.flat.push_back(at::zeros({n}, s.params[b.front()].options().requires_grad(false)));
+  }
   s.pending.assign(s.buckets.size(), 0);
-  s.flat.resize(s.buckets.size());
   s.work.resize(s.buckets.size());
   std::weak_ptr<State> weak = state_;
   for (size_t i = 0; i < s.params.size() && !s.alone; ++i)
@@ -105,23 +149,24 @@ void GradientSynchronizer::finish() {
     // Parameters that got no gradient this step (unused branches) count as zero.
     while (s.next_launch < s.buckets.size()) s.launch(s.next_launch++);
   }
-  const double world = s.comm->size();
+  // The gradients are views into the buckets, which are averaged in place: nothing to copy back.
   for (size_t b = 0; b < s.buckets.size(); ++b) {
     s.work[b]->wait();
     s.work[b].reset();
-    s.flat[b].div_(world);
-    int64_t offset = 0;
-    for (size_t i : s.buckets[b]) {
-      auto& p = s.params[i];
-      const int64_t n = p.numel();
-      auto slice = s.flat[b].narrow(0, offset, n).view(p.sizes());
-      if (p.grad().defined()) p.mutable_grad().copy_(slice);
-      else p.mutable_grad() = slice.clone();
-      offset += n;
-    }
-    s.flat[b] = at::Tensor();
   }
   prepare();
+}
+
+void GradientSynchronizer::zero_grad() {
+  auto& s = *state_;
+  if (s.alone) {
+    // As PyTorch's zero_grad(set_to_none=True): backward then writes fresh gradients, no memset.
+    for (auto& p : s.params) p.mutable_grad() = at::Tensor();
+    return;
+  }
+  for (auto& f : s.flat) f.zero_();
+  for (size_t i = 0; i < s.params.size(); ++i)
+    if (!s.is_view(i)) s.params[i].mutable_grad() = at::Tensor();  // launch() puts its view back
 }
 
 size_t GradientSynchronizer::num_buckets() const { return state_->buckets.size(); }

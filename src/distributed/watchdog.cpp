@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "finch/distributed/world.h"
@@ -15,8 +17,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::atomic<double> g_timeout{0};
-std::atomic<int64_t> g_since_ns{0};  // 0: not in a collective
-std::atomic<const char*> g_what{nullptr};
+// The collectives in progress, by guard: the main thread's and the MPI backend's reduce thread's
+// can overlap, and each must be watched for as long as it lasts.
+std::mutex g_m;
+std::map<const CollectiveGuard*, std::pair<int64_t, const char*>> g_active;  // guard -> (start, what)
 std::once_flag g_started;
 
 int64_t now_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
@@ -24,15 +28,22 @@ int64_t now_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(C
 void monitor() {
   while (true) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const int64_t since = g_since_ns.load();
     const double timeout = g_timeout.load();
-    if (since == 0 || timeout <= 0) continue;
+    if (timeout <= 0) continue;
+    int64_t since = 0;
+    const char* what = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(g_m);
+      for (const auto& [guard, started] : g_active)
+        if (since == 0 || started.first < since) since = started.first, what = started.second;
+    }
+    if (since == 0) continue;
     const double waited = static_cast<double>(now_ns() - since) / 1e9;
     if (waited <= timeout) continue;
     std::fprintf(stderr,
                  "finch: error: rank %d: %s has waited %.0f s, longer than dist.timeout_s=%.0f: a peer rank died or hangs; "
                  "aborting the job\n",
-                 world().rank, g_what.load() ? g_what.load() : "a collective", waited, timeout);
+                 world().rank, what ? what : "a collective", waited, timeout);
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
@@ -46,10 +57,13 @@ void set_collective_timeout(double seconds) {
 }
 
 CollectiveGuard::CollectiveGuard(const char* what) {
-  g_what = what;
-  g_since_ns = now_ns();
+  std::lock_guard<std::mutex> lock(g_m);
+  g_active[this] = {now_ns(), what};
 }
 
-CollectiveGuard::~CollectiveGuard() { g_since_ns = 0; }
+CollectiveGuard::~CollectiveGuard() {
+  std::lock_guard<std::mutex> lock(g_m);
+  g_active.erase(this);
+}
 
 }  // namespace finch::distributed

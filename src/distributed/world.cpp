@@ -47,6 +47,7 @@ const WorldInfo& init_world(int* argc, char*** argv) {
   // Errors come back as codes, which finch turns into messages naming the operation and rank.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   g_world.mpi = true;
+  g_world.thread_level = provided;
   MPI_Comm_rank(MPI_COMM_WORLD, &g_world.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_world.size);
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_world.rank, MPI_INFO_NULL, &g_node);

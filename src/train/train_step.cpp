@@ -37,15 +37,15 @@ StepSums TrainStep::accumulate(const std::function<std::optional<data::Batch>()>
 
 bool TrainStep::apply(distributed::Communicator& comm) {
   if (!scaler_.unscale_and_check(trainable_, comm)) {  // fp16 overflow somewhere: every rank skips
-    optimizer_.zero_grad();
+    sync_.zero_grad();
     return false;
   }
   if (o_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable_, o_.clip_grad_norm);
   optimizer_.step();
-  optimizer_.zero_grad();
+  sync_.zero_grad();  // in place into the buckets (the gradients stay their views)
   return true;
 }
 
-void TrainStep::skip() { optimizer_.zero_grad(); }
+void TrainStep::skip() { sync_.zero_grad(); }
 
 }  // namespace finch::train

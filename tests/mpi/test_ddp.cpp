@@ -167,3 +167,72 @@ TEST(GradientSynchronizer, AParameterWithoutGradientGetsZeroOnEveryWorldSize) {
   const double mean = (comm->size() + 1) / 2.0;
   EXPECT_NEAR(used.grad()[0].item<double>(), mean, 1e-12);
 }
+
+TEST(GradientSynchronizer, GradientsAreBucketViewsThatZeroGradClearsInPlace) {
+  // Three steps with different data on each rank. The averaged gradient must be exactly this step's
+  // (zero_grad cleared the last one in the buffers themselves), and from the second step on every
+  // gradient is the same memory (a view into its bucket: nothing allocated or copied per step).
+  auto comm = distributed::make_mpi_communicator();
+  const int W = comm->size();
+  auto w = torch::zeros({4, 3}, torch::kDouble).requires_grad_();
+  auto b = torch::zeros({3}, torch::kDouble).requires_grad_();
+  distributed::GradientSynchronizer sync(*comm, {w, b}, 1.0);
+  const void* w_memory = nullptr;
+  for (int step = 0; step < 3; ++step) {
+    sync.prepare();
+    const auto x = torch::arange(12, torch::kDouble).view({4, 3}) * (comm->rank() + 1) + step;
+    ((w * x).sum() + (b * (step + 1.0)).sum()).backward();
+    sync.finish();
+    // The average over ranks r of arange * (r + 1) + step.
+    const auto expect = torch::arange(12, torch::kDouble).view({4, 3}) * ((W + 1) / 2.0) + step;
+    EXPECT_LE((w.grad() - expect).abs().max().item<double>(), 1e-12) << "step " << step;
+    EXPECT_LE((b.grad() - (step + 1.0)).abs().max().item<double>(), 1e-12) << "step " << step;
+    if (W > 1) {
+      if (step == 1) w_memory = w.grad().data_ptr();
+      if (step == 2) EXPECT_EQ(w.grad().data_ptr(), w_memory) << "the gradient is no longer its bucket's view";
+    }
+    sync.zero_grad();
+    if (W > 1) {
+      ASSERT_TRUE(w.grad().defined());
+      EXPECT_EQ(w.grad().abs().sum().item<double>(), 0.0);
+    } else {
+      EXPECT_FALSE(w.grad().defined()) << "a world of one drops gradients (set_to_none), as PyTorch 2's zero_grad";
+    }
+  }
+}
+
+TEST(GradientSynchronizer, AGradientReplacedByOtherCodeIsStillReduced) {
+  // Between steps other code may replace a gradient that is a bucket view: PyTorch 2's
+  // zero_grad(set_to_none=True), or a fresh tensor. Backward accumulates into what it finds, and
+  // the bucket still reduces that value.
+  auto comm = distributed::make_mpi_communicator();
+  const double mean = (comm->size() + 1) / 2.0;
+  auto w = torch::zeros({5}, torch::kDouble).requires_grad_();
+  distributed::GradientSynchronizer sync(*comm, {w}, 1.0);
+  for (int step = 0; step < 4; ++step) {
+    if (step == 1) w.mutable_grad() = torch::full_like(w, 10.0);  // backward adds to it
+    if (step == 2) w.mutable_grad() = at::Tensor();                // set_to_none
+    sync.prepare();
+    (w * (comm->rank() + 1.0)).sum().backward();
+    sync.finish();
+    EXPECT_NEAR(w.grad()[0].item<double>(), (step == 1 ? 10.0 : 0.0) + mean, 1e-12) << "step " << step;
+    sync.zero_grad();
+  }
+}
+
+TEST(GradientSynchronizer, TheFirstBucketIsSmallAsDdpsAndBucketsKeepParameterStrides) {
+  auto comm = distributed::make_mpi_communicator();
+  // Reverse registration order: c (1.2 MB) fills the first bucket (1 MiB cap) alone; b and a share
+  // the second (25 MB cap).
+  auto a = torch::zeros({512 * 1024}, torch::kFloat).requires_grad_();
+  auto b = torch::zeros({100}, torch::kFloat).requires_grad_();
+  auto c = torch::zeros({2, 3, 50, 1000}, torch::kFloat).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+  distributed::GradientSynchronizer sync(*comm, {a, b, c}, 25.0);
+  EXPECT_EQ(sync.bucket_sizes(), (std::vector<size_t>{1, 2}));
+  sync.prepare();
+  (a.sum() + b.sum() + (c * (comm->rank() + 1.0)).sum()).backward();
+  sync.finish();
+  EXPECT_EQ(c.grad().strides(), c.strides()) << "a channels_last weight gets a channels_last gradient";
+  EXPECT_NEAR(c.grad().mean().item<double>(), (comm->size() + 1) / 2.0, 1e-6);
+  EXPECT_NEAR(a.grad().mean().item<double>(), 1.0, 1e-6);
+}

@@ -1,9 +1,12 @@
 // The gradient synchronizer (what DDP calls the reducer). Trainable parameters are grouped in
-// buckets of about dist.bucket_mb, in reverse registration order (roughly the order backward
-// produces their gradients). A post-hook on each parameter's grad accumulator marks it ready; when a
-// bucket is complete it is flattened and its all-reduce starts at once, overlapping with the rest of
-// backward. Buckets start in index order on every rank (collectives must match), finish() waits for
-// them and writes the averaged gradients back. Frozen parameters are not in any bucket.
+// buckets of about dist.bucket_mb (the first 1 MiB), in reverse registration order (roughly the
+// order backward produces their gradients). Each bucket is one persistent buffer and every
+// gradient a view into it (DDP's gradient_as_bucket_view), so backward accumulates straight into
+// the buckets: no per-step allocation, flattening or copy-back. A post-hook on each parameter's
+// grad accumulator marks it ready; when a bucket is complete its all-reduce starts at once,
+// overlapping with the rest of backward. Buckets start in index order on every rank (collectives
+// must match); finish() waits for them and averages in place. Frozen parameters are in no bucket.
+// At world size 1 there is nothing to reduce: no hooks, no buffers.
 #pragma once
 
 #include <memory>
@@ -26,8 +29,11 @@ class GradientSynchronizer {
   void set_sync(bool enabled);
   // Before backward: forget which gradients are ready.
   void prepare();
-  // After backward: start the buckets not started yet, wait for all, average into p.grad.
+  // After backward: start the buckets not started yet, wait for all, average in place.
   void finish();
+  // Instead of the optimizer's zero_grad: zeroes the buckets in place (the gradients stay views);
+  // at world size 1 drops the gradients, as PyTorch's zero_grad(set_to_none=True).
+  void zero_grad();
 
   size_t num_buckets() const;
   const std::vector<size_t>& bucket_sizes() const;  // parameters per bucket

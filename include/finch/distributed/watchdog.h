@@ -7,7 +7,7 @@ namespace finch::distributed {
 
 void set_collective_timeout(double seconds);  // <= 0: off
 
-// Marks the calling thread as inside a collective for its lifetime.
+// Marks a collective as in progress for its lifetime (several may be, on different threads).
 class CollectiveGuard {
  public:
   explicit CollectiveGuard(const char* what);

@@ -13,6 +13,7 @@ struct WorldInfo {
   int local_rank = 0;  // index among the ranks on this node (MPI_Comm_split_type): the CUDA device
   int local_size = 1;
   bool mpi = false;    // MPI was initialised (a launcher started us)
+  int thread_level = 0;  // MPI_Init_thread's `provided` (MPI_THREAD_MULTIPLE: calls from several threads at once)
 };
 
 // True when the environment shows an MPI launcher (Open MPI's mpirun, PMIx or PMI2 under srun).
