@@ -15,9 +15,9 @@
 namespace finch::cli {
 
 Command add_bench(CLI::App& parent) {
-  auto* app = parent.add_subcommand("bench", "Benchmarks: a training step, the data loader");
+  auto* app = parent.add_subcommand("bench", "Benchmarks: a training step, all-reduce, end-to-end training, the data loader");
   app->require_subcommand(1);
-  auto* loader = app->add_subcommand("loader", "Images/s of the training input pipeline");
+  auto* loader = app->add_subcommand("loader", "Images/s of the training input pipeline alone");
   struct Opts {
     std::vector<std::string> roots;
     std::vector<int> threads = {1, 2};

@@ -1,8 +1,7 @@
 // finch bench step: one training step — forward, backward, gradient all-reduce, optimizer — on a
 // fixed in-memory batch, through the trainer's own TrainStep (train/train_step.h), so the figure is
 // what training gets minus the input pipeline. Under mpirun every rank steps together (a DDP step).
-// Its eager-PyTorch counterpart is tests/reference/bench_step.py; launch/compare.sh runs both.
-#include <algorithm>
+// Its eager-PyTorch counterpart is tests/reference/eager_step.py; launch/compare.sh runs both.
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -12,85 +11,49 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include "bench_rig.h"
 #include "commands.h"
 #include "finch/core/build_info.h"
 #include "finch/core/error.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/device.h"
-#include "finch/distributed/grad_sync.h"
 #include "finch/distributed/run_context.h"
-#include "finch/model/build.h"
-#include "finch/train/decisions.h"
-#include "finch/train/grad_scaler.h"
-#include "finch/train/optim.h"
-#include "finch/train/train_step.h"
 
 namespace finch::cli {
 namespace {
 
 struct StepBenchOptions {
-  std::string arch = "efficientnet_b0";
-  int classes = 200;
-  int64_t batch_size = 32;
+  RigOptions rig;
   int image_size = 224;
   int steps = 20;
   int warmup = 3;
   int threads = 0;  // 0: as finch train (cores / ranks on the node, or OMP_NUM_THREADS)
-  Amp amp = Amp::kNone;
-  bool channels_last = false;
-  OptimizerKind optimizer = OptimizerKind::kAdam;
   DeviceRequest device = DeviceRequest::kAuto;
-  double bucket_mb = 25;
   std::string json;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 int run_step_bench(const StepBenchOptions& o) {
-  if (o.steps < 1 || o.warmup < 0 || o.batch_size < 1 || o.image_size < 32)
+  if (o.steps < 1 || o.warmup < 0 || o.rig.batch_size < 1 || o.image_size < 32)
     throw ConfigError("bench step: --steps >= 1, --warmup >= 0, --batch-size >= 1 and --image-size >= 32 are required");
   auto control = distributed::make_mpi_communicator();
   set_intra_op_threads(o.threads);
   auto ctx = distributed::make_run_context(*control, {o.device, false, Backend::kAuto, 600});
   auto& comm = *ctx.comm;
-  const bool cuda = ctx.device.is_cuda();
 
-  ModelConfig mc;
-  mc.arch = o.arch;
-  mc.classes = o.classes;
-  torch::manual_seed(1);
-  auto model = model::build_model(mc);
-  model->to(ctx.device);
-  const bool channels_last = o.channels_last && cuda;
-  if (channels_last)
-    for (auto& p : model->parameters())
-      if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
-  OptimizerConfig oc;
-  oc.name = o.optimizer;
-  auto optimizer = train::make_optimizer(*model, oc);
-  std::vector<at::Tensor> trainable;
-  for (auto& p : model->parameters())
-    if (p.requires_grad()) trainable.push_back(p);
-  distributed::GradientSynchronizer sync(comm, trainable, o.bucket_mb);
-  train::GradScaler scaler({cuda && o.amp == Amp::kFP16});
-  const train::ForwardOptions fwd{ctx.device, channels_last, cuda ? o.amp : Amp::kNone, 0.0, false};
-  train::TrainStep step(*model, *optimizer, sync, scaler, trainable, fwd, {o.batch_size, 1, 0.0});
+  StepRig rig(o.rig, comm, ctx.device);
+  const bool cuda = rig.cuda, channels_last = rig.channels_last;
+  const int64_t batch_size = o.rig.batch_size;
 
   // The batch as the loader hands it over: normalised float32 on the host (pinned for a GPU).
   data::Batch batch;
-  batch.images = torch::randn({o.batch_size, 3, o.image_size, o.image_size});
-  batch.labels = torch::randint(0, o.classes, {o.batch_size}, torch::kLong);
-  batch.indices = torch::arange(o.batch_size, torch::kLong);
+  batch.images = torch::randn({batch_size, 3, o.image_size, o.image_size});
+  batch.labels = torch::randint(0, o.rig.classes, {batch_size}, torch::kLong);
+  batch.indices = torch::arange(batch_size, torch::kLong);
   if (cuda) batch.images = batch.images.pin_memory(), batch.labels = batch.labels.pin_memory();
   const auto next = [&]() -> std::optional<data::Batch> { return batch; };
-  model->train();
 
-  // Each step as the trainer takes it: accumulate (one host read), agree, apply. The host read
-  // makes each step's time end when its compute has.
+  // Each step as the trainer takes it (StepRig::take): accumulate (one host read), agree, apply.
+  // The host read makes each step's time end when its compute has.
   std::vector<double> ms;
   using Clock = std::chrono::steady_clock;
   const auto run_start = Clock::now();
@@ -98,25 +61,22 @@ int run_step_bench(const StepBenchOptions& o) {
   for (int k = 0; k < o.warmup + o.steps; ++k) {
     if (k == o.warmup) measured_start = Clock::now();
     const auto t0 = Clock::now();
-    const auto sums = step.accumulate(next);
-    const auto agreed = train::agree_step(comm, std::isfinite(sums.loss_sum), 0);
-    if (agreed.nonfinite_ranks.empty()) step.apply(comm);
-    else step.skip();
+    rig.take(comm, next);
     if (k >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
   comm.barrier();
   const double seconds = std::chrono::duration<double>(Clock::now() - measured_start).count();
-  const double images = static_cast<double>(o.batch_size) * comm.size() * o.steps;
+  const double images = static_cast<double>(batch_size) * comm.size() * o.steps;
   const auto peak = distributed::peak_memory(ctx.device);
-  const std::string precision = cuda ? std::string(choice_name(o.amp)) : "fp32";
+  const std::string& precision = rig.precision;
   nlohmann::ordered_json r = {{"bench", "step"},
                               {"impl", "finch"},
-                              {"arch", o.arch},
-                              {"batch_size", o.batch_size},
+                              {"arch", o.rig.arch},
+                              {"batch_size", batch_size},
                               {"image_size", o.image_size},
                               {"precision", precision},
                               {"channels_last", channels_last},
-                              {"optimizer", choice_name(o.optimizer)},
+                              {"optimizer", choice_name(o.rig.optimizer)},
                               {"world_size", comm.size()},
                               {"device", distributed::describe_device(ctx.device)},
                               {"threads", torch::get_num_threads()},
@@ -130,7 +90,7 @@ int run_step_bench(const StepBenchOptions& o) {
   if (comm.rank() == 0) {
     std::cout << fmt::format("{:<16} {:>5} {:>5} {:>5} {:>6} {:>5} {:>8} {:>10} {:>10} {:>12}\n", "arch", "batch", "size", "prec",
                              "format", "ranks", "threads", "ms/step", "images/s", "peak MiB");
-    std::cout << fmt::format("{:<16} {:>5} {:>5} {:>5} {:>6} {:>5} {:>8} {:>10.1f} {:>10.1f} {:>12.0f}  ({}, {})\n", o.arch, o.batch_size,
+    std::cout << fmt::format("{:<16} {:>5} {:>5} {:>5} {:>6} {:>5} {:>8} {:>10.1f} {:>10.1f} {:>12.0f}  ({}, {})\n", o.rig.arch, batch_size,
                              o.image_size, precision, channels_last ? "NHWC" : "NCHW", comm.size(), torch::get_num_threads(),
                              median(ms), images / seconds, static_cast<double>(peak.bytes) / (1 << 20), peak.kind, r["device"].get<std::string>());
     if (!o.json.empty()) {
@@ -147,18 +107,18 @@ Command add_bench_step(CLI::App& root) {
   auto* bench = root.get_subcommand("bench");
   auto* app = bench->add_subcommand("step", "Images/s of one training step (forward, backward, all-reduce, optimizer) on a fixed batch");
   auto o = std::make_shared<StepBenchOptions>();
-  app->add_option("--arch", o->arch, "EfficientNet variant")->capture_default_str();
-  app->add_option("--classes", o->classes, "Classes of the head")->capture_default_str();
-  app->add_option("--batch-size", o->batch_size, "Images per rank and step")->capture_default_str();
+  app->add_option("--arch", o->rig.arch, "EfficientNet variant")->capture_default_str();
+  app->add_option("--classes", o->rig.classes, "Classes of the head")->capture_default_str();
+  app->add_option("--batch-size", o->rig.batch_size, "Images per rank and step")->capture_default_str();
   app->add_option("--image-size", o->image_size, "Input size")->capture_default_str();
   app->add_option("--steps", o->steps, "Measured steps")->capture_default_str();
   app->add_option("--warmup", o->warmup, "Steps before measuring")->capture_default_str();
   app->add_option("--threads", o->threads, "Intra-op threads (0: as finch train)")->capture_default_str();
-  add_choice_option(app, "--amp", o->amp, "Autocast on a GPU: none, bf16 or fp16 (the CPU runs fp32)");
-  app->add_flag("--channels-last", o->channels_last, "NHWC input and weights (a GPU)");
-  add_choice_option(app, "--optimizer", o->optimizer, "adam, adamw or sgd");
+  add_choice_option(app, "--amp", o->rig.amp, "Autocast on a GPU: none, bf16 or fp16 (the CPU runs fp32)");
+  app->add_flag("--channels-last", o->rig.channels_last, "NHWC input and weights (a GPU)");
+  add_choice_option(app, "--optimizer", o->rig.optimizer, "adam, adamw or sgd");
   add_device_option(app, o->device);
-  app->add_option("--bucket-mb", o->bucket_mb, "Gradient bucket size (dist.bucket_mb)")->capture_default_str();
+  app->add_option("--bucket-mb", o->rig.bucket_mb, "Gradient bucket size (dist.bucket_mb)")->capture_default_str();
   app->add_option("--json", o->json, "Also write the result as JSON to this file");
   return {app, [o]() { return run_step_bench(*o); }};
 }

@@ -28,10 +28,13 @@ Command add_dataset(CLI::App& parent);
 Command add_synth(CLI::App& parent);
 Command add_pack(CLI::App& parent);
 Command add_bench(CLI::App& parent);
-Command add_bench_step(CLI::App& root);  // after add_bench: adds `bench step`
+Command add_bench_step(CLI::App& root);       // after add_bench: adds `bench step`
+Command add_bench_allreduce(CLI::App& root);  // after add_bench: adds `bench allreduce`
+Command add_bench_e2e(CLI::App& root);        // after add_bench: adds `bench e2e`
 Command add_report(CLI::App& parent);
 Command add_eval(CLI::App& parent);
 Command add_predict(CLI::App& parent);
+Command add_transform(CLI::App& parent);
 
 std::string version_text();
 

@@ -39,8 +39,9 @@ int main(int argc, char** argv) {
                                                finch::cli::add_inspect(app),        finch::cli::add_dataset(app),
                                                finch::cli::add_synth(app),          finch::cli::add_pack(app),
                                                finch::cli::add_bench(app),          finch::cli::add_bench_step(app),
+                                               finch::cli::add_bench_allreduce(app), finch::cli::add_bench_e2e(app),
                                                finch::cli::add_report(app),
-                                               finch::cli::add_eval(app),           finch::cli::add_predict(app)};
+                                               finch::cli::add_eval(app),           finch::cli::add_predict(app),        finch::cli::add_transform(app)};
 
   try {
     app.parse(argc, argv);

@@ -2,7 +2,9 @@
 run), one resident random batch, the optimizer finch's config names, the same image size, batch
 and precision. Prints one JSON line: images/s past warm-up, peak GPU memory (torch's allocator),
 losses. The data loader is not in this number: `finch bench step` is the finch side of the same
-measurement (launch/compare.sh runs both, alternately).
+measurement (launch/compare.sh runs both, alternately). Started by mpirun/srun/torchrun with more
+than one rank it is DistributedDataParallel (gloo on the CPU, NCCL on GPUs; torch's defaults: 25 MB
+buckets, gradients as bucket views off) and reports the global images/s from rank 0.
 
   python3 eager_step.py --device cuda --batch 64 --size 224 --steps 60 --amp bf16 --channels-last
   python3 eager_step.py --device cpu --batch 32 --size 224 --steps 10 --warmup 3 --threads 2 --json out.json
@@ -15,6 +17,8 @@ import time
 
 import torch
 import torchvision
+
+from ddp_env import ddp_setup
 
 
 def main():
@@ -36,10 +40,13 @@ def main():
         torch.set_num_threads(a.threads)
 
     torch.manual_seed(0)
-    dev = torch.device(a.device)
+    rank, world, local_rank = ddp_setup(a.device)
+    dev = torch.device(a.device, local_rank) if a.device == "cuda" else torch.device(a.device)
     model = torchvision.models.efficientnet_b0(num_classes=a.classes).to(dev)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if dev.type == "cuda" else None)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     x = torch.randn(a.batch, 3, a.size, a.size, device=dev).contiguous(memory_format=fmt)
     y = torch.randint(0, a.classes, (a.batch,), device=dev)
@@ -77,12 +84,19 @@ def main():
         ms.append(1000 * (time.perf_counter() - t0))
     if dev.type == "cuda":
         torch.cuda.synchronize()
+    if world > 1:
+        torch.distributed.barrier()
     sec = time.perf_counter() - t
     out = {"label": a.label, "torch": torch.__version__, "device": str(dev), "batch": a.batch, "size": a.size, "amp": a.amp,
-           "channels_last": a.channels_last, "steps": a.steps, "images_per_s": a.batch * a.steps / sec,
+           "channels_last": a.channels_last, "steps": a.steps, "world_size": world,
+           "images_per_s": a.batch * world * a.steps / sec,
            "peak_mem_mib": torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None,
            "first_loss": float(losses[0]), "last_loss": float(losses[-1]),
            "impl": "pytorch", "threads": torch.get_num_threads(), "ms_per_step_median": statistics.median(ms)}
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    if rank != 0:
+        return
     print(json.dumps(out), flush=True)
     if a.json:
         with open(a.json, "w") as f:

@@ -1,0 +1,84 @@
+// What `finch bench step` and `finch bench e2e` train with: the trainer's own model, optimizer,
+// gradient synchronizer, scaler and TrainStep, set up as finch train sets them up.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <optional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "finch/core/config.h"
+#include "finch/distributed/communicator.h"
+#include "finch/distributed/grad_sync.h"
+#include "finch/model/build.h"
+#include "finch/train/decisions.h"
+#include "finch/train/grad_scaler.h"
+#include "finch/train/optim.h"
+#include "finch/train/train_step.h"
+
+namespace finch::cli {
+
+struct RigOptions {
+  std::string arch = "efficientnet_b0";
+  int classes = 200;
+  int64_t batch_size = 32;
+  Amp amp = Amp::kNone;
+  bool channels_last = false;
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  double bucket_mb = 25;
+};
+
+struct StepRig {
+  StepRig(const RigOptions& o, distributed::Communicator& comm, const c10::Device& device)
+      : cuda(device.is_cuda()), channels_last(o.channels_last && cuda), precision(cuda ? std::string(choice_name(o.amp)) : "fp32") {
+    ModelConfig mc;
+    mc.arch = o.arch;
+    mc.classes = o.classes;
+    torch::manual_seed(1);
+    model = model::build_model(mc);
+    model->to(device);
+    if (channels_last)
+      for (auto& p : model->parameters())
+        if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+    OptimizerConfig oc;
+    oc.name = o.optimizer;
+    optimizer = train::make_optimizer(*model, oc);
+    for (auto& p : model->parameters())
+      if (p.requires_grad()) trainable.push_back(p);
+    sync = std::make_unique<distributed::GradientSynchronizer>(comm, trainable, o.bucket_mb);
+    scaler = std::make_unique<train::GradScaler>(train::GradScalerOptions{cuda && o.amp == Amp::kFP16});
+    const train::ForwardOptions fwd{device, channels_last, cuda ? o.amp : Amp::kNone, 0.0, false};
+    step = std::make_unique<train::TrainStep>(*model, *optimizer, *sync, *scaler, trainable, fwd,
+                                              train::TrainStepOptions{o.batch_size, 1, 0.0});
+    model->train();
+  }
+
+  // One optimizer step as the trainer takes it: accumulate, agree that the loss is finite, apply.
+  void take(distributed::Communicator& comm, const std::function<std::optional<data::Batch>()>& next) {
+    const auto sums = step->accumulate(next);
+    if (train::agree_step(comm, std::isfinite(sums.loss_sum), 0).nonfinite_ranks.empty()) step->apply(comm);
+    else step->skip();
+  }
+
+  bool cuda, channels_last;
+  std::string precision;  // what the step computes in: fp32 on the CPU, else --amp
+  model::EfficientNet model{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<at::Tensor> trainable;
+  std::unique_ptr<distributed::GradientSynchronizer> sync;
+  std::unique_ptr<train::GradScaler> scaler;
+  std::unique_ptr<train::TrainStep> step;
+};
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace finch::cli
