@@ -104,7 +104,7 @@ std::vector<Field> schema(Config& c) {
       i("data.resize", &c.data.resize, 32, 4096, "Eval: shorter side is resized to this before the center crop."),
       n("data.val_fraction", &c.data.val_fraction, 0, 0.5, "Stratified validation slice carved from the official train split (never the test split). 0: no validation."),
       i("data.workers", &c.data.workers, 0, 256, "Loader threads per rank (0: load in the training thread)."),
-      i("data.prefetch", &c.data.prefetch, 1, 64, "Batches prepared ahead per rank."),
+      i("data.prefetch", &c.data.prefetch, 1, 64, "Batches prepared ahead per rank (at least data.workers: one in flight per worker)."),
       e("data.on_error", &c.data.on_error, "A corrupt or missing image at train time: stop with its path, or skip it and count."),
       b("data.crop_to_bbox", &c.data.crop_to_bbox, "Crop each image to its bounding box (bounding_boxes.txt) before the transforms."),
       n("data.bbox_margin", &c.data.bbox_margin, 0, 2, "Margin around the box, as a fraction of its size."),

@@ -1,5 +1,7 @@
 #include "finch/data/loader.h"
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -65,10 +67,13 @@ Batch BatchLoader::make_batch(int64_t b) const {
 }
 
 void BatchLoader::work(int worker) {
+  // At least one batch in flight per worker: with fewer, workers would sit idle (prefetch 2 with 4
+  // workers ran as 2).
+  const int64_t in_flight = std::max<int64_t>(o_.prefetch, o_.workers);
   for (int64_t b = worker; b < num_batches_; b += o_.workers) {
     {
       std::unique_lock<std::mutex> lock(m_);
-      cv_.wait(lock, [&] { return stop_ || b < consumed_ + o_.prefetch; });
+      cv_.wait(lock, [&] { return stop_ || b < consumed_ + in_flight; });
       if (stop_) return;
     }
     Batch batch;

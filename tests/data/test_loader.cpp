@@ -1,5 +1,8 @@
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -43,6 +46,57 @@ std::vector<int64_t> iota(int64_t n) {
 }
 
 }  // namespace
+
+namespace {
+
+// A source whose decode waits (up to 5 s) until `want` decodes are running at once, and counts
+// how many ever were: it tells how many batches the loader really keeps in flight.
+class RendezvousSource final : public ImageSource {
+ public:
+  explicit RendezvousSource(int want) : want_(want) {}
+  size_t size() const override { return 64; }
+  const SampleInfo& info(size_t) const override { return info_; }
+  const std::vector<std::string>& class_names() const override { return names_; }
+  std::string name(size_t i) const override { return "image " + std::to_string(i); }
+  std::string describe() const override { return "rendezvous"; }
+  Decoded decode(size_t, int64_t) const override {
+    std::unique_lock<std::mutex> lock(m_);
+    peak_ = std::max(peak_, ++running_);
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(5), [&] { return running_ >= want_ || met_; });
+    met_ = met_ || running_ >= want_;
+    --running_;
+    return {torch::zeros({16, 16, 3}, torch::kByte), 16, 16};
+  }
+  int peak() const {
+    std::lock_guard<std::mutex> lock(m_);
+    return peak_;
+  }
+
+ private:
+  int want_;
+  SampleInfo info_{0, true, std::nullopt};
+  std::vector<std::string> names_{"a"};
+  mutable std::mutex m_;
+  mutable std::condition_variable cv_;
+  mutable int running_ = 0, peak_ = 0;
+  mutable bool met_ = false;
+};
+
+}  // namespace
+
+TEST(Loader, EveryWorkerHasABatchInFlightWhateverThePrefetch) {
+  auto src = std::make_shared<RendezvousSource>(4);
+  LoaderOptions o;
+  o.batch_size = 1;
+  o.workers = 4;
+  o.prefetch = 1;  // fewer than the workers: still four batches in flight
+  o.transform.size = 8;
+  o.transform.resize = 8;
+  BatchLoader l(src, iota(4), o);
+  while (l.next()) {}
+  EXPECT_EQ(src->peak(), 4);
+}
 
 TEST(Loader, BatchesDoNotDependOnTheNumberOfWorkers) {
   const auto src = open_raw_cub(synthetic_tree(6, 10));

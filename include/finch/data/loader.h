@@ -31,7 +31,7 @@ struct Batch {
 struct LoaderOptions {
   int64_t batch_size = 32;
   int workers = 4;            // 0: load in the calling thread
-  int prefetch = 4;
+  int prefetch = 4;            // batches ahead of the consumer (at least `workers`)
   TransformOptions transform;
   bool skip_errors = false;   // on_error = skip
   uint64_t seed = 0;
