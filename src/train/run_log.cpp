@@ -107,12 +107,12 @@ void RunLog::end_steps() {
 
 void RunLog::epoch(const EpochReport& r) {
   const auto& m = r.metrics;
-  spdlog::info("epoch {} done in {:.1f}s: train loss {:.4f} acc {:.4f} | val loss {:.4f} acc {:.4f} top5 {:.4f} | lr {:.3g} -> {:.3g}{}{}",
-               r.epoch, r.seconds, m.train_loss, m.train_acc, r.val.loss(), r.val.acc(), r.val.top5(), r.lr_used, r.next_lr,
+  spdlog::info("epoch {} done in {:.1f}s: train loss {:.4f} acc {:.4f} | val loss {:.4f} acc {:.4f} top5 {:.4f} | lr {:.3g} -> {:.3g} | data wait {:.0f}%{}{}",
+               r.epoch, r.seconds, m.train_loss, m.train_acc, r.val.loss(), r.val.acc(), r.val.top5(), r.lr_used, r.next_lr, 100 * r.data_wait,
                r.improved ? " | new best" : "", r.skipped > 0 ? fmt::format(" | {} image(s) skipped", r.skipped) : "");
   metrics_.write({{"kind", "epoch"}, {"epoch", r.epoch}, {"step", r.global_step}, {"train_loss", m.train_loss},
                   {"train_acc", m.train_acc}, {"val_loss", optional(r.has_val, r.val.loss())}, {"val_acc", optional(r.has_val, r.val.acc())},
-                  {"val_top5", optional(r.has_val, r.val.top5())}, {"lr", r.lr_used}, {"epoch_time_s", r.seconds},
+                  {"val_top5", optional(r.has_val, r.val.top5())}, {"lr", r.lr_used}, {"epoch_time_s", r.seconds}, {"data_wait_frac", r.data_wait},
                   {"images_per_s", m.train_count / std::max(1e-9, r.seconds)}, {"best_metric", optional(r.has_best, r.best)},
                   {"best_epoch", r.best_epoch}, {"skipped", r.skipped}, {"partial", r.partial}, {"time", std::time(nullptr)}});
 }

@@ -122,6 +122,7 @@ class Trainer {
     const int64_t steps = s.batches(offset);
     const int64_t first_step = offset / s.step_samples();  // this epoch's steps a resumed run skips
     epoch_start_ = Clock::now();
+    data_wait_s_ = 0;
     epoch_sums_ = epoch == start_epoch_ ? resumed_sums_ : LocalSums{};
     log_->start_epoch(epoch, first_step + steps);  // a resumed epoch counts its steps as the whole epoch does
     for (int64_t step = 0; step < steps; ++step) {
@@ -130,7 +131,9 @@ class Trainer {
       torch::manual_seed(derive_seed(c_.train.seed, {0xd0, static_cast<uint64_t>(epoch), static_cast<uint64_t>(first_step + step),
                                                      static_cast<uint64_t>(comm_.rank())}));
       const StepSums sums = step_->accumulate([&]() -> std::optional<data::Batch> {
+        const auto asked = Clock::now();
         auto batch = batches.next();
+        data_wait_s_ += seconds_since(asked);
         if (!batch) throw RuntimeError(fmt::format("rank {}: the loader ran out of batches at step {} of epoch {}", comm_.rank(), step, epoch));
         return batch;
       });
@@ -167,12 +170,14 @@ class Trainer {
       if (c_.train.max_steps > 0 && global_step_ >= c_.train.max_steps) {
         log_->end_steps();
         skipped_ += batches.skipped();
+        train_s_ = seconds_since(epoch_start_);
         stopped_at_offset_ = consumed;  // where a resume continues
         return Outcome::kMaxSteps;
       }
     }
     log_->end_steps();
     skipped_ += batches.skipped();
+    train_s_ = seconds_since(epoch_start_);
     return Outcome::kDone;
   }
 
@@ -214,6 +219,8 @@ class Trainer {
     if (rank0_ && r.has_val) local.val_loss_sum = r.val.loss_sum, local.val_correct = r.val.correct1, local.val_count = r.val.count;
     r.metrics = reduce_epoch_metrics(comm_, local);
     r.skipped = comm_.allreduce_value(static_cast<double>(skipped_), distributed::ReduceOp::kSum);
+    // The rank that waited most for its loader says how far the input pipeline holds the job back.
+    r.data_wait = comm_.allreduce_value(data_wait_s_ / std::max(1e-9, train_s_), distributed::ReduceOp::kMax);
     r.lr_used = current_lr_;
     const Decision d = decide(comm_, r.metrics, *schedule_, *stopper_, c_.scheduler, c_.early_stopping, epoch);
     current_lr_ = r.next_lr = d.next_lr;
@@ -388,6 +395,8 @@ class Trainer {
   int64_t global_step_ = 0;         // optimizer steps taken (skipped NaN/overflow steps excluded)
   int64_t stopped_at_offset_ = 0;   // global samples of the epoch consumed when max_steps stopped it
   int64_t skipped_ = 0;             // images left out for data.on_error=skip, this rank
+  double data_wait_s_ = 0;          // this epoch: time this rank waited for its loader's next batch
+  double train_s_ = 0;              // this epoch: time of the training steps (no validation)
   LocalSums epoch_sums_;            // this rank's training loss, hits and images of the current epoch
   LocalSums resumed_sums_;          // ... of start_epoch_'s steps before a mid-epoch checkpoint
   double current_lr_ = 0;           // decided at the last epoch end, identical on every rank

@@ -39,7 +39,7 @@ assert a.keys() == b.keys(), set(a) ^ set(b)
 differ = sorted(k for k in a if a[k] != b[k])
 assert not differ, f"{len(differ)} of {len(a)} tensors differ, e.g. {differ[:5]}"
 
-clock = {"epoch_time_s", "images_per_s", "time", "seconds"}
+clock = {"epoch_time_s", "images_per_s", "data_wait_frac", "time", "seconds"}
 def strip(r):
     return {k: v for k, v in r.items() if k not in clock}
 first = epoch + (1 if complete else 0)   # the first epoch the resumed run trained (or finished)

@@ -83,8 +83,11 @@ assert test["test_images"] == 200, test
 assert [r["epoch"] for r in epochs] == list(range(6))
 lrs = [r["lr"] for r in epochs]
 assert all(abs(lrs[k] - 0.002 * 0.9 ** k) < 1e-9 for k in range(6)), lrs   # StepLR(1, 0.9)
+# the share of step time spent waiting for the loader (the slowest rank's), a fraction
+assert all(0 <= r["data_wait_frac"] < 1 for r in epochs), [r["data_wait_frac"] for r in epochs]
 PY
   grep -q "SYNTHETIC" "$dir/train.log"
+  grep -Eq "epoch 5 done in .* \| data wait [0-9]+%" "$dir/train.log"
   ;;
 
 resume_other_world)

@@ -42,6 +42,7 @@ struct EpochReport {
   double skipped = 0;    // images left out (data.on_error=skip), all ranks
   bool partial = false;  // stopped by train.max_steps
   double seconds = 0;
+  double data_wait = 0;  // share of the training steps' time spent waiting for data (the slowest rank's)
 };
 
 class RunLog {
