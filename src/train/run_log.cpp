@@ -107,7 +107,7 @@ void RunLog::end_steps() {
 
 void RunLog::epoch(const EpochReport& r) {
   const auto& m = r.metrics;
-  spdlog::info("epoch {} done in {:.1f}s: train loss {:.4f} acc {:.4f} | val loss {:.4f} acc {:.4f} top5 {:.4f} | lr {:.3g} -> {:.3g} | data wait {:.0f}%{}{}",
+  spdlog::info("epoch {} done in {:.1f}s: train loss {:.4f} acc {:.4f} | val loss {:.4f} acc {:.4f} top5 {:.4f} | lr {:.3g} -> {:.3g} | data wait {:.1f}%{}{}",
                r.epoch, r.seconds, m.train_loss, m.train_acc, r.val.loss(), r.val.acc(), r.val.top5(), r.lr_used, r.next_lr, 100 * r.data_wait,
                r.improved ? " | new best" : "", r.skipped > 0 ? fmt::format(" | {} image(s) skipped", r.skipped) : "");
   metrics_.write({{"kind", "epoch"}, {"epoch", r.epoch}, {"step", r.global_step}, {"train_loss", m.train_loss},

@@ -87,7 +87,7 @@ assert all(abs(lrs[k] - 0.002 * 0.9 ** k) < 1e-9 for k in range(6)), lrs   # Ste
 assert all(0 <= r["data_wait_frac"] < 1 for r in epochs), [r["data_wait_frac"] for r in epochs]
 PY
   grep -q "SYNTHETIC" "$dir/train.log"
-  grep -Eq "epoch 5 done in .* \| data wait [0-9]+%" "$dir/train.log"
+  grep -Eq "epoch 5 done in .* \| data wait [0-9.]+%" "$dir/train.log"
   ;;
 
 resume_other_world)
