@@ -1,5 +1,6 @@
-// finch train: load and validate the config on every rank (one agreed error if it is bad), create
-// the run directory on rank 0, set up rank-aware logging, and train.
+// finch train: load and validate the config on every rank (one agreed error if it is bad), check
+// the run directory, open data, model, weights and checkpoint, and only then create the run
+// directory on rank 0 (a start that fails leaves nothing behind), and train.
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -57,24 +58,30 @@ Command add_train(CLI::App& parent) {
             RunDir dir = run_dir_for(config);
             // --resume auto resumes from the run directory's latest intact checkpoint, and starts the
             // run when there is none yet, so one command line serves a first start and every requeue.
-            // Rank 0 looks and decides; every rank follows.
+            // Rank 0 looks and decides; every rank follows. Nothing is created yet.
             std::string resume = o->resume;
             train::AutoResume plan{resume.empty() ? RunDirMode::kFresh : RunDirMode::kResume, ""};
-            std::filesystem::path moved_to;
             distributed::run_agreed(*comm, [&] {
               if (comm->rank() != 0) return;
               if (resume == "auto") plan = train::plan_auto_resume(dir);
-              dir = create_run_dir(config, plan.mode, &moved_to);
+              check_run_dir(config, plan.mode);
             });
             if (comm->broadcast_value(plan.mode == RunDirMode::kResume ? 1 : 0, 0) == 0) resume.clear();
             if (resume == "auto") resume = dir.root.string();
-            if (comm->rank() == 0) {
+            spdlog::info("device {}: {}", ctx.device.str(), ctx.device_reason);
+            train::TrainRequest request{config, dir, resume, {}};
+            // The run directory once data, model, weights and checkpoint are in hand on every rank.
+            request.open_run_dir = [&] {
+              std::filesystem::path moved_to;
+              distributed::run_agreed(*comm, [&] {
+                if (comm->rank() == 0) dir = create_run_dir(config, plan.mode, &moved_to);
+              });
+              if (comm->rank() != 0) return;
               add_log_file(dir.log_file().string());
               if (!plan.why.empty())
                 spdlog::info("{}{}", plan.why, moved_to.empty() ? "" : " (its logs were moved to " + moved_to.string() + ")");
-            }
-            spdlog::info("device {}: {}", ctx.device.str(), ctx.device_reason);
-            return train::run_training({config, dir, resume}, ctx);
+            };
+            return train::run_training(request, ctx);
           }};
 }
 

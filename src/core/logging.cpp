@@ -1,6 +1,10 @@
 #include "finch/core/logging.h"
 
+#include <algorithm>
+#include <fstream>
+
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +24,9 @@ std::string pattern(const LogOptions& o) {
 }
 
 LogOptions g_options;
+// What was logged before the run directory existed (a start checks everything before it creates
+// anything): add_log_file writes it at the top of train.log.
+std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> g_early;
 
 }  // namespace
 
@@ -34,13 +41,25 @@ void setup_logging(const LogOptions& options) {
   if (options.rank != 0 && !options.all_ranks) level = std::max(level, spdlog::level::warn);
   logger->set_level(level);
   logger->flush_on(spdlog::level::info);
+  if (options.rank == 0) {  // only rank 0 writes train.log
+    g_early = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(2000);
+    g_early->set_pattern(pattern(options));
+    logger->sinks().push_back(g_early);
+  }
   spdlog::set_default_logger(logger);
 }
 
 void add_log_file(const std::string& path) {
+  auto& sinks = spdlog::default_logger()->sinks();
+  if (g_early) {
+    std::ofstream early(path, std::ios::app);
+    for (const auto& line : g_early->last_formatted()) early << line;
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), g_early), sinks.end());
+    g_early.reset();
+  }
   auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false);
   file->set_pattern(pattern(g_options));
-  spdlog::default_logger()->sinks().push_back(file);
+  sinks.push_back(file);
 }
 
 }  // namespace finch

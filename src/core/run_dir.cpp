@@ -29,18 +29,23 @@ fs::path move_earlier_attempt(const RunDir& dir) {
 
 }  // namespace
 
-RunDir create_run_dir(const Config& config, RunDirMode mode, fs::path* moved_to) {
-  RunDir dir = run_dir_for(config);
+void check_run_dir(const Config& config, RunDirMode mode) {
+  const RunDir dir = run_dir_for(config);
   const bool has_run = fs::exists(dir.config_file());
-  if (mode == RunDirMode::kRestart && has_run) {
-    const auto to = move_earlier_attempt(dir);
-    if (moved_to) *moved_to = to;
-  }
   if (mode == RunDirMode::kFresh && has_run)
     throw ConfigError("run directory '" + dir.root.string() +
                       "' already holds a run: pass --resume auto to continue it, or choose another --name");
   if (mode == RunDirMode::kResume && !has_run)
     throw ConfigError("cannot resume: '" + dir.root.string() + "' holds no run (no config.json)");
+}
+
+RunDir create_run_dir(const Config& config, RunDirMode mode, fs::path* moved_to) {
+  check_run_dir(config, mode);
+  RunDir dir = run_dir_for(config);
+  if (mode == RunDirMode::kRestart && fs::exists(dir.config_file())) {
+    const auto to = move_earlier_attempt(dir);
+    if (moved_to) *moved_to = to;
+  }
   std::error_code ec;
   for (const auto& d : {dir.root, dir.checkpoints(), dir.report()}) {
     fs::create_directories(d, ec);

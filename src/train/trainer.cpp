@@ -63,7 +63,6 @@ class Trainer {
     scaler_ = GradScaler({fwd_.amp == Amp::kFP16});
     current_lr_ = schedule_->lr_at(0);
     if (!resume_.empty()) resume();
-    if (rank0_) metrics_ = MetricsWriter(dir_.metrics_file().string());
   }
 
   // The epochs; returns the exit code (1: stopped on a non-finite loss).
@@ -96,6 +95,7 @@ class Trainer {
 
   // Collective part of the setup (every rank gets here together).
   void setup() {
+    if (rank0_) metrics_ = MetricsWriter(dir_.metrics_file().string());  // the run directory exists now
     nan_fault_ = NanFault::from_env(comm_.rank());
     signal_fault_ = SignalFault::from_env(comm_.rank());
     if (c_.dist.sync_bn && comm_.size() > 1) model_->set_sync_batchnorm(std::make_shared<CommSum>(comm_));
@@ -414,6 +414,7 @@ int run_training(const TrainRequest& request, distributed::RunContext& context) 
   StopSignals stop_signals;  // from here on a stop signal ends the run resumably
   Trainer trainer(request, context);
   distributed::run_agreed(*context.comm, [&] { trainer.setup_local(); });
+  if (request.open_run_dir) request.open_run_dir();
   return trainer.run();
 }
 

@@ -20,6 +20,9 @@
 #                         checkpoint.on_error=warn trains on and writes the next one; earlier ones intact
 #   config_error_one_rank one rank's config is bad (its data.root does not exist): every rank exits, the
 #                         error names the rank, nothing hangs (a rank killed mid-run is tested elsewhere)
+#   failed_start          a start with a missing data.root, then one whose classes do not match the
+#                         data: exit 2 and no run directory; the corrected command then simply works
+#                         (no --resume, same name) and its train.log holds what was logged before it existed
 # Usage: WORK=DIR train_np2.sh SCENARIO FINCH MPIEXEC... (the mpiexec command with its flags)
 set -euo pipefail
 scenario=$1
@@ -366,6 +369,24 @@ config_error_one_rank)
   grep "finch: error" "$work/config_error.out" || true
   [ "$rc" != 0 ] && [ "$rc" != 124 ] || { echo "expected a clean failure, got exit $rc"; exit 1; }
   grep -q "rank 1: key 'data.root': '/nonexistent' does not exist" "$work/config_error.out"
+  ;;
+
+failed_start)
+  rm -rf "$work/runs/typo"
+  typo=(--config "$here/smoke.json" --set output_dir="$work/runs" --name typo --set train.max_steps=2)
+  for bad in "data.root=$work/dta" "model.classes=7"; do
+    set +e
+    timeout 120 "${mpiexec[@]}" -n 2 "$finch" train "${typo[@]}" --set data.root="$work/data" --set "$bad" >"$work/typo.out" 2>&1
+    rc=$?
+    set -e
+    grep "finch: error" "$work/typo.out" | head -2
+    [ "$rc" = 2 ] || { echo "--set $bad: expected exit 2, got $rc"; exit 1; }
+    [ ! -e "$work/runs/typo" ] || { echo "--set $bad: the failed start left $work/runs/typo behind:"; find "$work/runs/typo"; exit 1; }
+  done
+  "${mpiexec[@]}" -n 2 "$finch" train "${typo[@]}" --set data.root="$work/data" >"$work/typo.out" 2>&1 ||
+    { cat "$work/typo.out"; echo "the corrected command failed"; exit 1; }
+  grep -q "device cpu" "$work/runs/typo/train.log"   # logged before the run directory existed
+  grep -q "done (train.max_steps)" "$work/runs/typo/train.log"
   ;;
 
 *)

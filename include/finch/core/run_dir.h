@@ -28,6 +28,10 @@ enum class RunDirMode {
 // Paths only, no filesystem access (non-zero ranks).
 RunDir run_dir_for(const Config& config);
 
+// The refusals of create_run_dir, without touching anything: a fresh run's directory must not hold
+// a run, a resumed one's must. ConfigError naming the directory and what to do.
+void check_run_dir(const Config& config, RunDirMode mode);
+
 // Rank 0: creates the folders and writes config.json atomically. A fresh run refuses a directory
 // that already holds a run; a resumed one refuses a directory that does not. `moved_to` (kRestart)
 // receives the folder the earlier attempt's logs were moved to.

@@ -4,6 +4,7 @@
 // broadcast; rank 0 alone writes train.log, metrics.jsonl and checkpoints.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "finch/core/config.h"
@@ -14,8 +15,12 @@ namespace finch::train {
 
 struct TrainRequest {
   Config config;
-  RunDir run_dir;
+  RunDir run_dir;      // its paths; the directory itself is made by open_run_dir
   std::string resume;  // "": a fresh run; a checkpoint directory, or a run directory (its latest intact checkpoint)
+  // Called on every rank once every rank has opened its data, built the model, loaded weights and
+  // the checkpoint to resume (any of which may fail): creates the run directory. A start that
+  // fails before it leaves nothing behind, so the corrected command simply works.
+  std::function<void()> open_run_dir;
 };
 
 // Runs the whole training on the context's device and communicator; returns the process exit code
