@@ -73,7 +73,7 @@ a, b = tensors(two + "/model.safetensors"), tensors(one_model)
 assert a.keys() == b.keys()
 differ = [k for k in a if a[k] != b[k]]
 assert not differ, f"{len(differ)} of {len(a)} tensors differ between two nodes and one, e.g. {differ[:3]}"
-clock = {"epoch_time_s", "images_per_s", "time", "seconds", "wall_s"}
+clock = {"epoch_time_s", "images_per_s", "data_wait_frac", "time", "seconds", "wall_s"}
 ep = lambda d: [{k: v for k, v in r.items() if k not in clock} for r in recs(d) if r["kind"] in ("epoch", "test")]
 assert ep(two) == ep(one), f"epoch records differ:\n{ep(two)}\n{ep(one)}"
 print(f"slurm_two_nodes: ranks on {start['hosts']} with local ranks {start['local_ranks']}; "
