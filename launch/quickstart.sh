@@ -2,15 +2,39 @@
 # Installs, builds and runs finch's main job on this machine: EfficientNet-B0 fine-tuned on 2 MPI
 # ranks on CPU. Uses the real CUB-200-2011 at data/CUB_200_2011 (or $FINCH_CUB_ROOT) when present,
 # ImageNet weights from weights/efficientnet_b0.safetensors when present (see README).
+# Builds the finch binary only (no test suite, compiler warnings off: launch/test.sh builds both)
+# and prints one line per phase with its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash launch/install-deps.sh
-bash launch/build.sh
+t_start=$(date +%s)
+t_phase=$t_start
+phase_done() {  # phase_done N NAME: "quickstart: [N/5] NAME 42 s (total 1 min 3 s)"
+  local now
+  now=$(date +%s)
+  echo "quickstart: [$1/5] $2 done in $((now - t_phase)) s (total $(( (now - t_start) / 60 )) min $(( (now - t_start) % 60 )) s)"
+  t_phase=$now
+}
+echo "quickstart: [1/5] dependencies (Debian packages)"
+bash launch/install-deps.sh | tail -1
+phase_done 1 dependencies
+echo "quickstart: [2/5] build (the finch binary only)"
+log=$(mktemp)
+# A first build is configured without the suite and quietly; an existing build/ keeps its settings.
+configure=()
+[ -f build/CMakeCache.txt ] || configure=(-DFINCH_BUILD_TESTS=OFF -DFINCH_WARNINGS=OFF)
+if ! FINCH_TARGET=finch bash launch/build.sh "${configure[@]}" >"$log" 2>&1; then
+  tail -40 "$log"
+  echo "quickstart: the build failed (whole log: $log)" >&2
+  exit 1
+fi
+rm -f "$log"
+phase_done 2 build
 finch=build/finch
 mpirun=(mpirun --oversubscribe --bind-to none)
 [ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
-"$finch" --version
+"$finch" --version | head -1
 
+echo "quickstart: [3/5] data"
 cub=${FINCH_CUB_ROOT:-data/CUB_200_2011}
 sets=()
 name=quickstart
@@ -32,12 +56,17 @@ if [ -f weights/efficientnet_b0.safetensors ]; then
   sets+=(--set model.pretrained=weights/efficientnet_b0.safetensors --set train.precise_bn_batches=0)
   echo "quickstart: starting from ImageNet weights weights/efficientnet_b0.safetensors"
 fi
+phase_done 3 data
+echo "quickstart: [4/5] training (2 ranks)"
 run=runs/$name
 if [ -f "$run/config.json" ]; then
   mv "$run" "$run.$(date +%Y%m%d-%H%M%S)"  # keep the previous run, never overwrite it
 fi
 "${mpirun[@]}" -np 2 "$finch" train --config configs/quickstart.json --name "$name" --set data.root="$cub" "${sets[@]}"
+phase_done 4 training
+echo "quickstart: [5/5] report"
 if "$finch" report --help >/dev/null 2>&1; then "$finch" report --run-dir "$run"; fi
+phase_done 5 report
 echo
 echo "quickstart: done. Run directory: $run"
 echo "  log:         $run/train.log"

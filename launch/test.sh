@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
 bash launch/install-deps.sh --tests
-bash launch/build.sh
+# Tests and warnings on explicitly: build/ may have been configured by the quickstart without them.
+bash launch/build.sh -DFINCH_BUILD_TESTS=ON -DFINCH_WARNINGS=ON
 echo "== suite 1/2: Debian LibTorch 1.13 (build/) after $(( $(date +%s) - t0 )) s"
 (cd "${FINCH_BUILD_DIR:-build}" && ctest --output-on-failure --timeout 900 "$@")
 if [ "${FINCH_TEST_TORCH2:-1}" = 0 ]; then

@@ -82,7 +82,7 @@ Command add_eval(CLI::App& parent) {
               for (size_t p = 0; p < names.size(); ++p) confusion += fmt::format(",{:.0f}", conf[c][p].item<double>());
               confusion += "\n";
             }
-            nlohmann::ordered_json j = {{"checkpoint", ck.path}, {"split", o->split}, {"images", t.count}, {"loss", t.loss()},
+            nlohmann::ordered_json j = {{"checkpoint", ck.path}, {"split", o->split}, {"images", static_cast<int64_t>(t.count)}, {"loss", t.loss()},
                                         {"top1", t.acc()}, {"top5", t.top5()}, {"mean_per_class", t.mean_class_acc()},
                                         {"images_per_s", t.count / std::max(1e-9, t.seconds)}, {"ranks", comm->size()},
                                         {"device", distributed::describe_device(device)},

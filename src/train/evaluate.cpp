@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "finch/core/progress_bar.h"
 #include "finch/data/loader.h"
 #include "finch/data/sampler.h"
 #include "finch/train/forward_loss.h"
@@ -46,7 +47,10 @@ EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::
   fo.device = o.device;
   fo.channels_last = o.channels_last;
   fo.sum = true;
+  ProgressBar bar(o.progress, loader.num_batches(), !o.progress.empty() && comm.rank() == 0);
+  int64_t batches = 0;
   while (auto batch = loader.next()) {
+    bar.update(++batches);  // rank 0's shard: the ranks' shards differ by at most one image
     if (batch->images.size(0) == 0) continue;
     const auto [logits, loss, y] = forward_loss(model, *batch, fo);
     const auto top = std::get<1>(logits.topk(std::min<int64_t>(5, logits.size(1)), 1));

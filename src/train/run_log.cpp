@@ -28,7 +28,7 @@ RunLog::RunLog(distributed::Communicator& comm, MetricsWriter& metrics, RunLogOp
 }
 
 void RunLog::start(const Config& c, const data::DatasetBundle& data, const model::EfficientNetImpl& model, int64_t buckets,
-                   c10::Device device, const std::string& resumed_from) {
+                   c10::Device device, const std::string& resumed_from, int64_t steps_per_epoch) {
   const auto counts = model::count_parameters(model);
   const int64_t global_batch = static_cast<int64_t>(comm_.size()) * c.train.batch_size * c.train.accum_steps;
   if (data.synthetic && comm_.rank() == 0)
@@ -59,11 +59,16 @@ void RunLog::start(const Config& c, const data::DatasetBundle& data, const model
   spdlog::info("batch: {} per rank x {} rank(s) x {} accumulation = {} global | optimizer {} lr {} | schedule {}", c.train.batch_size,
                comm_.size(), c.train.accum_steps, global_batch, choice_name(c.optimizer.name), c.optimizer.lr,
                choice_name(c.scheduler.name));
+  const int64_t planned = steps_per_epoch * c.train.epochs;
+  spdlog::info("plan: {} steps per epoch x {} epochs = {} steps{}{}", steps_per_epoch, c.train.epochs, planned,
+               c.train.max_steps > 0 && c.train.max_steps < planned ? fmt::format(", stopping at train.max_steps={}", c.train.max_steps) : "",
+               c.early_stopping.enabled ? fmt::format(" (early stopping on {} may end it sooner)", choice_name(c.early_stopping.monitor)) : "");
   if (!device.is_cuda() && c.train.amp != Amp::kNone) spdlog::warn("train.amp={} is ignored on CPU", choice_name(c.train.amp));
   metrics_.write({{"kind", "start"}, {"time", std::time(nullptr)}, {"world_size", comm_.size()}, {"arch", model.options().arch},
                   {"params_total", counts.total}, {"params_trainable", counts.trainable}, {"freeze", c.model.freeze},
                   {"train_images", data.split.train.size()}, {"val_images", data.split.val.size()},
-                  {"test_images", data.split.test.size()}, {"global_batch", global_batch}, {"synthetic", data.synthetic},
+                  {"test_images", data.split.test.size()}, {"global_batch", global_batch}, {"steps_per_epoch", steps_per_epoch},
+                  {"epochs", c.train.epochs}, {"synthetic", data.synthetic},
                   {"resumed_from", resumed_from}, {"device", device.str()}, {"nodes", by_host.size()},
                   {"hosts", hosts}, {"local_ranks", local_ranks}});
 }
@@ -73,12 +78,17 @@ void RunLog::start_epoch(int epoch, int64_t steps) {
   steps_ = steps;
   loss_sum_ = images_ = 0;
   since_ = Clock::now();
+  bar_ = std::make_unique<ProgressBar>(fmt::format("epoch {}", epoch), steps, o_.progress_bar);
+  bar_extra_.clear();
 }
 
 void RunLog::step(int64_t step, int64_t global_step, double loss_sum, double images, double lr, const GradScaler& scaler) {
   loss_sum_ += loss_sum;
   images_ += images;
-  if (global_step % o_.every_steps != 0 && step + 1 != steps_) return;
+  if (global_step % o_.every_steps != 0 && step + 1 != steps_) {
+    if (bar_) bar_->update(step + 1, bar_extra_);  // the bar moves every step; loss and speed at logging steps (a collective)
+    return;
+  }
   const auto v = comm_.allreduce_values({loss_sum_, images_}, distributed::ReduceOp::kSum);
   const double loss = v[0] / std::max(1.0, v[1]);
   const double ips = v[1] / std::max(1e-9, std::chrono::duration<double>(Clock::now() - since_).count());
@@ -90,10 +100,8 @@ void RunLog::step(int64_t step, int64_t global_step, double loss_sum, double ima
   }
   metrics_.write(rec);
   if (o_.progress_bar) {
-    const int width = 30, done = static_cast<int>(width * (step + 1) / std::max<int64_t>(1, steps_));
-    std::fprintf(stderr, "\repoch %d [%s%s] %lld/%lld loss %.4f %.0f img/s  ", epoch_, std::string(done, '#').c_str(),
-                 std::string(width - done, '.').c_str(), static_cast<long long>(step + 1), static_cast<long long>(steps_), loss, ips);
-    std::fflush(stderr);
+    bar_extra_ = fmt::format("loss {:.4f} {:.0f} img/s", loss, ips);
+    bar_->update(step + 1, bar_extra_);
   } else {
     spdlog::info("epoch {} step {}/{} (global {}) loss {:.4f} lr {:.3g} {:.1f} img/s", epoch_, step + 1, steps_, global_step, loss, lr, ips);
   }
@@ -102,19 +110,21 @@ void RunLog::step(int64_t step, int64_t global_step, double loss_sum, double ima
 }
 
 void RunLog::end_steps() {
-  if (o_.progress_bar) std::fprintf(stderr, "\n");
+  if (bar_) bar_->finish();
 }
 
 void RunLog::epoch(const EpochReport& r) {
   const auto& m = r.metrics;
-  spdlog::info("epoch {} done in {:.1f}s: train loss {:.4f} acc {:.4f} | val loss {:.4f} acc {:.4f} top5 {:.4f} | lr {:.3g} -> {:.3g} | data wait {:.1f}%{}{}",
-               r.epoch, r.seconds, m.train_loss, m.train_acc, r.val.loss(), r.val.acc(), r.val.top5(), r.lr_used, r.next_lr, 100 * r.data_wait,
+  const std::string val = r.has_val ? fmt::format("val loss {:.4f} acc {:.4f} top5 {:.4f}", r.val.loss(), r.val.acc(), r.val.top5())
+                                    : std::string("no validation split (data.val_fraction=0)");
+  spdlog::info("epoch {} done in {:.1f}s: train loss {:.4f} acc {:.4f} | {} | lr {:.3g} -> {:.3g} | data wait {:.1f}%{}{}",
+               r.epoch, r.seconds, m.train_loss, m.train_acc, val, r.lr_used, r.next_lr, 100 * r.data_wait,
                r.improved ? " | new best" : "", r.skipped > 0 ? fmt::format(" | {} image(s) skipped", r.skipped) : "");
   metrics_.write({{"kind", "epoch"}, {"epoch", r.epoch}, {"step", r.global_step}, {"train_loss", m.train_loss},
                   {"train_acc", m.train_acc}, {"val_loss", optional(r.has_val, r.val.loss())}, {"val_acc", optional(r.has_val, r.val.acc())},
                   {"val_top5", optional(r.has_val, r.val.top5())}, {"lr", r.lr_used}, {"epoch_time_s", r.seconds}, {"data_wait_frac", r.data_wait},
                   {"images_per_s", m.train_count / std::max(1e-9, r.seconds)}, {"best_metric", optional(r.has_best, r.best)},
-                  {"best_epoch", r.best_epoch}, {"skipped", r.skipped}, {"partial", r.partial}, {"time", std::time(nullptr)}});
+                  {"best_epoch", r.best_epoch}, {"skipped", static_cast<int64_t>(r.skipped)}, {"partial", r.partial}, {"time", std::time(nullptr)}});
 }
 
 void RunLog::nonfinite(int epoch, int64_t step, int64_t global_step, const std::string& ranks, OnNan action) {
@@ -131,7 +141,7 @@ void RunLog::test(const EvalTotals& t, int weights_epoch, bool synthetic) {
                static_cast<int64_t>(t.count));
   metrics_.write({{"kind", "test"}, {"weights", weights}, {"weights_epoch", weights_epoch}, {"test_loss", t.loss()},
                   {"test_acc", t.acc()}, {"test_top5", t.top5()}, {"test_mean_class_acc", t.mean_class_acc()},
-                  {"test_images", t.count}, {"synthetic", synthetic}});
+                  {"test_images", static_cast<int64_t>(t.count)}, {"synthetic", synthetic}});
 }
 
 void RunLog::end(const std::string& reason, int64_t steps, double wall_s, const std::string& run_dir) {

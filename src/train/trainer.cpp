@@ -107,9 +107,9 @@ class Trainer {
     sync_ = std::make_unique<distributed::GradientSynchronizer>(comm_, trainable_, c_.dist.bucket_mb);
     step_ = std::make_unique<TrainStep>(*model_, *optimizer_, *sync_, scaler_, trainable_, fwd_,
                                         TrainStepOptions{c_.train.batch_size, c_.train.accum_steps, c_.train.clip_grad_norm});
-    const bool bar = c_.logging.progress == Progress::kOn || (c_.logging.progress == Progress::kAuto && isatty(fileno(stderr)));
-    log_ = std::make_unique<RunLog>(comm_, metrics_, RunLogOptions{c_.logging.every_steps, bar});
-    log_->start(c_, bundle(), *model_, sync_->num_buckets(), device_, resumed_from_);
+    progress_bar_ = c_.logging.progress == Progress::kOn || (c_.logging.progress == Progress::kAuto && isatty(fileno(stderr)));
+    log_ = std::make_unique<RunLog>(comm_, metrics_, RunLogOptions{c_.logging.every_steps, progress_bar_});
+    log_->start(c_, bundle(), *model_, sync_->num_buckets(), device_, resumed_from_, data_->sampler(start_epoch_).batches());
     start_time_ = Clock::now();
   }
 
@@ -205,6 +205,13 @@ class Trainer {
     }
   }
 
+  // Validation and test batches, with a progress bar where training draws one.
+  EvalOptions eval_options(bool per_class, const std::string& label) const {
+    EvalOptions o = data_->eval_options(per_class, fwd_.channels_last);
+    if (progress_bar_) o.progress = label;
+    return o;
+  }
+
   // Returns true when the run should stop.
   bool end_epoch(int epoch, bool partial) {
     settle_bn_stats(epoch);
@@ -212,7 +219,7 @@ class Trainer {
     r.epoch = epoch;
     r.partial = partial;
     r.has_val = !bundle().split.val.empty();
-    if (r.has_val) r.val = evaluate(*model_, bundle().source, bundle().split.val, comm_, data_->eval_options(false, fwd_.channels_last));
+    if (r.has_val) r.val = evaluate(*model_, bundle().source, bundle().split.val, comm_, eval_options(false, fmt::format("val {}", epoch)));
     // evaluate() already reduced the validation sums; only rank 0 passes them on, so that the
     // reduction below counts them once.
     LocalSums local = epoch_sums_;
@@ -362,7 +369,7 @@ class Trainer {
       weights_epoch = stopper_->best_epoch();
     }
     if (!bundle().split.test.empty())
-      log_->test(evaluate(*model_, bundle().source, bundle().split.test, comm_, data_->eval_options(true, fwd_.channels_last)), weights_epoch,
+      log_->test(evaluate(*model_, bundle().source, bundle().split.test, comm_, eval_options(true, "test")), weights_epoch,
                  bundle().synthetic);
     log_->end(reason, global_step_, seconds_since(start_time_), dir_.root.string());
   }
@@ -395,6 +402,7 @@ class Trainer {
   int64_t global_step_ = 0;         // optimizer steps taken (skipped NaN/overflow steps excluded)
   int64_t stopped_at_offset_ = 0;   // global samples of the epoch consumed when max_steps stopped it
   int64_t skipped_ = 0;             // images left out for data.on_error=skip, this rank
+  bool progress_bar_ = false;       // logging.progress: bars instead of step lines (rank 0)
   double data_wait_s_ = 0;          // this epoch: time this rank waited for its loader's next batch
   double train_s_ = 0;              // this epoch: time of the training steps (no validation)
   LocalSums epoch_sums_;            // this rank's training loss, hits and images of the current epoch

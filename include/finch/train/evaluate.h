@@ -3,6 +3,8 @@
 // never means of means.
 #pragma once
 
+#include <string>
+
 #include <memory>
 #include <vector>
 
@@ -24,6 +26,7 @@ struct EvalOptions {
   bool channels_last = false;
   bool per_class = false;  // per-class counts and the confusion matrix
   int classes = 0;
+  std::string progress;    // non-empty: rank 0 draws a progress bar with this label on stderr
 };
 
 struct EvalTotals {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <string>
 
@@ -13,6 +14,7 @@
 
 #include "finch/core/config.h"
 #include "finch/core/metrics.h"
+#include "finch/core/progress_bar.h"
 #include "finch/data/dataset.h"
 #include "finch/distributed/communicator.h"
 #include "finch/model/efficientnet.h"
@@ -51,7 +53,7 @@ class RunLog {
   RunLog(distributed::Communicator& comm, MetricsWriter& metrics, RunLogOptions options);
 
   void start(const Config& config, const data::DatasetBundle& data, const model::EfficientNetImpl& model, int64_t buckets,
-             c10::Device device, const std::string& resumed_from);
+             c10::Device device, const std::string& resumed_from, int64_t steps_per_epoch);
 
   void start_epoch(int epoch, int64_t steps);
   // After each optimizer step of the epoch (`step`: 0-based within it). Collective on reporting steps.
@@ -72,6 +74,8 @@ class RunLog {
   int64_t steps_ = 0;                 // optimizer steps in this epoch
   double loss_sum_ = 0, images_ = 0;  // this rank's, since the last report
   Clock::time_point since_;           // the last report
+  std::unique_ptr<ProgressBar> bar_;  // this epoch's (drawing nothing unless logging.progress draws one)
+  std::string bar_extra_;             // the last logged loss and speed, shown on the bar
 };
 
 }  // namespace finch::train
