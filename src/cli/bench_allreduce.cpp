@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include "bench_rig.h"
 #include "commands.h"
 #include "finch/core/build_info.h"
 #include "finch/core/error.h"
@@ -143,10 +144,7 @@ int run_allreduce_bench(const AllreduceBenchOptions& o) {
                              sync.num_buckets(), o.bucket_mb);
     std::cout << fmt::format("  synchronizer {:.2f} ms   bare {} of the same bytes {:.2f} ms   bare/synchronizer {:.2f}\n", s_sync * 1e3,
                              cpu ? "MPI_Allreduce" : "all-reduce", s_bare * 1e3, efficiency);
-    if (!o.json.empty()) {
-      std::ofstream f(o.json);
-      if (!(f << out.dump(2) << "\n")) throw RuntimeError(fmt::format("cannot write '{}'", o.json));
-    }
+    write_bench_json(o.json, out);
   }
   return 0;
 }

@@ -152,10 +152,7 @@ int run_e2e_bench(const E2eBenchOptions& o) {
     std::cout << fmt::format("{:<16} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>10.1f} {:>9.1f}%  ({} steps, {})\n", o.rig.arch, o.rig.batch_size,
                              o.image_size, rig.precision, comm.size(), o.workers, torch::get_num_threads(), images / seconds, 100 * fr[0],
                              measured, r["device"].get<std::string>());
-    if (!o.json.empty()) {
-      std::ofstream out(o.json);
-      if (!(out << r.dump(2) << "\n")) throw RuntimeError(fmt::format("cannot write '{}'", o.json));
-    }
+    write_bench_json(o.json, r);
   }
   return 0;
 }
@@ -169,19 +166,14 @@ Command add_bench_e2e(CLI::App& root) {
   app->add_option("--data", o->data, "Packed file or CUB folder (default: generated synthetic packed data)");
   app->add_option("--work-dir", o->work_dir, "Where the generated data is kept (shared by every node)")->capture_default_str();
   app->add_option("--synth-per-class", o->synth_per_class, "Generated images per class (200 classes)")->capture_default_str();
-  app->add_option("--arch", o->rig.arch, "EfficientNet variant")->capture_default_str();
-  app->add_option("--batch-size", o->rig.batch_size, "Images per rank and step")->capture_default_str();
   app->add_option("--image-size", o->image_size, "Train crop (the data is kept at size x 256/224)")->capture_default_str();
   app->add_option("--steps", o->steps, "Measured steps")->capture_default_str();
   app->add_option("--warmup", o->warmup, "Steps before measuring")->capture_default_str();
   app->add_option("--workers", o->workers, "Loader threads per rank (data.workers)")->capture_default_str();
   app->add_option("--prefetch", o->prefetch, "Batches in flight per rank (data.prefetch; 0: 2 x workers)")->capture_default_str();
   app->add_option("--threads", o->threads, "Intra-op threads (0: as finch train)")->capture_default_str();
-  add_choice_option(app, "--amp", o->rig.amp, "Autocast on a GPU: none, bf16 or fp16 (the CPU runs fp32)");
-  app->add_flag("--channels-last", o->rig.channels_last, "NHWC input and weights (a GPU)");
-  add_choice_option(app, "--optimizer", o->rig.optimizer, "adam, adamw or sgd");
   add_device_option(app, o->device);
-  app->add_option("--bucket-mb", o->rig.bucket_mb, "Gradient bucket size (dist.bucket_mb)")->capture_default_str();
+  add_rig_options(app, o->rig);
   app->add_option("--json", o->json, "Also write the result as JSON to this file");
   return {app, [o]() { return run_e2e_bench(*o); }};
 }

@@ -10,7 +10,14 @@
 #include <string>
 #include <vector>
 
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+
+#include "commands.h"
+#include "finch/core/error.h"
 
 #include "finch/core/config.h"
 #include "finch/distributed/communicator.h"
@@ -74,6 +81,23 @@ struct StepRig {
   std::unique_ptr<train::GradScaler> scaler;
   std::unique_ptr<train::TrainStep> step;
 };
+
+// The options every training benchmark takes for its rig.
+inline void add_rig_options(CLI::App* app, RigOptions& o) {
+  app->add_option("--arch", o.arch, "EfficientNet variant")->capture_default_str();
+  app->add_option("--batch-size", o.batch_size, "Images per rank and step")->capture_default_str();
+  add_choice_option(app, "--amp", o.amp, "Autocast on a GPU: none, bf16 or fp16 (the CPU runs fp32)");
+  app->add_flag("--channels-last", o.channels_last, "NHWC input and weights (a GPU)");
+  add_choice_option(app, "--optimizer", o.optimizer, "adam, adamw or sgd");
+  app->add_option("--bucket-mb", o.bucket_mb, "Gradient bucket size (dist.bucket_mb)")->capture_default_str();
+}
+
+// --json FILE of every benchmark (rank 0 calls it); nothing when `path` is empty.
+inline void write_bench_json(const std::string& path, const nlohmann::ordered_json& result) {
+  if (path.empty()) return;
+  std::ofstream out(path);
+  if (!(out << result.dump(2) << "\n")) throw RuntimeError(fmt::format("cannot write '{}'", path));
+}
 
 inline double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -93,10 +93,7 @@ int run_step_bench(const StepBenchOptions& o) {
     std::cout << fmt::format("{:<16} {:>5} {:>5} {:>5} {:>6} {:>5} {:>8} {:>10.1f} {:>10.1f} {:>12.0f}  ({}, {})\n", o.rig.arch, batch_size,
                              o.image_size, precision, channels_last ? "NHWC" : "NCHW", comm.size(), torch::get_num_threads(),
                              median(ms), images / seconds, static_cast<double>(peak.bytes) / (1 << 20), peak.kind, r["device"].get<std::string>());
-    if (!o.json.empty()) {
-      std::ofstream out(o.json);
-      if (!(out << r.dump(2) << "\n")) throw RuntimeError(fmt::format("cannot write '{}'", o.json));
-    }
+    write_bench_json(o.json, r);
   }
   return 0;
 }
@@ -107,18 +104,13 @@ Command add_bench_step(CLI::App& root) {
   auto* bench = root.get_subcommand("bench");
   auto* app = bench->add_subcommand("step", "Images/s of one training step (forward, backward, all-reduce, optimizer) on a fixed batch");
   auto o = std::make_shared<StepBenchOptions>();
-  app->add_option("--arch", o->rig.arch, "EfficientNet variant")->capture_default_str();
   app->add_option("--classes", o->rig.classes, "Classes of the head")->capture_default_str();
-  app->add_option("--batch-size", o->rig.batch_size, "Images per rank and step")->capture_default_str();
   app->add_option("--image-size", o->image_size, "Input size")->capture_default_str();
   app->add_option("--steps", o->steps, "Measured steps")->capture_default_str();
   app->add_option("--warmup", o->warmup, "Steps before measuring")->capture_default_str();
   app->add_option("--threads", o->threads, "Intra-op threads (0: as finch train)")->capture_default_str();
-  add_choice_option(app, "--amp", o->rig.amp, "Autocast on a GPU: none, bf16 or fp16 (the CPU runs fp32)");
-  app->add_flag("--channels-last", o->rig.channels_last, "NHWC input and weights (a GPU)");
-  add_choice_option(app, "--optimizer", o->rig.optimizer, "adam, adamw or sgd");
   add_device_option(app, o->device);
-  app->add_option("--bucket-mb", o->rig.bucket_mb, "Gradient bucket size (dist.bucket_mb)")->capture_default_str();
+  add_rig_options(app, o->rig);
   app->add_option("--json", o->json, "Also write the result as JSON to this file");
   return {app, [o]() { return run_step_bench(*o); }};
 }

@@ -18,7 +18,6 @@ import argparse
 import glob
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -28,21 +27,18 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from safetensors_raw import tensors  # noqa: E402  (the suite's one raw safetensors reader)
+
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(3, 1, 1)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32).reshape(3, 1, 1)
 
 
 def read_inputs(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
     out = {}
-    for name, v in header.items():
-        assert v["dtype"] == "F32", (path, name, v["dtype"])
-        a, b = v["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype=np.float32).reshape(v["shape"])
+    for name, (dtype, shape, raw) in tensors(path).items():
+        assert dtype == "F32", (path, name, dtype)
+        out[name] = np.frombuffer(raw, dtype=np.float32).reshape(shape)
     return out
 
 
