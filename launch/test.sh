@@ -7,14 +7,18 @@
 #      against that wheel's torchvision, the timm import against the real timm, and the GPU-machine rehearsal (launch/gpu-check.sh
 #      --cpu-rehearsal in a mount namespace). Its venv is cached in /var/cache/finch/torch2.
 # FINCH_TEST_TORCH2=0 skips part 2 (quick local runs); extra arguments go to both ctest runs.
+# Tests run in parallel, one per core (FINCH_TEST_JOBS overrides): most of the suite's time is
+# processes waiting on each other (mpiexec, Slurm, the rehearsal's build), and run one at a time
+# the two suites took ~50 of CI's 90 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
+jobs=${FINCH_TEST_JOBS:-$(nproc)}
 bash launch/install-deps.sh --tests
 # Tests and warnings on explicitly: build/ may have been configured by the quickstart without them.
 bash launch/build.sh -DFINCH_BUILD_TESTS=ON -DFINCH_WARNINGS=ON
 echo "== suite 1/2: Debian LibTorch 1.13 (build/) after $(( $(date +%s) - t0 )) s"
-(cd "${FINCH_BUILD_DIR:-build}" && ctest --output-on-failure --timeout 900 "$@")
+(cd "${FINCH_BUILD_DIR:-build}" && ctest --output-on-failure --parallel "$jobs" --timeout 900 "$@")
 if [ "${FINCH_TEST_TORCH2:-1}" = 0 ]; then
   echo "FINCH_TEST_TORCH2=0: the PyPI PyTorch build was not tested"
   exit 0
@@ -24,5 +28,5 @@ torch_cmake=$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefi
 FINCH_BUILD_DIR=build-torch2 bash launch/build.sh -DFINCH_CUDA=ON "-DCMAKE_PREFIX_PATH=$torch_cmake" \
   "-DFINCH_REFERENCE_PYTHON=$venv/bin/python" -DFINCH_REQUIRE_TIMM=ON -DFINCH_REHEARSAL=ON
 echo "== suite 2/2: PyPI PyTorch $("$venv/bin/python" -c 'import torch; print(torch.__version__)') with CUDA (build-torch2/) after $(( $(date +%s) - t0 )) s"
-(cd build-torch2 && ctest --output-on-failure --timeout 2700 "$@")
+(cd build-torch2 && ctest --output-on-failure --parallel "$jobs" --timeout 2700 "$@")
 echo "test.sh: both suites passed in $(( $(date +%s) - t0 )) s"
