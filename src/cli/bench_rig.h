@@ -65,10 +65,12 @@ struct StepRig {
     model->train();
   }
 
-  // One optimizer step as the trainer takes it: accumulate, agree that the loss is finite, apply.
+  // One optimizer step as the trainer takes it: accumulate (one host read), agree (loss finite, fp16
+  // overflow), apply.
   void take(distributed::Communicator& comm, const std::function<std::optional<data::Batch>()>& next) {
     const auto sums = step->accumulate(next);
-    if (train::agree_step(comm, std::isfinite(sums.loss_sum), 0).nonfinite_ranks.empty()) step->apply(comm);
+    if (const auto agreed = train::agree_step(comm, std::isfinite(sums.loss_sum), 0, sums.overflow); agreed.nonfinite_ranks.empty())
+      step->apply(agreed.overflow);
     else step->skip();
   }
 

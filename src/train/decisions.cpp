@@ -18,13 +18,15 @@ EpochMetrics reduce_epoch_metrics(distributed::Communicator& comm, const LocalSu
   return m;
 }
 
-StepAgreement agree_step(distributed::Communicator& comm, bool finite, int stop_signal) {
+StepAgreement agree_step(distributed::Communicator& comm, bool finite, int stop_signal, bool overflow) {
   const int W = comm.size();
-  std::vector<double> v(2 * static_cast<size_t>(W), 0.0);  // [non-finite per rank..., signal per rank...]
+  std::vector<double> v(2 * static_cast<size_t>(W) + 1, 0.0);  // [non-finite per rank..., signal per rank..., overflows]
   v[comm.rank()] = finite ? 0 : 1;
   v[W + comm.rank()] = stop_signal;
+  v[2 * W] = overflow ? 1 : 0;
   v = comm.allreduce_values(v, distributed::ReduceOp::kSum);
   StepAgreement a;
+  a.overflow = v[2 * W] > 0;
   for (int r = 0; r < W; ++r) {
     if (v[r] > 0) a.nonfinite_ranks += (a.nonfinite_ranks.empty() ? "" : ", ") + std::to_string(r);
     if (v[W + r] > 0 && a.stop_rank < 0) a.stop_rank = r, a.stop_signal = static_cast<int>(v[W + r]);

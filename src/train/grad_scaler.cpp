@@ -1,7 +1,7 @@
 #include "finch/train/grad_scaler.h"
 
 #include <spdlog/spdlog.h>
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 namespace finch::train {
 
@@ -9,28 +9,41 @@ GradScaler::GradScaler(GradScalerOptions options) : o_(options), scale_(options.
 
 at::Tensor GradScaler::scale_loss(const at::Tensor& loss) const { return o_.enabled ? loss * scale_ : loss; }
 
-bool GradScaler::unscale_and_check(const std::vector<at::Tensor>& params, distributed::Communicator& comm) {
-  if (!o_.enabled) return true;
-  // One host read for all gradients, then one agreed answer over ranks.
-  std::vector<at::Tensor> sums;
+at::Tensor GradScaler::unscale_(const std::vector<at::Tensor>& params) const {
+  if (!o_.enabled) return {};
+  std::vector<at::Tensor> grads;
   for (const auto& p : params)
-    if (p.grad().defined()) sums.push_back(p.grad().abs().sum().to(torch::kFloat));
-  const bool local = sums.empty() || torch::stack(sums).sum().isfinite().item<bool>();
-  const bool finite = comm.allreduce_value(local ? 0.0 : 1.0, distributed::ReduceOp::kMax) == 0.0;
-  if (!finite) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return {};
+  const auto on = grads.front().options().dtype(at::kFloat);
+  auto found_inf = at::zeros({1}, on);
+  if (grads.front().is_cuda()) {
+    at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf, at::full({1}, 1.0 / scale_, on));
+    return found_inf;
+  }
+  // Elsewhere (the CPU has no fused kernel in LibTorch 1.13): a sum per gradient carries any inf/NaN.
+  std::vector<at::Tensor> sums;
+  sums.reserve(grads.size());
+  for (auto& g : grads) {
+    g.mul_(1.0 / scale_);
+    sums.push_back(g.sum().to(at::kFloat));
+  }
+  return at::stack(sums).sum().isfinite().logical_not().to(at::kFloat).reshape({1});
+}
+
+void GradScaler::update(bool found_inf_anywhere) {
+  if (!o_.enabled) return;
+  if (found_inf_anywhere) {
     scale_ *= o_.backoff_factor;
     growth_tracker_ = 0;
     ++overflows_;
     spdlog::debug("fp16 gradient overflow: loss scale now {}", scale_);
-    return false;
+    return;
   }
-  for (const auto& p : params)
-    if (p.grad().defined()) p.grad().div_(scale_);
   if (++growth_tracker_ == o_.growth_interval) {
     scale_ *= o_.growth_factor;
     growth_tracker_ = 0;
   }
-  return true;
 }
 
 nlohmann::json GradScaler::state() const { return {{"enabled", o_.enabled}, {"scale", scale_}, {"growth_tracker", growth_tracker_}}; }

@@ -9,6 +9,23 @@
 
 namespace finch::train {
 
+void clip_grad_norm_on_device(const std::vector<at::Tensor>& params, double max_norm) {
+  std::vector<at::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return;
+  std::vector<at::Tensor> norms;
+  if (grads.front().is_cuda()) {
+    norms = at::_foreach_norm(grads);  // one multi-tensor kernel instead of one per gradient
+  } else {
+    norms.reserve(grads.size());
+    for (const auto& g : grads) norms.push_back(g.norm(2));
+  }
+  const at::Tensor total = norms.size() == 1 ? norms.front() : at::stack(norms).norm(2);
+  const at::Tensor coef = (max_norm / (total + 1e-6)).clamp_max(1.0);
+  for (auto& g : grads) g.mul_(coef);
+}
+
 TrainStep::TrainStep(model::EfficientNetImpl& model, torch::optim::Optimizer& optimizer, distributed::GradientSynchronizer& sync,
                      GradScaler& scaler, std::vector<at::Tensor>& trainable, ForwardOptions forward, TrainStepOptions options)
     : model_(model), optimizer_(optimizer), sync_(sync), scaler_(scaler), trainable_(trainable), fwd_(forward), o_(options) {}
@@ -31,16 +48,21 @@ StepSums TrainStep::accumulate(const std::function<std::optional<data::Batch>()>
     sums += torch::stack({out.loss.detach().to(torch::kDouble) * n, out.logits.detach().argmax(1).eq(out.labels).sum().to(torch::kDouble)});
     images += n;
   }
-  const auto host = sums.cpu();
-  return {host[0].item<double>(), host[1].item<double>(), images};
+  // fp16: unscaled in place, the inf/NaN flag joins the sums (the gradients are the ranks' average
+  // by now, so what one rank finds every rank finds; the agreement still decides).
+  if (const at::Tensor found_inf = scaler_.unscale_(trainable_); found_inf.defined()) sums = torch::cat({sums, found_inf.to(torch::kDouble)});
+  const auto host = sums.cpu();  // the step's one host read
+  const double* h = host.data_ptr<double>();
+  return {h[0], h[1], images, host.numel() > 2 && h[2] != 0};
 }
 
-bool TrainStep::apply(distributed::Communicator& comm) {
-  if (!scaler_.unscale_and_check(trainable_, comm)) {  // fp16 overflow somewhere: every rank skips
+bool TrainStep::apply(bool overflow_anywhere) {
+  scaler_.update(overflow_anywhere);
+  if (overflow_anywhere) {  // fp16 overflow somewhere: every rank skips
     sync_.zero_grad();
     return false;
   }
-  if (o_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable_, o_.clip_grad_norm);
+  if (o_.clip_grad_norm > 0) clip_grad_norm_on_device(trainable_, o_.clip_grad_norm);
   optimizer_.step();
   sync_.zero_grad();  // in place into the buckets (the gradients stay their views)
   return true;

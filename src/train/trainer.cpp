@@ -142,13 +142,13 @@ class Trainer {
       epoch_sums_.train_correct += sums.correct;
       signal_fault_.maybe_raise(comm_.rank(), global_step_ + 1);
       // A non-finite loss anywhere is seen everywhere, and handled the same way everywhere.
-      const StepAgreement agreed = agree_step(comm_, std::isfinite(loss_sum), StopSignals::received());
+      const StepAgreement agreed = agree_step(comm_, std::isfinite(loss_sum), StopSignals::received(), sums.overflow);
       bool stepped = false;  // false: every rank skipped this step (non-finite loss, fp16 overflow)
       if (!agreed.nonfinite_ranks.empty()) {
         log_->nonfinite(epoch, step, global_step_, agreed.nonfinite_ranks, c_.train.on_nan);
         if (c_.train.on_nan == OnNan::kStop) return Outcome::kNan;
         step_->skip();
-      } else if (step_->apply(comm_)) {
+      } else if (step_->apply(agreed.overflow)) {
         ++global_step_;
         stepped = true;
         epoch_sums_.train_loss_sum += loss_sum;

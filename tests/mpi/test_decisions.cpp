@@ -48,3 +48,24 @@ TEST(Decisions, RanksWithDifferentLocalMetricsTakeTheSameDecision) {
     if (d.stop) break;
   }
 }
+
+// The step's agreement: what one rank found (a non-finite loss, an fp16 overflow, a stop signal) is
+// known to every rank after the one all-reduce, with the ranks named where the log names them.
+TEST(Decisions, StepAgreementCarriesEachRanksFindingsToEveryRank) {
+  auto comm = distributed::make_mpi_communicator();
+  const int r = comm->rank(), W = comm->size();
+  const auto clean = train::agree_step(*comm, true, 0, false);
+  EXPECT_EQ(clean.nonfinite_ranks, "");
+  EXPECT_FALSE(clean.overflow);
+  EXPECT_EQ(clean.stop_signal, 0);
+  EXPECT_EQ(clean.stop_rank, -1);
+  // The last rank alone: overflowed, loss non-finite, received SIGTERM (15).
+  const bool last = r == W - 1;
+  const auto a = train::agree_step(*comm, !last, last ? 15 : 0, last);
+  EXPECT_EQ(a.nonfinite_ranks, std::to_string(W - 1));
+  EXPECT_TRUE(a.overflow) << "rank " << r << " did not learn of rank " << W - 1 << "'s overflow";
+  EXPECT_EQ(a.stop_signal, 15);
+  EXPECT_EQ(a.stop_rank, W - 1);
+  // Every rank overflowed (the gradients are averaged, so in practice all ranks find it together).
+  EXPECT_TRUE(train::agree_step(*comm, true, 0, true).overflow);
+}

@@ -31,14 +31,15 @@ struct Decision {
 };
 
 // What every rank must agree on before an optimizer step, in one small all-reduce: whether the
-// loss was finite everywhere, and whether a stop signal reached any rank. The same answer on every
-// rank, so every rank takes the same branch.
+// loss was finite everywhere, whether fp16 gradients overflowed anywhere, and whether a stop signal
+// reached any rank. The same answer on every rank, so every rank takes the same branch.
 struct StepAgreement {
   std::string nonfinite_ranks;  // "" when the loss was finite everywhere, else "1, 3"
+  bool overflow = false;        // fp16: some rank's unscaled gradients held inf/NaN (skip, back off)
   int stop_signal = 0;          // a stop signal some rank received (0: none)
   int stop_rank = -1;           // the lowest rank that received one
 };
-StepAgreement agree_step(distributed::Communicator& comm, bool finite, int stop_signal);
+StepAgreement agree_step(distributed::Communicator& comm, bool finite, int stop_signal, bool overflow = false);
 
 // Collective. `metrics` must already be global (reduce_epoch_metrics).
 Decision decide(distributed::Communicator& comm, const EpochMetrics& metrics, LrSchedule& schedule, EarlyStopping& stopper,

@@ -1,9 +1,9 @@
 // fp16 dynamic loss scaling, as torch.cuda.amp.GradScaler: the loss is multiplied by `scale` before
 // backward so that small fp16 gradients do not flush to zero; after the gradients are synchronised
-// the scaler checks them for inf/NaN on every rank (one agreed answer), skips the step and backs
-// off the scale when any rank overflowed, else unscales them in place and lets the optimizer step;
-// after `growth_interval` clean steps in a row the scale grows. Disabled (bf16, fp32, CPU): scale 1,
-// every call a no-op.
+// `unscale_` divides them in place and leaves an inf/NaN flag on the device (no host read: the step
+// reads it with the loss, once); the ranks agree on it with the step's other decisions, and
+// `update` then backs the scale off (the step is skipped everywhere) or, after `growth_interval`
+// clean steps in a row, grows it. Disabled (bf16, fp32): scale 1, every call a no-op.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,6 @@
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
-#include "finch/distributed/communicator.h"
 
 namespace finch::train {
 
@@ -36,10 +35,15 @@ class GradScaler {
   // `loss` times the scale (the loss itself when disabled).
   at::Tensor scale_loss(const at::Tensor& loss) const;
 
-  // Collective (when enabled): every rank calls it after the gradients of `params` are averaged.
-  // Returns true when the optimizer may step (gradients unscaled in place); false when some rank
-  // saw inf/NaN: the step is to be skipped everywhere and the scale was backed off.
-  bool unscale_and_check(const std::vector<at::Tensor>& params, distributed::Communicator& comm);
+  // After the gradients of `params` are averaged: divides them by the scale in place and returns a
+  // one-element float tensor on their device, 1 when any of them holds inf/NaN, else 0 (on CUDA in
+  // one fused kernel, torch's own _amp_foreach_non_finite_check_and_unscale_). No host read, no
+  // collective. Undefined when disabled or when no parameter has a gradient.
+  at::Tensor unscale_(const std::vector<at::Tensor>& params) const;
+
+  // Once the ranks agreed whether any of them found inf/NaN (the step is then skipped everywhere):
+  // backs the scale off, or counts a clean step toward growth. No-op when disabled.
+  void update(bool found_inf_anywhere);
 
   // {"enabled", "scale", "growth_tracker"}: saved with the run so a resumed fp16 run keeps its scale.
   nlohmann::json state() const;

@@ -1,7 +1,9 @@
 // One optimizer step's compute, shared by the trainer and `finch bench step` (so the benchmark
 // measures the code that trains): the micro-batches' forward and backward with the gradients
-// all-reduced in buckets, the loss and hit sums kept on the device for one host read, then — once
-// the ranks have agreed the step may be taken — unscale/check, clipping and the optimizer step.
+// all-reduced in buckets, fp16 gradients unscaled and checked on the device, the loss, hit and
+// overflow flags read from the device once; then — once the ranks have agreed on those — clipping
+// (on the device) and the optimizer step. One host read and one collective (the agreement) per
+// optimizer step besides the gradients' all-reduce, as torch's GradScaler + clip_grad_norm_ take.
 #pragma once
 
 #include <functional>
@@ -17,9 +19,8 @@ namespace torch::optim {
 class Optimizer;
 }
 namespace finch::distributed {
-class Communicator;
 class GradientSynchronizer;
-}  // namespace finch::distributed
+}
 namespace finch::model {
 class EfficientNetImpl;
 }
@@ -27,6 +28,11 @@ class EfficientNetImpl;
 namespace finch::train {
 
 class GradScaler;
+
+// torch.nn.utils.clip_grad_norm_ (L2) without its host read: LibTorch's C++ version returns the
+// norm as a double, which waits for the device every step. The same arithmetic (a norm per
+// gradient, the norm of those, max_norm / (norm + 1e-6) clamped to 1), left on the device.
+void clip_grad_norm_on_device(const std::vector<at::Tensor>& params, double max_norm);
 
 struct TrainStepOptions {
   int64_t batch_size = 32;        // per rank and micro-batch: the loss is scaled so gradients average
@@ -38,6 +44,7 @@ struct StepSums {
   double loss_sum = 0;  // sum over this rank's images of the per-image loss
   double correct = 0;   // top-1 hits on this rank
   double images = 0;    // images this rank saw
+  bool overflow = false;  // fp16: this rank's unscaled gradients hold inf/NaN (to be agreed on)
 };
 
 class TrainStep {
@@ -46,12 +53,14 @@ class TrainStep {
             GradScaler& scaler, std::vector<at::Tensor>& trainable, ForwardOptions forward, TrainStepOptions options);
 
   // Forward and backward of `accum_steps` micro-batches from `next`, the gradients all-reduced on
-  // the last; one host read of the sums. Throws naming the step when `next` runs dry.
+  // the last and (fp16) unscaled; one host read of the sums and the overflow flag. Throws naming
+  // the step when `next` runs dry.
   StepSums accumulate(const std::function<std::optional<data::Batch>()>& next);
 
-  // After agreement: true when the step was taken (unscaled gradients finite on every rank, then
-  // clipped and applied); false when fp16 overflowed somewhere (every rank skips). Collective.
-  bool apply(distributed::Communicator& comm);
+  // After agreement (agree_step): true when the step was taken (gradients clipped and applied);
+  // false when fp16 overflowed on some rank (every rank skips; the loss scale backs off). Neither a
+  // collective nor a host read.
+  bool apply(bool overflow_anywhere);
   // Drops the accumulated gradients (a step every rank skips).
   void skip();
 
