@@ -59,7 +59,7 @@ int run_step_bench(const StepBenchOptions& o) {
   const auto run_start = Clock::now();
   auto measured_start = run_start;
   for (int k = 0; k < o.warmup + o.steps; ++k) {
-    if (k == o.warmup) measured_start = Clock::now();
+    if (k == o.warmup) measured_start = Clock::now(), rig.sync->reset_overlap();
     const auto t0 = Clock::now();
     rig.take(comm, next);
     if (k >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
@@ -87,12 +87,25 @@ int run_step_bench(const StepBenchOptions& o) {
                               {"peak_memory_kind", peak.kind},
                               {"torch", TORCH_VERSION},
                               {"finch", FINCH_VERSION}};
+  // The gradients' all-reduce: how long it ran per step, how much of that backward hid.
+  const auto overlap = rig.sync->overlap();
+  if (comm.size() > 1 && overlap.comm_s >= 0) {
+    r["comm_ms_per_step"] = 1e3 * overlap.comm_s / o.steps;
+    r["exposed_comm_ms_per_step"] = 1e3 * overlap.exposed_s / o.steps;
+    r["comm_hidden_share"] = overlap.hidden_share();
+  }
   if (comm.rank() == 0) {
     std::cout << fmt::format("{:<16} {:>5} {:>5} {:>5} {:>6} {:>5} {:>8} {:>10} {:>10} {:>12}\n", "arch", "batch", "size", "prec",
                              "format", "ranks", "threads", "ms/step", "images/s", "peak MiB");
     std::cout << fmt::format("{:<16} {:>5} {:>5} {:>5} {:>6} {:>5} {:>8} {:>10.1f} {:>10.1f} {:>12.0f}  ({}, {})\n", o.rig.arch, batch_size,
                              o.image_size, precision, channels_last ? "NHWC" : "NCHW", comm.size(), torch::get_num_threads(),
                              median(ms), images / seconds, static_cast<double>(peak.bytes) / (1 << 20), peak.kind, r["device"].get<std::string>());
+    if (r.contains("comm_hidden_share"))
+      std::cout << fmt::format("gradient all-reduce ({}): {:.1f} ms/step, {:.1f} ms of it after backward: {:.0f}% hidden behind backward\n",
+                               comm.backend(), r["comm_ms_per_step"].get<double>(), r["exposed_comm_ms_per_step"].get<double>(),
+                               100 * overlap.hidden_share());
+    else if (comm.size() > 1)
+      std::cout << fmt::format("gradient all-reduce ({}): runs on the device; its hidden share is not measured from the host\n", comm.backend());
     write_bench_json(o.json, r);
   }
   return 0;

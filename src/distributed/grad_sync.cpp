@@ -1,6 +1,7 @@
 #include "finch/distributed/grad_sync.h"
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 
 #include <ATen/ATen.h>
@@ -25,6 +26,7 @@ struct GradientSynchronizer::State {
   bool sync = true;
   bool alone = false;                        // world size 1: no hooks, no buffers, nothing reduced
   bool active = true;                        // false once the synchronizer is destroyed
+  Overlap overlap;
   std::mutex m;                              // CUDA backward runs hooks on device threads
 
   // Parameter i's place in its bucket, with the parameter's own strides (channels_last weights get
@@ -150,10 +152,17 @@ void GradientSynchronizer::finish() {
     while (s.next_launch < s.buckets.size()) s.launch(s.next_launch++);
   }
   // The gradients are views into the buckets, which are averaged in place: nothing to copy back.
+  const auto t0 = std::chrono::steady_clock::now();
+  double busy = 0;
   for (size_t b = 0; b < s.buckets.size(); ++b) {
     s.work[b]->wait();
+    const double w = s.work[b]->busy_seconds();
+    busy = busy < 0 || w < 0 ? -1 : busy + w;
     s.work[b].reset();
   }
+  s.overlap.exposed_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  s.overlap.comm_s = s.overlap.comm_s < 0 || busy < 0 ? -1 : s.overlap.comm_s + busy;
+  ++s.overlap.syncs;
   prepare();
 }
 
@@ -168,6 +177,9 @@ void GradientSynchronizer::zero_grad() {
   for (size_t i = 0; i < s.params.size(); ++i)
     if (!s.is_view(i)) s.params[i].mutable_grad() = at::Tensor();  // launch() puts its view back
 }
+
+GradientSynchronizer::Overlap GradientSynchronizer::overlap() const { return state_->overlap; }
+void GradientSynchronizer::reset_overlap() { state_->overlap = {}; }
 
 size_t GradientSynchronizer::num_buckets() const { return state_->buckets.size(); }
 const std::vector<size_t>& GradientSynchronizer::bucket_sizes() const { return state_->sizes; }

@@ -12,6 +12,7 @@
 // MPI_THREAD_MULTIPLE a bucket is reduced at once, in the caller's thread.
 #include <mpi.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -74,8 +75,17 @@ void write_back(at::Tensor& dst, const at::Tensor& src) {
 
 class DoneWork final : public Work {
  public:
+  explicit DoneWork(double busy_s = 0) : busy_s_(busy_s) {}
   void wait() override {}
+  double busy_seconds() const override { return busy_s_; }
+
+ private:
+  double busy_s_;
 };
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 // Runs submitted jobs one after another on one thread (collectives must start in the same order
 // on every rank: the order they were submitted in).
@@ -126,8 +136,8 @@ class ReduceThread {
 // wait() writes the result back into the tensor it was started on.
 class MpiWork final : public Work {
  public:
-  MpiWork(at::Tensor target, at::Tensor buffer, std::future<void> done)
-      : target_(std::move(target)), buffer_(std::move(buffer)), done_(std::move(done)) {}
+  MpiWork(at::Tensor target, at::Tensor buffer, std::future<void> done, std::shared_ptr<double> busy_s)
+      : target_(std::move(target)), buffer_(std::move(buffer)), done_(std::move(done)), busy_s_(std::move(busy_s)) {}
   ~MpiWork() override {
     if (done_.valid()) done_.wait();  // the thread must not write into a buffer that is gone
   }
@@ -138,10 +148,12 @@ class MpiWork final : public Work {
     }
     write_back(target_, buffer_);
   }
+  double busy_seconds() const override { return *busy_s_; }  // written by the job before its future is ready
 
  private:
   at::Tensor target_, buffer_;
   std::future<void> done_;
+  std::shared_ptr<double> busy_s_;
 };
 
 class MpiCommunicator final : public Communicator {
@@ -192,13 +204,19 @@ class MpiCommunicator final : public Communicator {
     }
     at::Tensor buffer = staging(flat);  // the tensor itself when it is a contiguous CPU float tensor
     std::future<void> done;
+    auto busy_s = std::make_shared<double>(0.0);
     if (reducer_) {
-      done = reducer_->submit(
-          [buffer, op, n = size_, comm = grad_comm_] { reduce_in_place(buffer, op, n, comm, "MPI_Allreduce(gradient bucket)"); });
+      done = reducer_->submit([buffer, op, n = size_, comm = grad_comm_, busy_s] {
+        const auto t0 = std::chrono::steady_clock::now();
+        reduce_in_place(buffer, op, n, comm, "MPI_Allreduce(gradient bucket)");
+        *busy_s = seconds_since(t0);
+      });
     } else {
+      const auto t0 = std::chrono::steady_clock::now();
       reduce_in_place(buffer, op, size_, MPI_COMM_WORLD, "MPI_Allreduce(gradient bucket)");
+      *busy_s = seconds_since(t0);
     }
-    return std::make_unique<MpiWork>(std::move(flat), std::move(buffer), std::move(done));
+    return std::make_unique<MpiWork>(std::move(flat), std::move(buffer), std::move(done), std::move(busy_s));
   }
 
   void barrier() override {
@@ -227,11 +245,9 @@ class MpiCommunicator final : public Communicator {
 }  // namespace
 
 std::unique_ptr<Work> Communicator::allreduce_async(at::Tensor flat, ReduceOp op) {
+  const auto t0 = std::chrono::steady_clock::now();
   allreduce(flat, op);
-  struct Done final : Work {
-    void wait() override {}
-  };
-  return std::make_unique<Done>();
+  return std::make_unique<DoneWork>(seconds_since(t0));
 }
 
 std::vector<double> Communicator::allreduce_values(std::vector<double> values, ReduceOp op) {

@@ -189,7 +189,9 @@ TEST(GradientSynchronizer, GradientsAreBucketViewsThatZeroGradClearsInPlace) {
     EXPECT_LE((b.grad() - (step + 1.0)).abs().max().item<double>(), 1e-12) << "step " << step;
     if (W > 1) {
       if (step == 1) w_memory = w.grad().data_ptr();
-      if (step == 2) EXPECT_EQ(w.grad().data_ptr(), w_memory) << "the gradient is no longer its bucket's view";
+      if (step == 2) {
+        EXPECT_EQ(w.grad().data_ptr(), w_memory) << "the gradient is no longer its bucket's view";
+      }
     }
     sync.zero_grad();
     if (W > 1) {
@@ -199,6 +201,41 @@ TEST(GradientSynchronizer, GradientsAreBucketViewsThatZeroGradClearsInPlace) {
       EXPECT_FALSE(w.grad().defined()) << "a world of one drops gradients (set_to_none), as PyTorch 2's zero_grad";
     }
   }
+}
+
+// The overlap accounting bench step reports: every reducing finish() counts, the collectives' own
+// time is what the MPI calls took, and the exposed part (the wait after backward) cannot exceed it
+// by more than the hand-over between threads; reset starts over.
+TEST(GradientSynchronizer, OverlapAccountsEveryReducingStep) {
+  auto comm = distributed::make_mpi_communicator();
+  auto w = torch::zeros({256, 256}).requires_grad_();
+  auto b = torch::zeros({256}).requires_grad_();
+  distributed::GradientSynchronizer sync(*comm, {w, b}, 0.1);
+  for (int step = 0; step < 3; ++step) {
+    sync.prepare();
+    ((w * (step + 1.0)).sum() + b.sum()).backward();
+    sync.finish();
+    sync.zero_grad();
+  }
+  const auto o = sync.overlap();
+  if (comm->size() == 1) {
+    EXPECT_EQ(o.syncs, 0) << "a world of one reduces nothing";
+    EXPECT_EQ(o.comm_s, 0.0);
+    EXPECT_EQ(o.hidden_share(), -1.0);
+  } else {
+    EXPECT_EQ(o.syncs, 3);
+    EXPECT_GT(o.comm_s, 0.0);
+    EXPECT_GE(o.exposed_s, 0.0);
+    EXPECT_GE(o.hidden_share(), 0.0);
+    EXPECT_LE(o.hidden_share(), 1.0);
+  }
+  sync.reset_overlap();
+  EXPECT_EQ(sync.overlap().syncs, 0);
+  EXPECT_EQ(sync.overlap().comm_s, 0.0);
+  // The share itself: 1 - exposed / comm, clamped; unknown (-1) without host-visible collectives.
+  EXPECT_DOUBLE_EQ((distributed::GradientSynchronizer::Overlap{2.0, 0.5, 1}.hidden_share()), 0.75);
+  EXPECT_DOUBLE_EQ((distributed::GradientSynchronizer::Overlap{1.0, 1.5, 1}.hidden_share()), 0.0);
+  EXPECT_DOUBLE_EQ((distributed::GradientSynchronizer::Overlap{-1.0, 0.5, 1}.hidden_share()), -1.0);
 }
 
 TEST(GradientSynchronizer, AGradientReplacedByOtherCodeIsStillReduced) {

@@ -21,6 +21,10 @@ class Work {
  public:
   virtual ~Work() = default;
   virtual void wait() = 0;
+  // After wait(): how long the collective itself ran on the host, in seconds (MPI: the
+  // MPI_Allreduce call and the division); negative where the host does not see it (NCCL runs on
+  // the device).
+  virtual double busy_seconds() const { return -1; }
 };
 
 class Communicator {

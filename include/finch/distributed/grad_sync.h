@@ -9,6 +9,8 @@
 // At world size 1 there is nothing to reduce: no hooks, no buffers.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -34,6 +36,18 @@ class GradientSynchronizer {
   // Instead of the optimizer's zero_grad: zeroes the buckets in place (the gradients stay views);
   // at world size 1 drops the gradients, as PyTorch's zero_grad(set_to_none=True).
   void zero_grad();
+
+  // How much of the all-reduce time backward hid, since the last reset: `comm_s` is the time the
+  // buckets' collectives ran (Work::busy_seconds), `exposed_s` the time finish() waited for them
+  // after backward. hidden share = 1 - exposed / comm. comm_s is negative where the backend does
+  // not see its collectives from the host (NCCL).
+  struct Overlap {
+    double comm_s = 0, exposed_s = 0;
+    int64_t syncs = 0;  // finish() calls that reduced
+    double hidden_share() const { return comm_s > 0 ? std::clamp(1.0 - exposed_s / comm_s, 0.0, 1.0) : -1.0; }
+  };
+  Overlap overlap() const;
+  void reset_overlap();
 
   size_t num_buckets() const;
   const std::vector<size_t>& bucket_sizes() const;  // parameters per bucket
