@@ -73,6 +73,33 @@ Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& b
   return p;
 }
 
+void to_normalized_chw(const at::Tensor& hwc, bool flip, at::Tensor out) {
+  // One pass over the pixels on the calling thread: a loader worker is one thread of work, as a
+  // DataLoader worker process with torch.set_num_threads(1) (ATen's per-op parallelism would give
+  // every worker its own OpenMP team beside the training's). The arithmetic is ATen's, in the same
+  // order and precision: u8 -> float, / 255, - mean, / std.
+  TORCH_CHECK(hwc.dim() == 3 && hwc.size(2) == 3 && hwc.scalar_type() == at::kByte, "to_normalized_chw: expects H x W x 3 uint8");
+  TORCH_CHECK(out.is_contiguous() && out.scalar_type() == at::kFloat && out.size(0) == 3 && out.size(1) == hwc.size(0) &&
+                  out.size(2) == hwc.size(1),
+              "to_normalized_chw: expects a contiguous 3 x H x W float output");
+  const at::Tensor src = hwc.contiguous();
+  const int64_t H = src.size(0), W = src.size(1);
+  const uint8_t* in = src.data_ptr<uint8_t>();
+  float* dst = out.data_ptr<float>();
+  for (int c = 0; c < 3; ++c) {
+    const float mean = kMean[c], sd = kStd[c];
+    float* plane = dst + c * H * W;
+    for (int64_t y = 0; y < H; ++y) {
+      const uint8_t* row = in + y * W * 3 + c;
+      float* o = plane + y * W;
+      for (int64_t x = 0; x < W; ++x) {
+        const int64_t sx = flip ? W - 1 - x : x;
+        o[x] = (static_cast<float>(row[sx * 3]) / 255.0f - mean) / sd;
+      }
+    }
+  }
+}
+
 void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, const Plan& plan, const TransformOptions& o,
                      at::Tensor out) {
   // From original coordinates to the pixels we actually hold.
@@ -93,9 +120,13 @@ void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, c
     const Box b{plan.box.x * sx, plan.box.y * sy, plan.box.w * sx, plan.box.h * sy};
     img = crop_resize(pixels, b, o.size, o.size);
   }
+  if (plan.brightness == 1 && plan.contrast == 1 && plan.saturation == 1) {
+    to_normalized_chw(img, plan.flip, out);
+    return;
+  }
   if (plan.flip) img = img.flip(1);
   at::Tensor x = img.permute({2, 0, 1}).to(at::kFloat).div_(255.0f);  // 3 x S x S in [0, 1]
-  if (plan.brightness != 1 || plan.contrast != 1 || plan.saturation != 1) {
+  {
     // ColorJitter in a fixed order: brightness, contrast, saturation (grey = ITU-R 601-2 luma).
     x.mul_(plan.brightness).clamp_(0, 1);
     auto grey = [](const at::Tensor& t) { return (t[0] * 0.299f + t[1] * 0.587f + t[2] * 0.114f).unsqueeze(0); };

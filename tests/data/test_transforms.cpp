@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <torch/torch.h>
+
 #include "finch/data/transforms.h"
 
 using namespace finch::data;
@@ -76,4 +78,23 @@ TEST(Transforms, CropToBoundingBoxConfinesEveryCrop) {
   o.crop_to_bbox = false;
   const Plan whole = plan_transform(300, 400, bird, o, 0);
   EXPECT_NEAR(whole.box.x + whole.box.w / 2, 200, 1.0);
+}
+
+// The loader's one-pass ToTensor + Normalize gives what ATen's ops give (u8 -> float, / 255, - mean,
+// / std), to the bit, for a flipped and a strided (cropped) input.
+TEST(Transforms, OnePassNormaliseIsAtensToTheBit) {
+  torch::manual_seed(3);
+  const auto full = torch::randint(0, 256, {40, 50, 3}, torch::kByte);
+  const auto crop = full.slice(0, 3, 35).slice(1, 5, 45);  // not contiguous
+  for (const bool flip : {false, true}) {
+    auto ours = torch::empty({3, 32, 40});
+    finch::data::to_normalized_chw(crop, flip, ours);
+    auto img = flip ? crop.flip(1) : crop;
+    auto x = img.permute({2, 0, 1}).to(torch::kFloat).div_(255.0f);
+    auto theirs = torch::empty({3, 32, 40});
+    for (int c = 0; c < 3; ++c) theirs[c].copy_(x[c]).sub_(finch::data::kMean[c]).div_(finch::data::kStd[c]);
+    EXPECT_TRUE(torch::equal(ours, theirs)) << "flip " << flip << ": max difference " << (ours - theirs).abs().max().item<float>();
+  }
+  auto wrong = torch::empty({3, 40, 32});
+  EXPECT_THROW(finch::data::to_normalized_chw(crop, false, wrong), c10::Error);
 }

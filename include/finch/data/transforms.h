@@ -51,6 +51,10 @@ int64_t needed_short_side(const TransformOptions& o);
 void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, const Plan& plan, const TransformOptions& o,
                      at::Tensor out);
 
+// RGB uint8 H x W x 3 (any strides), mirrored left-right when `flip`, to the normalised float32
+// 3 x H x W in `out` (contiguous): ToTensor then Normalize, in one pass on the calling thread.
+void to_normalized_chw(const at::Tensor& hwc, bool flip, at::Tensor out);
+
 // ImageNet statistics (torchvision's).
 constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
 constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
