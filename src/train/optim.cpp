@@ -10,6 +10,7 @@
 
 #include "finch/core/error.h"
 #include "finch/core/torch_compat.h"
+#include "finch/train/foreach_optim.h"
 
 namespace finch::train {
 namespace {
@@ -34,14 +35,15 @@ std::unique_ptr<torch::optim::OptimizerOptions> options_for<torch::optim::SGDOpt
       torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(wd));
 }
 
-template <class Opt, class Options>
+// The optimizer itself is LibTorch's with its step in multi-tensor ops (foreach_optim.h).
+template <class Options, class Make>
 std::unique_ptr<torch::optim::Optimizer> build(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
-                                               const OptimizerConfig& c) {
+                                               const OptimizerConfig& c, Make make) {
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, options_for<Options>(c, c.weight_decay));
   if (!no_decay.empty()) groups.emplace_back(no_decay, options_for<Options>(c, 0.0));
   auto defaults = options_for<Options>(c, c.weight_decay);
-  return std::make_unique<Opt>(groups, static_cast<Options&>(*defaults));
+  return make(groups, static_cast<Options&>(*defaults));
 }
 
 // The state LibTorch keeps for a parameter, as the optimizer `kind` makes it; a RuntimeError, never
@@ -68,9 +70,9 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module&
   if (decay.empty() && no_decay.empty()) throw ConfigError("model.freeze leaves no trainable parameter");
   if (decay.empty()) std::swap(decay, no_decay);
   switch (c.name) {
-    case OptimizerKind::kAdam: return build<torch::optim::Adam, torch::optim::AdamOptions>(decay, no_decay, c);
-    case OptimizerKind::kAdamW: return build<torch::optim::AdamW, torch::optim::AdamWOptions>(decay, no_decay, c);
-    case OptimizerKind::kSgd: return build<torch::optim::SGD, torch::optim::SGDOptions>(decay, no_decay, c);
+    case OptimizerKind::kAdam: return build<torch::optim::AdamOptions>(decay, no_decay, c, make_foreach_adam);
+    case OptimizerKind::kAdamW: return build<torch::optim::AdamWOptions>(decay, no_decay, c, make_foreach_adamw);
+    case OptimizerKind::kSgd: return build<torch::optim::SGDOptions>(decay, no_decay, c, make_foreach_sgd);
   }
   throw ConfigError("optimizer.name: not a known optimizer");
 }
