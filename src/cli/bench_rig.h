@@ -7,19 +7,17 @@
 #include <functional>
 #include <optional>
 #include <memory>
+#include <fstream>
 #include <string>
 #include <vector>
-
-#include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "commands.h"
-#include "finch/core/error.h"
-
 #include "finch/core/config.h"
+#include "finch/core/error.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/grad_sync.h"
 #include "finch/model/build.h"

@@ -124,17 +124,16 @@ void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, c
     to_normalized_chw(img, plan.flip, out);
     return;
   }
+  // ColorJitter in a fixed order: brightness, contrast, saturation (grey = ITU-R 601-2 luma), on
+  // ATen ops (the rarer path: jitter is off by default).
   if (plan.flip) img = img.flip(1);
   at::Tensor x = img.permute({2, 0, 1}).to(at::kFloat).div_(255.0f);  // 3 x S x S in [0, 1]
-  {
-    // ColorJitter in a fixed order: brightness, contrast, saturation (grey = ITU-R 601-2 luma).
-    x.mul_(plan.brightness).clamp_(0, 1);
-    auto grey = [](const at::Tensor& t) { return (t[0] * 0.299f + t[1] * 0.587f + t[2] * 0.114f).unsqueeze(0); };
-    const auto m = grey(x).mean();
-    x = ((x - m) * plan.contrast + m).clamp_(0, 1);
-    const auto g = grey(x);
-    x = ((x - g) * plan.saturation + g).clamp_(0, 1);
-  }
+  x.mul_(plan.brightness).clamp_(0, 1);
+  auto grey = [](const at::Tensor& t) { return (t[0] * 0.299f + t[1] * 0.587f + t[2] * 0.114f).unsqueeze(0); };
+  const auto m = grey(x).mean();
+  x = ((x - m) * plan.contrast + m).clamp_(0, 1);
+  const auto g = grey(x);
+  x = ((x - g) * plan.saturation + g).clamp_(0, 1);
   for (int c = 0; c < 3; ++c) out[c].copy_(x[c]).sub_(kMean[c]).div_(kStd[c]);
 }
 

@@ -1,12 +1,12 @@
 #include "finch/distributed/grad_sync.h"
 
 #include <algorithm>
-#include <chrono>
 #include <mutex>
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/function.h>
 
+#include "finch/core/clock.h"
 #include "finch/core/error.h"
 #include "finch/core/torch_compat.h"
 
@@ -152,7 +152,7 @@ void GradientSynchronizer::finish() {
     while (s.next_launch < s.buckets.size()) s.launch(s.next_launch++);
   }
   // The gradients are views into the buckets, which are averaged in place: nothing to copy back.
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   double busy = 0;
   for (size_t b = 0; b < s.buckets.size(); ++b) {
     s.work[b]->wait();
@@ -160,7 +160,7 @@ void GradientSynchronizer::finish() {
     busy = busy < 0 || w < 0 ? -1 : busy + w;
     s.work[b].reset();
   }
-  s.overlap.exposed_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  s.overlap.exposed_s += seconds_since(t0);
   s.overlap.comm_s = s.overlap.comm_s < 0 || busy < 0 ? -1 : s.overlap.comm_s + busy;
   ++s.overlap.syncs;
   prepare();

@@ -12,7 +12,6 @@
 // MPI_THREAD_MULTIPLE a bucket is reduced at once, in the caller's thread.
 #include <mpi.h>
 
-#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -23,6 +22,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include "finch/core/clock.h"
 #include "finch/core/error.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/watchdog.h"
@@ -82,10 +82,6 @@ class DoneWork final : public Work {
  private:
   double busy_s_;
 };
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Runs submitted jobs one after another on one thread (collectives must start in the same order
 // on every rank: the order they were submitted in).
@@ -207,12 +203,12 @@ class MpiCommunicator final : public Communicator {
     auto busy_s = std::make_shared<double>(0.0);
     if (reducer_) {
       done = reducer_->submit([buffer, op, n = size_, comm = grad_comm_, busy_s] {
-        const auto t0 = std::chrono::steady_clock::now();
+        const auto t0 = Clock::now();
         reduce_in_place(buffer, op, n, comm, "MPI_Allreduce(gradient bucket)");
         *busy_s = seconds_since(t0);
       });
     } else {
-      const auto t0 = std::chrono::steady_clock::now();
+      const auto t0 = Clock::now();
       reduce_in_place(buffer, op, size_, MPI_COMM_WORLD, "MPI_Allreduce(gradient bucket)");
       *busy_s = seconds_since(t0);
     }
@@ -245,7 +241,7 @@ class MpiCommunicator final : public Communicator {
 }  // namespace
 
 std::unique_ptr<Work> Communicator::allreduce_async(at::Tensor flat, ReduceOp op) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = Clock::now();
   allreduce(flat, op);
   return std::make_unique<DoneWork>(seconds_since(t0));
 }

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <ATen/ATen.h>
 
+#include "finch/train/grads.h"
+
 namespace finch::train {
 
 GradScaler::GradScaler(GradScalerOptions options) : o_(options), scale_(options.enabled ? options.init_scale : 1.0) {}
@@ -11,9 +13,7 @@ at::Tensor GradScaler::scale_loss(const at::Tensor& loss) const { return o_.enab
 
 at::Tensor GradScaler::unscale_(const std::vector<at::Tensor>& params) const {
   if (!o_.enabled) return {};
-  std::vector<at::Tensor> grads;
-  for (const auto& p : params)
-    if (p.grad().defined()) grads.push_back(p.grad());
+  std::vector<at::Tensor> grads = grads_of(params);
   if (grads.empty()) return {};
   const auto on = grads.front().options().dtype(at::kFloat);
   auto found_inf = at::zeros({1}, on);

@@ -6,25 +6,9 @@
 #include "finch/distributed/grad_sync.h"
 #include "finch/model/efficientnet.h"
 #include "finch/train/grad_scaler.h"
+#include "finch/train/grads.h"
 
 namespace finch::train {
-
-void clip_grad_norm_on_device(const std::vector<at::Tensor>& params, double max_norm) {
-  std::vector<at::Tensor> grads;
-  for (const auto& p : params)
-    if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty()) return;
-  std::vector<at::Tensor> norms;
-  if (grads.front().is_cuda()) {
-    norms = at::_foreach_norm(grads);  // one multi-tensor kernel instead of one per gradient
-  } else {
-    norms.reserve(grads.size());
-    for (const auto& g : grads) norms.push_back(g.norm(2));
-  }
-  const at::Tensor total = norms.size() == 1 ? norms.front() : at::stack(norms).norm(2);
-  const at::Tensor coef = (max_norm / (total + 1e-6)).clamp_max(1.0);
-  for (auto& g : grads) g.mul_(coef);
-}
 
 TrainStep::TrainStep(model::EfficientNetImpl& model, torch::optim::Optimizer& optimizer, distributed::GradientSynchronizer& sync,
                      GradScaler& scaler, std::vector<at::Tensor>& trainable, ForwardOptions forward, TrainStepOptions options)

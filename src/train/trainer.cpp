@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "finch/core/clock.h"
 #include "finch/core/error.h"
 #include "finch/core/metrics.h"
 #include "finch/core/seed.h"
@@ -35,9 +36,6 @@
 
 namespace finch::train {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 class Trainer {
  public:

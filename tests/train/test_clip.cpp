@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "finch/train/train_step.h"
+#include "finch/train/grads.h"
 
 namespace {
 

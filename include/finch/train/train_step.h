@@ -29,11 +29,6 @@ namespace finch::train {
 
 class GradScaler;
 
-// torch.nn.utils.clip_grad_norm_ (L2) without its host read: LibTorch's C++ version returns the
-// norm as a double, which waits for the device every step. The same arithmetic (a norm per
-// gradient, the norm of those, max_norm / (norm + 1e-6) clamped to 1), left on the device.
-void clip_grad_norm_on_device(const std::vector<at::Tensor>& params, double max_norm);
-
 struct TrainStepOptions {
   int64_t batch_size = 32;        // per rank and micro-batch: the loss is scaled so gradients average
   int accum_steps = 1;            // micro-batches per optimizer step
