@@ -55,7 +55,8 @@ struct StepRig {
     optimizer = train::make_optimizer(*model, oc);
     for (auto& p : model->parameters())
       if (p.requires_grad()) trainable.push_back(p);
-    sync = std::make_unique<distributed::GradientSynchronizer>(comm, trainable, o.bucket_mb);
+    sync = std::make_unique<distributed::GradientSynchronizer>(  // as the trainer's: TrainStep prescales the loss
+        comm, trainable, distributed::GradientSynchronizerOptions{o.bucket_mb, /*loss_prescaled=*/true});
     scaler = std::make_unique<train::GradScaler>(train::GradScalerOptions{cuda && o.amp == Amp::kFP16});
     const train::ForwardOptions fwd{device, channels_last, cuda ? o.amp : Amp::kNone, 0.0, false};
     step = std::make_unique<train::TrainStep>(*model, *optimizer, *sync, *scaler, trainable, fwd,

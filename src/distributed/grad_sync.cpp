@@ -25,6 +25,7 @@ struct GradientSynchronizer::State {
   size_t next_launch = 0;
   bool sync = true;
   bool alone = false;                        // world size 1: no hooks, no buffers, nothing reduced
+  bool prescaled = false;                    // the loss carries 1/world: sum, divide nothing
   bool active = true;                        // false once the synchronizer is destroyed
   Overlap overlap;
   std::mutex m;                              // CUDA backward runs hooks on device threads
@@ -32,17 +33,18 @@ struct GradientSynchronizer::State {
   // Parameter i's place in its bucket, with the parameter's own strides (channels_last weights get
   // channels_last gradients, as DDP's bucket views do). It shares the bucket's storage without
   // being an autograd view, so LibTorch 1.13's Optimizer::zero_grad (detach_, then zero_ in place)
-  // still works on it.
-  at::Tensor view(size_t i) const {
+  // still works on it. Made once: a launch checks ~200 of them per step.
+  at::Tensor make_view(size_t i) const {
     const auto& p = params[i];
     const auto& f = flat[bucket_of[i]];
     at::Tensor v = at::empty({0}, f.options());
     v.set_(f.storage(), f.storage_offset() + offset[i], p.sizes(), p.strides());
     return v;
   }
+  std::vector<at::Tensor> views;
   bool is_view(size_t i) const {
     const auto& g = params[i].grad();
-    return g.defined() && g.data_ptr() == view(i).data_ptr() && g.strides() == params[i].strides();
+    return g.defined() && g.data_ptr() == views[i].data_ptr() && g.strides() == params[i].strides();
   }
 
   // Backward accumulates into the views in place once they are the gradients; a gradient that is
@@ -52,12 +54,13 @@ struct GradientSynchronizer::State {
     for (size_t i : buckets[b]) {
       if (is_view(i)) continue;
       auto& p = params[i];
-      at::Tensor v = view(i);
+      const at::Tensor& v = views[i];
       if (p.grad().defined()) v.copy_(p.grad());
       else v.zero_();
       p.mutable_grad() = v;
     }
-    work[b] = comm->allreduce_async(flat[b], ReduceOp::kAvg);  // ncclAvg; the MPI backend divides on its reduce thread
+    // Prescaled: the gradients are already divided. Otherwise ncclAvg, or MPI divides on its reduce thread.
+    work[b] = comm->allreduce_async(flat[b], prescaled ? ReduceOp::kSum : ReduceOp::kAvg);
   }
 
   void ready(size_t i) {
@@ -69,11 +72,13 @@ struct GradientSynchronizer::State {
   }
 };
 
-GradientSynchronizer::GradientSynchronizer(Communicator& comm, std::vector<at::Tensor> params, double bucket_mb)
+GradientSynchronizer::GradientSynchronizer(Communicator& comm, std::vector<at::Tensor> params, GradientSynchronizerOptions options)
     : state_(std::make_shared<State>()) {
   auto& s = *state_;
   s.comm = &comm;
   s.alone = comm.size() == 1;
+  s.prescaled = options.loss_prescaled;
+  const double bucket_mb = options.bucket_mb;
   for (auto& p : params)
     if (p.requires_grad()) {
       if (!p.is_non_overlapping_and_dense())  // a bucket view needs the parameter's strides to cover it densely
@@ -112,6 +117,7 @@ GradientSynchronizer::GradientSynchronizer(Communicator& comm, std::vector<at::T
     for (size_t i : b) n += s.params[i].numel();
     if (!s.alone) s.flat.push_back(at::zeros({n}, s.params[b.front()].options().requires_grad(false)));
   }
+  for (size_t i = 0; i < s.params.size() && !s.alone; ++i) s.views.push_back(s.make_view(i));
   s.pending.assign(s.buckets.size(), 0);
   s.work.resize(s.buckets.size());
   std::weak_ptr<State> weak = state_;
@@ -125,6 +131,11 @@ GradientSynchronizer::GradientSynchronizer(Communicator& comm, std::vector<at::T
 GradientSynchronizer::~GradientSynchronizer() {
   std::lock_guard<std::mutex> lock(state_->m);
   state_->active = false;  // the hooks stay registered on the accumulators but do nothing
+}
+
+double GradientSynchronizer::loss_factor() const {
+  const auto& s = *state_;
+  return s.prescaled && !s.alone ? 1.0 / s.comm->size() : 1.0;
 }
 
 void GradientSynchronizer::set_sync(bool enabled) { state_->sync = enabled; }
@@ -151,7 +162,7 @@ void GradientSynchronizer::finish() {
     // Parameters that got no gradient this step (unused branches) count as zero.
     while (s.next_launch < s.buckets.size()) s.launch(s.next_launch++);
   }
-  // The gradients are views into the buckets, which are averaged in place: nothing to copy back.
+  // The gradients are views into the buckets, which are reduced in place: nothing to copy back.
   const auto t0 = Clock::now();
   double busy = 0;
   for (size_t b = 0; b < s.buckets.size(); ++b) {

@@ -26,8 +26,10 @@ StepSums TrainStep::accumulate(const std::function<std::optional<data::Batch>()>
     sync_.prepare();
     const auto out = forward_loss(model_, *batch, fwd_);
     const double n = static_cast<double>(out.labels.size(0));
-    // The mean over the rank's micro-batch, scaled so accumulated gradients average over the step.
-    scaler_.scale_loss(out.loss * (n / (static_cast<double>(o_.batch_size) * accum))).backward();
+    // The mean over the rank's micro-batch, scaled so accumulated gradients average over the step,
+    // and by the synchronizer's 1/world (its sum is then the ranks' average, with no pass over the
+    // buckets to divide them).
+    scaler_.scale_loss(out.loss * (n * sync_.loss_factor() / (static_cast<double>(o_.batch_size) * accum))).backward();
     sync_.finish();
     sums += torch::stack({out.loss.detach().to(torch::kDouble) * n, out.logits.detach().argmax(1).eq(out.labels).sum().to(torch::kDouble)});
     images += n;

@@ -102,7 +102,8 @@ class Trainer {
     distributed::broadcast_tensors(comm_, state, 0);
     for (auto& p : model_->parameters())
       if (p.requires_grad()) trainable_.push_back(p);
-    sync_ = std::make_unique<distributed::GradientSynchronizer>(comm_, trainable_, c_.dist.bucket_mb);
+    sync_ = std::make_unique<distributed::GradientSynchronizer>(
+        comm_, trainable_, distributed::GradientSynchronizerOptions{c_.dist.bucket_mb, /*loss_prescaled=*/true});
     step_ = std::make_unique<TrainStep>(*model_, *optimizer_, *sync_, scaler_, trainable_, fwd_,
                                         TrainStepOptions{c_.train.batch_size, c_.train.accum_steps, c_.train.clip_grad_norm});
     progress_bar_ = c_.logging.progress == Progress::kOn || (c_.logging.progress == Progress::kAuto && isatty(fileno(stderr)));

@@ -41,7 +41,7 @@ void sgd_step(model::EfficientNet& m, torch::optim::SGD& opt, const torch::Tenso
               distributed::GradientSynchronizer* sync) {
   opt.zero_grad();
   if (sync) sync->prepare();
-  torch::nn::functional::cross_entropy(m->forward(x), y).backward();
+  (torch::nn::functional::cross_entropy(m->forward(x), y) * (sync ? sync->loss_factor() : 1.0)).backward();
   if (sync) sync->finish();
   opt.step();
 }
@@ -70,7 +70,7 @@ double max_diff(const io::NamedTensors& a, const io::NamedTensors& b) {
 
 // Runs the reference (one process, batch W*B) and the distributed version; returns the largest
 // difference of parameters and buffers after kSteps.
-double run(bool train_mode, bool sync_bn, distributed::Communicator& comm, size_t* buckets = nullptr) {
+double run(bool train_mode, bool sync_bn, distributed::Communicator& comm, size_t* buckets = nullptr, bool loss_prescaled = false) {
   const int W = comm.size(), r = comm.rank();
   auto ref = make_model();
   auto dis = make_model();
@@ -82,7 +82,7 @@ double run(bool train_mode, bool sync_bn, distributed::Communicator& comm, size_
   std::vector<torch::Tensor> trainable;
   for (auto& p : dis->parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  distributed::GradientSynchronizer sync(comm, trainable, /*bucket_mb=*/0.5);
+  distributed::GradientSynchronizer sync(comm, trainable, {0.5, loss_prescaled});
   if (buckets) *buckets = sync.num_buckets();
   for (int k = 0; k < kSteps; ++k) {
     const auto [x, y] = global_batch(k, W);
@@ -114,6 +114,12 @@ TEST(DdpEquivalence, BatchNormInTrainModeWithSyncBN) {
   EXPECT_LE(run(/*train_mode=*/true, /*sync_bn=*/true, *comm), 1e-5);  // parameters and running statistics
 }
 
+// As the trainer runs it: the loss carries 1/world, the buckets are summed.
+TEST(DdpEquivalence, LossPrescaledWithSyncBN) {
+  auto comm = distributed::make_mpi_communicator();
+  EXPECT_LE(run(/*train_mode=*/true, /*sync_bn=*/true, *comm, nullptr, /*loss_prescaled=*/true), 1e-5);
+}
+
 TEST(DdpEquivalence, WithoutSyncBNPerRankStatisticsLegitimatelyDiffer) {
   auto comm = distributed::make_mpi_communicator();
   if (comm->size() == 1) GTEST_SKIP() << "one rank: per-rank and global statistics are the same";
@@ -127,7 +133,7 @@ TEST(GradientSynchronizer, AccumulationSyncsOnlyOnTheLastMicroStepAndRanksAgree)
   std::vector<torch::Tensor> trainable;
   for (auto& p : m->parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  distributed::GradientSynchronizer sync(*comm, trainable, 1.0);
+  distributed::GradientSynchronizer sync(*comm, trainable, {1.0});
   // Rank-specific data: gradients differ per rank until they are synchronised.
   torch::manual_seed(7 + comm->rank());
   const auto x = torch::randn({2, 3, 32, 32}, torch::kDouble);
@@ -156,7 +162,7 @@ TEST(GradientSynchronizer, AParameterWithoutGradientGetsZeroOnEveryWorldSize) {
   auto comm = distributed::make_mpi_communicator();
   auto used = torch::randn({3}, torch::kDouble).requires_grad_();
   auto unused = torch::randn({2}, torch::kDouble).requires_grad_();
-  distributed::GradientSynchronizer sync(*comm, {used, unused}, 1.0);
+  distributed::GradientSynchronizer sync(*comm, {used, unused}, {1.0});
   sync.set_sync(true);
   sync.prepare();
   (used * (comm->rank() + 1.0)).sum().backward();
@@ -176,7 +182,7 @@ TEST(GradientSynchronizer, GradientsAreBucketViewsThatZeroGradClearsInPlace) {
   const int W = comm->size();
   auto w = torch::zeros({4, 3}, torch::kDouble).requires_grad_();
   auto b = torch::zeros({3}, torch::kDouble).requires_grad_();
-  distributed::GradientSynchronizer sync(*comm, {w, b}, 1.0);
+  distributed::GradientSynchronizer sync(*comm, {w, b}, {1.0});
   const void* w_memory = nullptr;
   for (int step = 0; step < 3; ++step) {
     sync.prepare();
@@ -210,7 +216,7 @@ TEST(GradientSynchronizer, OverlapAccountsEveryReducingStep) {
   auto comm = distributed::make_mpi_communicator();
   auto w = torch::zeros({256, 256}).requires_grad_();
   auto b = torch::zeros({256}).requires_grad_();
-  distributed::GradientSynchronizer sync(*comm, {w, b}, 0.1);
+  distributed::GradientSynchronizer sync(*comm, {w, b}, {0.1});
   for (int step = 0; step < 3; ++step) {
     sync.prepare();
     ((w * (step + 1.0)).sum() + b.sum()).backward();
@@ -245,7 +251,7 @@ TEST(GradientSynchronizer, AGradientReplacedByOtherCodeIsStillReduced) {
   auto comm = distributed::make_mpi_communicator();
   const double mean = (comm->size() + 1) / 2.0;
   auto w = torch::zeros({5}, torch::kDouble).requires_grad_();
-  distributed::GradientSynchronizer sync(*comm, {w}, 1.0);
+  distributed::GradientSynchronizer sync(*comm, {w}, {1.0});
   for (int step = 0; step < 4; ++step) {
     if (step == 1) w.mutable_grad() = torch::full_like(w, 10.0);  // backward adds to it
     if (step == 2) w.mutable_grad() = at::Tensor();                // set_to_none
@@ -264,7 +270,7 @@ TEST(GradientSynchronizer, TheFirstBucketIsSmallAsDdpsAndBucketsKeepParameterStr
   auto a = torch::zeros({512 * 1024}, torch::kFloat).requires_grad_();
   auto b = torch::zeros({100}, torch::kFloat).requires_grad_();
   auto c = torch::zeros({2, 3, 50, 1000}, torch::kFloat).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
-  distributed::GradientSynchronizer sync(*comm, {a, b, c}, 25.0);
+  distributed::GradientSynchronizer sync(*comm, {a, b, c}, {25.0});
   EXPECT_EQ(sync.bucket_sizes(), (std::vector<size_t>{1, 2}));
   sync.prepare();
   (a.sum() + b.sum() + (c * (comm->rank() + 1.0)).sum()).backward();
@@ -272,4 +278,38 @@ TEST(GradientSynchronizer, TheFirstBucketIsSmallAsDdpsAndBucketsKeepParameterStr
   EXPECT_EQ(c.grad().strides(), c.strides()) << "a channels_last weight gets a channels_last gradient";
   EXPECT_NEAR(c.grad().mean().item<double>(), (comm->size() + 1) / 2.0, 1e-6);
   EXPECT_NEAR(a.grad().mean().item<double>(), 1.0, 1e-6);
+}
+
+// The trainer's mode: the loss multiplied by loss_factor() (1/world) and the buckets summed gives
+// the averaging mode's gradients bit for bit when the world is a power of two (division by 2^k is
+// exact). Fails if the prescaled mode still divided (half) or its factor were 1 (the sum).
+TEST(GradientSynchronizer, APrescaledLossGivesTheAveragedGradientsToTheBit) {
+  auto comm = distributed::make_mpi_communicator();
+  const int W = comm->size();
+  if (W & (W - 1)) GTEST_SKIP() << "bitwise only on a power-of-two world (" << W << " ranks)";
+  auto averaged = make_model(), prescaled = make_model();
+  std::vector<torch::Tensor> pa, pp;
+  for (auto& p : averaged->parameters())
+    if (p.requires_grad()) pa.push_back(p);
+  for (auto& p : prescaled->parameters())
+    if (p.requires_grad()) pp.push_back(p);
+  distributed::GradientSynchronizer avg_sync(*comm, pa, {0.5});
+  distributed::GradientSynchronizer pre_sync(*comm, pp, {0.5, /*loss_prescaled=*/true});
+  EXPECT_EQ(avg_sync.loss_factor(), 1.0);
+  EXPECT_EQ(pre_sync.loss_factor(), 1.0 / W);
+  torch::manual_seed(11 + comm->rank());  // rank-specific data
+  const auto x = torch::randn({kB, 3, 32, 32}, torch::kDouble);
+  const auto y = torch::randint(0, 5, {kB}, torch::kLong);
+  for (int step = 0; step < 2; ++step) {  // the first step copies gradients into the buckets, the second accumulates there
+    for (auto* s : {&avg_sync, &pre_sync}) s->prepare();
+    (torch::nn::functional::cross_entropy(averaged->forward(x), y) * avg_sync.loss_factor()).backward();
+    avg_sync.finish();
+    (torch::nn::functional::cross_entropy(prescaled->forward(x), y) * pre_sync.loss_factor()).backward();
+    pre_sync.finish();
+    for (size_t k = 0; k < pa.size(); ++k)
+      ASSERT_TRUE(pa[k].grad().equal(pp[k].grad())) << "parameter " << k << " step " << step << ": largest difference "
+                                                    << (pa[k].grad() - pp[k].grad()).abs().max().item<double>();
+    avg_sync.zero_grad();
+    pre_sync.zero_grad();
+  }
 }

@@ -7,6 +7,12 @@
 // overlapping with the rest of backward. Buckets start in index order on every rank (collectives
 // must match); finish() waits for them and averages in place. Frozen parameters are in no bucket.
 // At world size 1 there is nothing to reduce: no hooks, no buffers.
+//
+// The average's 1/world factor: DDP divides every bucket (a pass over all gradient bytes, the last
+// bucket's after backward). With `loss_prescaled` the caller multiplies its loss by loss_factor()
+// instead (Horovod's prescale_factor, on a scalar): backward then produces gradients already
+// divided and the all-reduce's plain sum is the average: bitwise the same for a world that is a
+// power of two (a division by 2^k is exact), within rounding otherwise.
 #pragma once
 
 #include <algorithm>
@@ -20,18 +26,32 @@
 
 namespace finch::distributed {
 
+struct GradientSynchronizerOptions {
+  double bucket_mb = 25;        // dist.bucket_mb; the first bucket is at most 1 MiB, as DDP's
+  // The caller's loss carries loss_factor() (1/world size) into backward, so finish() sums and
+  // divides nothing. Then every gradient must come from that loss: one that other code writes is
+  // summed, not averaged. Off: finish() averages (ncclAvg on NCCL; on MPI a division of every
+  // bucket after its MPI_Allreduce, a third of the synchronizer's time on B0, `bench allreduce`).
+  bool loss_prescaled = false;
+};
+
 class GradientSynchronizer {
  public:
-  GradientSynchronizer(Communicator& comm, std::vector<at::Tensor> params, double bucket_mb);
+  GradientSynchronizer(Communicator& comm, std::vector<at::Tensor> params, GradientSynchronizerOptions options = {});
   ~GradientSynchronizer();
   GradientSynchronizer(const GradientSynchronizer&) = delete;
   GradientSynchronizer& operator=(const GradientSynchronizer&) = delete;
+
+  // What the loss is multiplied by before backward: 1/world size with loss_prescaled, else 1 (at
+  // world size 1 always 1).
+  double loss_factor() const;
 
   // Off for the first accum_steps-1 micro-steps: gradients accumulate locally, nothing is sent.
   void set_sync(bool enabled);
   // Before backward: forget which gradients are ready.
   void prepare();
-  // After backward: start the buckets not started yet, wait for all, average in place.
+  // After backward: start the buckets not started yet, wait for all; the gradients are then the
+  // ranks' average (summed in place when loss_prescaled, averaged in place otherwise).
   void finish();
   // Instead of the optimizer's zero_grad: zeroes the buckets in place (the gradients stay views);
   // at world size 1 drops the gradients, as PyTorch's zero_grad(set_to_none=True).
