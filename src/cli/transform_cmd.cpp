@@ -43,8 +43,14 @@ Command add_transform(CLI::App& parent) {
                                                        {"size", std::to_string(tf.size)},
                                                        {"resize", std::to_string(tf.resize)}};
             for (size_t k = 0; k < o->images.size(); ++k) {
-              tensors.emplace_back(fmt::format("input.{}", k), data::input_from_file(o->images[k], tf, o->seed + k));
+              data::Plan plan;
+              tensors.emplace_back(fmt::format("input.{}", k), data::input_from_file(o->images[k], tf, o->seed + k, &plan));
               meta[fmt::format("image.{}", k)] = o->images[k];
+              // The train draw, so that another pipeline can apply the same crop and flip
+              // (tests/reference/train_fidelity.py: torchvision's resized_crop with this box).
+              if (o->train)
+                meta[fmt::format("plan.{}", k)] = fmt::format("top={} left={} height={} width={} flip={}", plan.box.y, plan.box.x,
+                                                              plan.box.h, plan.box.w, plan.flip ? 1 : 0);
             }
             io::write_safetensors(o->out, tensors, meta);
             std::cout << fmt::format("{} input(s) of 3x{}x{} ({} transform, resize {}) -> {}\n", tensors.size(), tf.size, tf.size,

@@ -112,6 +112,9 @@ std::vector<Field> schema(Config& c) {
       range2("data.ratio", &c.data.ratio, 0.1, 10, "RandomResizedCrop aspect ratio range [low, high]."),
       n("data.hflip", &c.data.hflip, 0, 1, "Probability of a horizontal flip."),
       n("data.color_jitter", &c.data.color_jitter, 0, 1, "Brightness/contrast/saturation jitter strength (0: off)."),
+      b("data.reduced_decode", &c.data.reduced_decode,
+        "Training from raw JPEGs: decode at 1/2, 1/4 or 1/8 size where the crop still has data.image_size pixels "
+        "(faster; what the model sees stays close to torchvision's full decode, README 'Transforms'). false: decode in full."),
       b("data.drop_last", &c.data.drop_last, "Drop the epoch's tail instead of padding it so every rank gets equal full batches."),
 
       i("train.epochs", &c.train.epochs, 1, 100000, "Maximum epochs (early stopping may end sooner)."),

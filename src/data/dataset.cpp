@@ -44,6 +44,7 @@ TransformOptions train_transform(const DataConfig& d) {
   t.color_jitter = d.color_jitter;
   t.crop_to_bbox = d.crop_to_bbox;
   t.bbox_margin = d.bbox_margin;
+  t.reduced_decode = d.reduced_decode;
   return t;
 }
 

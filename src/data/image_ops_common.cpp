@@ -45,12 +45,4 @@ at::Tensor resize_short_side(const at::Tensor& rgb, int64_t short_side) {
   return resize_antialiased(rgb, oh, ow);
 }
 
-at::Tensor resize_antialiased(const at::Tensor& rgb, int64_t out_h, int64_t out_w) {
-  // torch's antialiased bilinear is written to match PIL's (what torchvision's Resize runs on PIL
-  // images); PIL hands back uint8, so the result is rounded to uint8 too.
-  const auto x = rgb.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat);
-  const auto y = at::_upsample_bilinear2d_aa(x, {out_h, out_w}, /*align_corners=*/false);
-  return y.squeeze(0).permute({1, 2, 0}).round().clamp(0, 255).to(at::kByte).contiguous();
-}
-
 }  // namespace finch::data

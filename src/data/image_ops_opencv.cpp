@@ -33,18 +33,14 @@ cv::Mat view(const at::Tensor& rgb) {
 
 bool have_jpeg_codec() { return true; }
 
-at::Tensor decode_image_file(const std::string& path, int64_t min_short_side) {
+at::Tensor decode_image_file(const std::string& path, int reduction) {
   // The stored pixels, as PIL's open + convert("RGB") gives them to torchvision: an EXIF
   // orientation tag is not applied (OpenCV would rotate, and the pixels would then disagree with
   // the header's size that the crops are planned in).
   int flags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
-  int64_t h = 0, w = 0;
-  if (min_short_side > 0 && jpeg_dims(path, h, w)) {
-    const int64_t s = std::min(h, w);
-    if (s / 8 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION;
-    else if (s / 4 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION;
-    else if (s / 2 >= min_short_side) flags = cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION;
-  }
+  if (reduction >= 8) flags = cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION;
+  else if (reduction >= 4) flags = cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION;
+  else if (reduction >= 2) flags = cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION;
   cv::Mat bgr;
   try {
     bgr = cv::imread(path, flags);
@@ -81,21 +77,6 @@ void write_jpeg(const std::string& path, const at::Tensor& rgb, int quality) {
   cv::Mat bgr;
   cv::cvtColor(view(c), bgr, cv::COLOR_RGB2BGR);
   if (!cv::imwrite(path, bgr, {cv::IMWRITE_JPEG_QUALITY, quality})) throw RuntimeError("cannot write '" + path + "'");
-}
-
-at::Tensor crop_resize(const at::Tensor& rgb, const Box& box, int64_t out_h, int64_t out_w) {
-  const auto c = rgb.contiguous();
-  const int H = static_cast<int>(c.size(0)), W = static_cast<int>(c.size(1));
-  const int x0 = std::clamp(static_cast<int>(std::floor(box.x)), 0, W - 1);
-  const int y0 = std::clamp(static_cast<int>(std::floor(box.y)), 0, H - 1);
-  const int x1 = std::clamp(static_cast<int>(std::ceil(box.x + box.w)), x0 + 1, W);
-  const int y1 = std::clamp(static_cast<int>(std::ceil(box.y + box.h)), y0 + 1, H);
-  const cv::Mat roi = view(c)(cv::Rect(x0, y0, x1 - x0, y1 - y0));
-  auto out = at::empty({out_h, out_w, 3}, at::kByte);
-  cv::Mat dst(static_cast<int>(out_h), static_cast<int>(out_w), CV_8UC3, out.data_ptr());
-  const bool shrink = out_w < roi.cols && out_h < roi.rows;
-  cv::resize(roi, dst, dst.size(), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
-  return out;
 }
 
 }  // namespace finch::data

@@ -105,7 +105,10 @@ class PackedSource final : public ImageSource {
   std::string describe() const override {
     return fmt::format("packed file {} ({} images, {} encoding, from {})", path_, size(), encoding_, source_);
   }
-  Decoded decode(size_t i, int64_t) const override {
+  std::optional<std::pair<int64_t, int64_t>> original_size(size_t i) const override {
+    return std::make_pair(entries_[i].orig_h, entries_[i].orig_w);
+  }
+  Decoded decode(size_t i, int) const override {  // stored at the packed size: no reduced decode
     const Entry& e = entries_[i];
     const uint8_t* p = base_ + e.offset;
     Decoded d;

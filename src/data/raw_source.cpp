@@ -17,10 +17,15 @@ class RawCubSource final : public ImageSource {
   const std::vector<std::string>& class_names() const override { return ds_.class_names; }
   std::string name(size_t i) const override { return ds_.image_path(i); }
   std::string describe() const override { return fmt::format("raw CUB tree at {} ({} images)", ds_.root, size()); }
-  Decoded decode(size_t i, int64_t min_short_side) const override {
+  std::optional<std::pair<int64_t, int64_t>> original_size(size_t i) const override {
+    int64_t h = 0, w = 0;
+    if (jpeg_dims(ds_.image_path(i), h, w)) return std::make_pair(h, w);
+    return std::nullopt;
+  }
+  Decoded decode(size_t i, int reduction) const override {
     const std::string path = ds_.image_path(i);
     Decoded d;
-    d.pixels = decode_image_file(path, min_short_side);
+    d.pixels = decode_image_file(path, reduction);
     // Original size from the header (the decode may have been reduced); without one, what we got.
     if (!jpeg_dims(path, d.orig_h, d.orig_w)) {
       d.orig_h = d.pixels.size(0);

@@ -10,10 +10,18 @@
 namespace finch::data {
 
 // Training decodes at a reduced JPEG size (1/2, 1/4, 1/8) when the crop still gets its size in
-// pixels: the speed lever of the raw-JPEG path. Evaluation decodes in full: on real photographs
-// the reduced decode moved the eval input 1.0-2.8 levels of 255 on average from torchvision's
-// (full decode + PIL resize), against 0.14-0.17 in full (tests/reference/eval_fidelity.py).
-int64_t needed_short_side(const TransformOptions& o) { return o.train ? o.size : 0; }
+// pixels: the speed lever of the raw-JPEG path. The rule is the crop's, not the image's: a small
+// RandomResizedCrop of a large photograph would otherwise be enlarged from a few reduced pixels
+// (tests/reference/train_fidelity.py). Evaluation decodes in full: on real photographs the reduced
+// decode moved the eval input 1.0-2.8 levels of 255 on average from torchvision's (full decode +
+// PIL resize), against 0.14-0.17 in full (tests/reference/eval_fidelity.py).
+int decode_reduction(const Plan& plan, const TransformOptions& o) {
+  if (!o.train || !o.reduced_decode) return 1;
+  const double crop_short = std::min(plan.box.w, plan.box.h);
+  int k = 8;
+  while (k > 1 && crop_short / k < static_cast<double>(o.size)) k /= 2;
+  return k;
+}
 
 Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed) {
   // The region the transform works in: the whole image, or the bird's box plus a margin.

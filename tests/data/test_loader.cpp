@@ -59,7 +59,8 @@ class RendezvousSource final : public ImageSource {
   const std::vector<std::string>& class_names() const override { return names_; }
   std::string name(size_t i) const override { return "image " + std::to_string(i); }
   std::string describe() const override { return "rendezvous"; }
-  Decoded decode(size_t, int64_t) const override {
+  std::optional<std::pair<int64_t, int64_t>> original_size(size_t) const override { return std::nullopt; }
+  Decoded decode(size_t, int) const override {
     std::unique_lock<std::mutex> lock(m_);
     peak_ = std::max(peak_, ++running_);
     cv_.notify_all();

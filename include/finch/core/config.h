@@ -119,6 +119,7 @@ struct DataConfig {
   std::vector<double> ratio = {3.0 / 4.0, 4.0 / 3.0};
   double hflip = 0.5;
   double color_jitter = 0.0;
+  bool reduced_decode = true;        // train on raw JPEGs: decode at 1/2-1/8 where the crop keeps its pixels
   bool drop_last = false;            // sampler: drop the tail instead of padding to equal batches
 };
 

@@ -20,21 +20,23 @@ bool have_jpeg_codec();
 // Width and height from the JPEG header without decoding; false when they cannot be read.
 bool jpeg_dims(const std::string& path, int64_t& height, int64_t& width);
 
-// Decodes to RGB, using the decoder's reduced-size modes (1/2, 1/4, 1/8) when the shorter side stays
-// >= min_short_side. RuntimeError naming the file when it is missing or not a decodable image.
-at::Tensor decode_image_file(const std::string& path, int64_t min_short_side = 0);
+// Decodes to RGB at 1/reduction of the stored size where the format has such modes (JPEG: 2, 4, 8;
+// libjpeg rounds each side up), in full otherwise. RuntimeError naming the file when it is missing
+// or not a decodable image.
+at::Tensor decode_image_file(const std::string& path, int reduction = 1);
 at::Tensor decode_jpeg_bytes(const uint8_t* data, size_t size, const std::string& what);
 std::vector<uint8_t> encode_jpeg(const at::Tensor& rgb, int quality);
 void write_jpeg(const std::string& path, const at::Tensor& rgb, int quality);
 
-// Crops `box` (clipped to the image) and resizes it to out_h x out_w: area averaging when
-// shrinking, bilinear when enlarging (close to PIL's antialiased resize that torchvision uses).
+// Pillow's Image.resize(size, BILINEAR, box) bit for bit (src/data/pil_resample.cpp): the region
+// `box` (in rgb's pixels, may be fractional) resized to out_h x out_w with Pillow's antialiased
+// bilinear filter, one thread, integer arithmetic.
+at::Tensor resize_bilinear_pil(const at::Tensor& rgb, const Box& box, int64_t out_h, int64_t out_w);
+// torchvision's resized_crop on a PIL image: `box` cropped (at the whole pixels that cover it) and
+// resized to out_h x out_w as Pillow resizes, the filter kept inside the crop.
 at::Tensor crop_resize(const at::Tensor& rgb, const Box& box, int64_t out_h, int64_t out_w);
-
-// Resizes the whole image to out_h x out_w with antialiased bilinear filtering, as PIL's resize that
-// torchvision's Resize runs (the eval transform; slower than crop_resize's area averaging).
+// The whole image resized to out_h x out_w as Pillow's resize that torchvision's Resize runs.
 at::Tensor resize_antialiased(const at::Tensor& rgb, int64_t out_h, int64_t out_w);
-
 // Resizes so that the shorter side is `short_side` (aspect kept).
 at::Tensor resize_short_side(const at::Tensor& rgb, int64_t short_side);
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -30,8 +31,13 @@ class ImageSource {
   virtual size_t size() const = 0;
   virtual const SampleInfo& info(size_t i) const = 0;
   virtual const std::vector<std::string>& class_names() const = 0;
-  // RuntimeError naming the file or entry when the image cannot be read.
-  virtual Decoded decode(size_t i, int64_t min_short_side) const = 0;
+  // The original image's height and width (what crops are planned in) without decoding it: a JPEG's
+  // header, a packed file's index. nullopt where only a decode can tell.
+  virtual std::optional<std::pair<int64_t, int64_t>> original_size(size_t i) const = 0;
+  // `reduction`: 1, 2, 4 or 8, how much smaller than stored a JPEG may be decoded
+  // (decode_reduction); ignored where the pixels are stored decoded. RuntimeError naming the file
+  // or entry when the image cannot be read.
+  virtual Decoded decode(size_t i, int reduction) const = 0;
   virtual std::string name(size_t i) const = 0;
   virtual std::string describe() const = 0;  // "raw CUB tree at ...", "packed file ..."
 };

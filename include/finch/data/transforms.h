@@ -27,6 +27,7 @@ struct TransformOptions {
   double color_jitter = 0.0;
   bool crop_to_bbox = false;
   double bbox_margin = 0.1;
+  bool reduced_decode = true;  // train: JPEGs decoded at reduced size where the crop allows (decode_reduction)
 };
 
 struct Plan {
@@ -42,9 +43,11 @@ struct Plan {
 // orig_h x orig_w: the original image; bbox in the same coordinates (used with crop_to_bbox).
 Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed);
 
-// The shortest side a reduced-size JPEG decode may go down to for this transform (0: decode in full,
-// as evaluation does, to stay with torchvision's input).
-int64_t needed_short_side(const TransformOptions& o);
+// How much smaller than stored a JPEG may be decoded for `plan` (1, 2, 4 or 8: the decoder's
+// reduced-size modes): the largest reduction that leaves the crop box at least the output size in
+// pixels, so the crop is still shrunk to its size, never enlarged from fewer pixels than torchvision
+// has. 1 for evaluation (torchvision's full decode) and with reduced_decode off.
+int decode_reduction(const Plan& plan, const TransformOptions& o);
 
 // Applies `plan` to `pixels` (RGB uint8 H x W x 3 of an image originally orig_h x orig_w) and writes
 // the normalised float32 3 x size x size result into `out`.
