@@ -113,8 +113,8 @@ std::vector<Field> schema(Config& c) {
       n("data.hflip", &c.data.hflip, 0, 1, "Probability of a horizontal flip."),
       n("data.color_jitter", &c.data.color_jitter, 0, 1, "Brightness/contrast/saturation jitter strength (0: off)."),
       b("data.reduced_decode", &c.data.reduced_decode,
-        "Training from raw JPEGs: decode at 1/2, 1/4 or 1/8 size where the crop still has data.image_size pixels "
-        "(faster; what the model sees stays close to torchvision's full decode, README 'Transforms'). false: decode in full."),
+        "Training from raw JPEGs: decode at 1/2, 1/4 or 1/8 size where the crop keeps at least twice data.image_size pixels "
+        "(faster; within ~1/255 of torchvision's input on average, README 'Transforms'). false: decode in full, bit for bit torchvision's."),
       b("data.drop_last", &c.data.drop_last, "Drop the epoch's tail instead of padding it so every rank gets equal full batches."),
 
       i("train.epochs", &c.train.epochs, 1, 100000, "Maximum epochs (early stopping may end sooner)."),

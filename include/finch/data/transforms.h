@@ -44,9 +44,9 @@ struct Plan {
 Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed);
 
 // How much smaller than stored a JPEG may be decoded for `plan` (1, 2, 4 or 8: the decoder's
-// reduced-size modes): the largest reduction that leaves the crop box at least the output size in
-// pixels, so the crop is still shrunk to its size, never enlarged from fewer pixels than torchvision
-// has. 1 for evaluation (torchvision's full decode) and with reduced_decode off.
+// reduced-size modes): the largest reduction that leaves the crop box at least twice the output
+// size in pixels, so the crop is still shrunk to its size, never enlarged from fewer pixels than
+// torchvision has. 1 for evaluation (torchvision's full decode) and with reduced_decode off.
 int decode_reduction(const Plan& plan, const TransformOptions& o);
 
 // Applies `plan` to `pixels` (RGB uint8 H x W x 3 of an image originally orig_h x orig_w) and writes
