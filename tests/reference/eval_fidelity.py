@@ -95,7 +95,9 @@ def main():
                        "mean_abs_diff": float(d.mean()), "max_abs_diff": float(d.max()),
                        "p99_abs_diff": float(np.quantile(d, 0.99))}
                 rows.append(row)
-                if spec in strict and (row["mean_abs_diff"] > a.limit or row["max_abs_diff"] > a.max_limit):
+                # Pixels are compared as floats with finch's normalisation undone: a difference
+                # under half a level of 255 is the same uint8 value.
+                if spec in strict and (row["mean_abs_diff"] > a.limit or row["max_abs_diff"] > a.max_limit + 0.5 / 255):
                     failed.append(row)
     print(f"{'photo':<24} {'W x H':>9} {'size':>9} {'mean |d|':>10} {'p99 |d|':>9} {'max |d|':>9}   (x 1/255)")
     for r in rows:

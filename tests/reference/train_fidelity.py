@@ -102,7 +102,9 @@ def main():
                     row[mode] = {"mean_abs_diff": float(dd.mean()), "worst_draw_mean": float(dd.mean(axis=(1, 2, 3)).max()),
                                  "p99_abs_diff": float(np.quantile(dd, 0.99)), "max_abs_diff": float(dd.max())}
                 rows.append(row)
-                if row["default"]["mean_abs_diff"] > a.limit or row["full"]["max_abs_diff"] > 0:
+                # Compared as floats with finch's normalisation undone: under half a level of 255 is
+                # the same uint8 value.
+                if row["default"]["mean_abs_diff"] > a.limit or row["full"]["max_abs_diff"] > 0.5 / 255:
                     failed.append(row)
     print(f"{'photo':<18} {'W x H':>9} {'size':>5}   {'reduced decode (default)':>27}   {'full decode':>27}   (x 1/255)")
     print(f"{'':<18} {'':>9} {'':>5}   {'mean':>8} {'worst draw':>10} {'p99':>7}   {'mean':>8} {'worst draw':>10} {'p99':>7}")
