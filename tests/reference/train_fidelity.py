@@ -14,7 +14,10 @@ Usage: train_fidelity.py --finch BIN --photos DIR [--sizes 64,128,224] [--draws 
                          [--limit 0.0059] [--json F]
 Exit 1 when the mean absolute difference of any photograph and size, over its draws, exceeds
 --limit (default 1.5/255) with the default decode, or when any pixel differs at all with the full
-decode; the table names the worst case either way.
+decode — by more than one level under Pillow >= 13, which resizes some crops vertically first
+(python-pillow/Pillow#9549: when the height shrinks much more than the width; finch keeps the
+horizontal-first order of every Pillow before it, Debian's 9.4 included); the table names the
+worst case either way.
 """
 import argparse
 import glob
@@ -26,6 +29,7 @@ import tempfile
 
 import numpy as np
 import torch
+import PIL
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as F
@@ -82,6 +86,8 @@ def main():
     if len(photos) < 3:
         sys.exit(f"train_fidelity: fewer than 3 photographs in {a.photos} (launch/install-deps.sh --tests puts them there)")
     rows, failed = [], []
+    pillow_major = int(PIL.__version__.split(".")[0])
+    full_max_levels = 1 if pillow_major >= 13 else 0
     with tempfile.TemporaryDirectory() as tmp:
         full = os.path.join(tmp, "full_decode.json")
         with open(full, "w") as f:
@@ -104,7 +110,7 @@ def main():
                 rows.append(row)
                 # Compared as floats with finch's normalisation undone: under half a level of 255 is
                 # the same uint8 value.
-                if row["default"]["mean_abs_diff"] > a.limit or row["full"]["max_abs_diff"] > 0.5 / 255:
+                if row["default"]["mean_abs_diff"] > a.limit or row["full"]["max_abs_diff"] > (full_max_levels + 0.5) / 255:
                     failed.append(row)
     print(f"{'photo':<18} {'W x H':>9} {'size':>5}   {'reduced decode (default)':>27}   {'full decode':>27}   (x 1/255)")
     print(f"{'':<18} {'':>9} {'':>5}   {'mean':>8} {'worst draw':>10} {'p99':>7}   {'mean':>8} {'worst draw':>10} {'p99':>7}")
@@ -114,14 +120,15 @@ def main():
         print(f"{r['photo']:<18} {r['width']:>4}x{r['height']:<4} {r['size']:>5}   {cells}")
     worst = max(rows, key=lambda r: r["default"]["mean_abs_diff"])
     print(f"worst mean |d| (default decode): {255 * worst['default']['mean_abs_diff']:.3f}/255 ({worst['photo']} at {worst['size']}); "
-          f"limit {255 * a.limit:.3f}/255")
+          f"limit {255 * a.limit:.3f}/255; decoded in full, largest |d| {255 * max(r['full']['max_abs_diff'] for r in rows):.2f}/255 "
+          f"(allowed {full_max_levels}: Pillow {PIL.__version__})")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"torch": torch.__version__, "rows": rows}, f, indent=1)
     if failed:
         for r in failed:
             print(f"FAIL: {r['photo']} at {r['size']}: mean |d| {255 * r['default']['mean_abs_diff']:.3f}/255 (limit "
-                  f"{255 * a.limit:.3f}); decoded in full, largest |d| {255 * r['full']['max_abs_diff']:.2f}/255 (must be 0)")
+                  f"{255 * a.limit:.3f}); decoded in full, largest |d| {255 * r['full']['max_abs_diff']:.2f}/255 (allowed {full_max_levels})")
         sys.exit(1)
 
 

@@ -28,7 +28,7 @@ at::Tensor decode_jpeg_bytes(const uint8_t* data, size_t size, const std::string
 std::vector<uint8_t> encode_jpeg(const at::Tensor& rgb, int quality);
 void write_jpeg(const std::string& path, const at::Tensor& rgb, int quality);
 
-// Pillow's Image.resize(size, BILINEAR, box) bit for bit (src/data/pil_resample.cpp): the region
+// Pillow's Image.resize(size, BILINEAR, box) bit for bit (up to Pillow 12; src/data/pil_resample.cpp): the region
 // `box` (in rgb's pixels, may be fractional) resized to out_h x out_w with Pillow's antialiased
 // bilinear filter, one thread, integer arithmetic.
 at::Tensor resize_bilinear_pil(const at::Tensor& rgb, const Box& box, int64_t out_h, int64_t out_w);
