@@ -7,20 +7,14 @@
 namespace finch::data {
 
 at::Tensor input_from_file(const std::string& path, const TransformOptions& tf, uint64_t sample_seed, Plan* plan_out) {
-  // As the loader: the crop planned in the original image's pixels (the JPEG header's size), the
-  // decode as small as that crop allows; without a header, decoded in full first.
-  int64_t oh = 0, ow = 0;
-  const bool header = jpeg_dims(path, oh, ow);
-  Plan plan;
-  if (header) plan = plan_transform(oh, ow, std::nullopt, tf, sample_seed);
-  const at::Tensor px = decode_image_file(path, header ? decode_reduction(plan, tf) : 1);  // RuntimeError naming the file
-  if (!header) {
-    oh = px.size(0), ow = px.size(1);
-    plan = plan_transform(oh, ow, std::nullopt, tf, sample_seed);
-  }
+  // As the loader: planned in the JPEG header's size, decoded as small as the crop allows.
+  std::optional<std::pair<int64_t, int64_t>> original;
+  if (int64_t h = 0, w = 0; jpeg_dims(path, h, w)) original = std::make_pair(h, w);
+  const Planned p = decode_planned(original, [&](int reduction) { return decode_image_file(path, reduction); },  // RuntimeError naming the file
+                                   std::nullopt, tf, sample_seed);
   auto x = at::empty({3, tf.size, tf.size}, at::kFloat);
-  apply_transform(px, oh, ow, plan, tf, x);
-  if (plan_out) *plan_out = plan;
+  apply_transform(p.pixels, p.orig_h, p.orig_w, p.plan, tf, x);
+  if (plan_out) *plan_out = p.plan;
   return x;
 }
 

@@ -46,16 +46,11 @@ Batch BatchLoader::make_batch(int64_t b) const {
   for (int64_t k = begin; k < end; ++k) {
     const int64_t idx = indices_[k];
     try {
-      // The crop is planned in the original image's pixels first, so that the decode can be as
-      // small as that crop allows; where only decoding tells the size, decoded in full.
-      const auto& info = source_->info(static_cast<size_t>(idx));
-      const uint64_t seed = sample_seed(o_.seed, o_.epoch, idx);
-      const auto hw = source_->original_size(static_cast<size_t>(idx));
-      Plan plan;
-      if (hw) plan = plan_transform(hw->first, hw->second, info.bbox, o_.transform, seed);
-      const Decoded d = source_->decode(static_cast<size_t>(idx), hw ? decode_reduction(plan, o_.transform) : 1);
-      if (!hw) plan = plan_transform(d.orig_h, d.orig_w, info.bbox, o_.transform, seed);
-      apply_transform(d.pixels, d.orig_h, d.orig_w, plan, o_.transform, images[static_cast<int64_t>(kept.size())]);
+      const auto i = static_cast<size_t>(idx);
+      const auto& info = source_->info(i);
+      const Planned p = decode_planned(source_->original_size(i), [&](int reduction) { return source_->decode(i, reduction); },
+                                       info.bbox, o_.transform, sample_seed(o_.seed, o_.epoch, idx));
+      apply_transform(p.pixels, p.orig_h, p.orig_w, p.plan, o_.transform, images[static_cast<int64_t>(kept.size())]);
       labels.push_back(info.label);
       kept.push_back(idx);
     } catch (const std::exception& e) {

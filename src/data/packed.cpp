@@ -108,17 +108,12 @@ class PackedSource final : public ImageSource {
   std::optional<std::pair<int64_t, int64_t>> original_size(size_t i) const override {
     return std::make_pair(entries_[i].orig_h, entries_[i].orig_w);
   }
-  Decoded decode(size_t i, int) const override {  // stored at the packed size: no reduced decode
+  at::Tensor decode(size_t i, int) const override {  // stored at the packed size: no reduced decode
     const Entry& e = entries_[i];
     const uint8_t* p = base_ + e.offset;
-    Decoded d;
-    d.orig_h = e.orig_h;
-    d.orig_w = e.orig_w;
     if (encoding_ == "raw")  // zero-copy view of the mapping (read-only use)
-      d.pixels = at::from_blob(const_cast<uint8_t*>(p), {e.h, e.w, 3}, at::kByte);
-    else
-      d.pixels = decode_jpeg_bytes(p, e.bytes, name(i));
-    return d;
+      return at::from_blob(const_cast<uint8_t*>(p), {e.h, e.w, 3}, at::kByte);
+    return decode_jpeg_bytes(p, e.bytes, name(i));
   }
 
  private:

@@ -22,17 +22,7 @@ class RawCubSource final : public ImageSource {
     if (jpeg_dims(ds_.image_path(i), h, w)) return std::make_pair(h, w);
     return std::nullopt;
   }
-  Decoded decode(size_t i, int reduction) const override {
-    const std::string path = ds_.image_path(i);
-    Decoded d;
-    d.pixels = decode_image_file(path, reduction);
-    // Original size from the header (the decode may have been reduced); without one, what we got.
-    if (!jpeg_dims(path, d.orig_h, d.orig_w)) {
-      d.orig_h = d.pixels.size(0);
-      d.orig_w = d.pixels.size(1);
-    }
-    return d;
-  }
+  at::Tensor decode(size_t i, int reduction) const override { return decode_image_file(ds_.image_path(i), reduction); }
 
  private:
   CubDataset ds_;

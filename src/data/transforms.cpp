@@ -25,6 +25,21 @@ int decode_reduction(const Plan& plan, const TransformOptions& o) {
   return k;
 }
 
+Planned decode_planned(const std::optional<std::pair<int64_t, int64_t>>& original, const std::function<at::Tensor(int)>& decode,
+                       const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed) {
+  Planned p;
+  if (original) {
+    std::tie(p.orig_h, p.orig_w) = *original;
+    p.plan = plan_transform(p.orig_h, p.orig_w, bbox, o, sample_seed);
+    p.pixels = decode(decode_reduction(p.plan, o));
+  } else {
+    p.pixels = decode(1);
+    p.orig_h = p.pixels.size(0), p.orig_w = p.pixels.size(1);
+    p.plan = plan_transform(p.orig_h, p.orig_w, bbox, o, sample_seed);
+  }
+  return p;
+}
+
 Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed) {
   // The region the transform works in: the whole image, or the bird's box plus a margin.
   Box region{0, 0, static_cast<double>(orig_w), static_cast<double>(orig_h)};

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -60,14 +61,14 @@ class RendezvousSource final : public ImageSource {
   std::string name(size_t i) const override { return "image " + std::to_string(i); }
   std::string describe() const override { return "rendezvous"; }
   std::optional<std::pair<int64_t, int64_t>> original_size(size_t) const override { return std::nullopt; }
-  Decoded decode(size_t, int) const override {
+  at::Tensor decode(size_t, int) const override {
     std::unique_lock<std::mutex> lock(m_);
     peak_ = std::max(peak_, ++running_);
     cv_.notify_all();
     cv_.wait_for(lock, std::chrono::seconds(5), [&] { return running_ >= want_ || met_; });
     met_ = met_ || running_ >= want_;
     --running_;
-    return {torch::zeros({16, 16, 3}, torch::kByte), 16, 16};
+    return torch::zeros({16, 16, 3}, torch::kByte);
   }
   int peak() const {
     std::lock_guard<std::mutex> lock(m_);
@@ -85,6 +86,56 @@ class RendezvousSource final : public ImageSource {
 };
 
 }  // namespace
+
+// The loader plans each crop in the original image's pixels before decoding, and asks the source
+// for the reduction that crop allows (decode_reduction): a 2000 x 2000 photograph cropped to at
+// least ~1,900 px for a 64-px input is decoded at 1/8; with data.reduced_decode off, or a source
+// that knows no size before decoding, in full.
+class RecordingSource final : public ImageSource {
+ public:
+  explicit RecordingSource(bool knows_size) : knows_size_(knows_size) {}
+  size_t size() const override { return 8; }
+  const SampleInfo& info(size_t) const override { return info_; }
+  const std::vector<std::string>& class_names() const override { return names_; }
+  std::string name(size_t i) const override { return "image " + std::to_string(i); }
+  std::string describe() const override { return "recording"; }
+  std::optional<std::pair<int64_t, int64_t>> original_size(size_t) const override {
+    if (knows_size_) return std::make_pair(int64_t{2000}, int64_t{2000});
+    return std::nullopt;
+  }
+  at::Tensor decode(size_t, int reduction) const override {
+    std::lock_guard<std::mutex> lock(m_);
+    asked_.push_back(reduction);
+    const int64_t side = (2000 + reduction - 1) / reduction;  // libjpeg rounds up
+    return torch::zeros({side, side, 3}, torch::kByte);
+  }
+  std::vector<int> asked() const {
+    std::lock_guard<std::mutex> lock(m_);
+    return asked_;
+  }
+
+ private:
+  bool knows_size_;
+  SampleInfo info_{0, true, std::nullopt};
+  std::vector<std::string> names_{"a"};
+  mutable std::mutex m_;
+  mutable std::vector<int> asked_;
+};
+
+TEST(Loader, DecodesAsSmallAsEachPlannedCropAllows) {
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.workers = 2;
+  o.transform.size = 64;
+  o.transform.scale_lo = 0.9;  // crops of >= ~1,900 px: 1/8 leaves >= 2 x 64
+  for (const auto& [knows_size, reduced, want] : {std::tuple{true, true, 8}, std::tuple{true, false, 1}, std::tuple{false, true, 1}}) {
+    auto src = std::make_shared<RecordingSource>(knows_size);
+    o.transform.reduced_decode = reduced;
+    const auto batches = all_batches(src, iota(8), o);
+    ASSERT_EQ(batches.size(), 2u);
+    EXPECT_EQ(src->asked(), std::vector<int>(8, want)) << "knows size " << knows_size << ", reduced_decode " << reduced;
+  }
+}
 
 TEST(Loader, EveryWorkerHasABatchInFlightWhateverThePrefetch) {
   auto src = std::make_shared<RendezvousSource>(4);

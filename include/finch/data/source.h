@@ -20,11 +20,6 @@ struct SampleInfo {
   std::optional<BBox> bbox;  // original-image coordinates
 };
 
-struct Decoded {
-  at::Tensor pixels;  // RGB uint8 H x W x 3 (possibly smaller than the original)
-  int64_t orig_h = 0, orig_w = 0;
-};
-
 class ImageSource {
  public:
   virtual ~ImageSource() = default;
@@ -34,10 +29,10 @@ class ImageSource {
   // The original image's height and width (what crops are planned in) without decoding it: a JPEG's
   // header, a packed file's index. nullopt where only a decode can tell.
   virtual std::optional<std::pair<int64_t, int64_t>> original_size(size_t i) const = 0;
-  // `reduction`: 1, 2, 4 or 8, how much smaller than stored a JPEG may be decoded
-  // (decode_reduction); ignored where the pixels are stored decoded. RuntimeError naming the file
-  // or entry when the image cannot be read.
-  virtual Decoded decode(size_t i, int reduction) const = 0;
+  // RGB uint8 H x W x 3, possibly smaller than the original. `reduction`: 1, 2, 4 or 8, how much
+  // smaller than stored a JPEG may be decoded (decode_reduction); ignored where the pixels are
+  // stored decoded. RuntimeError naming the file or entry when the image cannot be read.
+  virtual at::Tensor decode(size_t i, int reduction) const = 0;
   virtual std::string name(size_t i) const = 0;
   virtual std::string describe() const = 0;  // "raw CUB tree at ...", "packed file ..."
 };

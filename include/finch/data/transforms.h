@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <utility>
 
 #include <ATen/core/Tensor.h>
 
@@ -48,6 +50,19 @@ Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& b
 // size in pixels, so the crop is still shrunk to its size, never enlarged from fewer pixels than
 // torchvision has. 1 for evaluation (torchvision's full decode) and with reduced_decode off.
 int decode_reduction(const Plan& plan, const TransformOptions& o);
+
+// One image's pixels with the plan they are transformed by. The crop is planned in the original
+// image's pixels first (`original`: height and width when known without decoding — a JPEG header,
+// a packed index), so that `decode(reduction)` can decode as small as that crop allows
+// (decode_reduction); without them the image is decoded in full and planned from its pixels.
+// The loader and input_from_file (predict, transform) both take this one path.
+struct Planned {
+  at::Tensor pixels;  // RGB uint8 H x W x 3, possibly a reduced decode
+  int64_t orig_h = 0, orig_w = 0;
+  Plan plan;
+};
+Planned decode_planned(const std::optional<std::pair<int64_t, int64_t>>& original, const std::function<at::Tensor(int)>& decode,
+                       const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed);
 
 // Applies `plan` to `pixels` (RGB uint8 H x W x 3 of an image originally orig_h x orig_w) and writes
 // the normalised float32 3 x size x size result into `out`.
