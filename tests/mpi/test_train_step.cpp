@@ -15,7 +15,9 @@
 
 using namespace finch;
 
-namespace {
+// Named, not anonymous: the unity build compiles this file together with test_ddp.cpp, whose
+// helpers have the same names.
+namespace train_step_test {
 
 constexpr int64_t kB = 2;      // per rank and micro-batch
 constexpr int kAccum = 2;      // micro-batches per step on each rank
@@ -126,4 +128,4 @@ TEST(TrainStep, RanksTakeTheStepOneProcessTakesOnTheGlobalBatchAndSkipAlike) {
   EXPECT_LE(d, 2e-6) << W << " ranks against one process on the global batch (the weights moved up to " << moved << ")";
 }
 
-}  // namespace
+}  // namespace train_step_test
