@@ -15,11 +15,11 @@ mpiexec=("$@")  # the launcher for the one-node run, with its options
 [ ${#mpiexec[@]} -gt 0 ] || mpiexec=(mpiexec)
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=${WORK:?WORK: a directory on a filesystem both nodes see (not /tmp)}
-rm -rf "$work" && mkdir -p "$work"
 # Each node has its own /tmp: a checkout (so a finch binary) or WORK under /tmp does not exist there.
 for p in "$finch" "$work"; do
   case $p in /tmp/*) echo "two nodes: $p is under /tmp, which each node has its own of; clone elsewhere to run this test"; exit 77 ;; esac
 done
+rm -rf "$work" && mkdir -p "$work"
 command -v srun >/dev/null && command -v slurmd >/dev/null || { echo "slurm: not installed (launch/install-deps.sh --tests)"; exit 77; }
 command -v ip >/dev/null && command -v nsenter >/dev/null || { echo "two nodes: ip/nsenter missing (iproute2, util-linux)"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "two nodes: the setup needs root"; exit 77; }
