@@ -85,10 +85,11 @@ int run_e2e_bench(const E2eBenchOptions& o) {
   c.data.prefetch = o.prefetch > 0 ? o.prefetch : std::max(2, 2 * o.workers);
   c.train.batch_size = static_cast<int>(o.rig.batch_size);
   c.model.arch = o.rig.arch;
-  c.model.classes = static_cast<int>(data::open_dataset(c.data, c.train.seed).source->class_names().size());
+  auto bundle = data::open_dataset(c.data, c.train.seed);
+  c.model.classes = static_cast<int>(bundle.source->class_names().size());
   RigOptions ro = o.rig;
   ro.classes = c.model.classes;
-  train::TrainData data(c, comm.rank(), comm.size(), ctx.device);
+  train::TrainData data(c, comm.rank(), comm.size(), ctx.device, std::move(bundle));
   StepRig rig(ro, comm, ctx.device);
 
   // Epoch after epoch of the sampler's order until warmup + steps steps have been taken.

@@ -21,6 +21,11 @@
 #include "finch/distributed/run_context.h"
 #include "finch/train/checkpoint_model.h"
 #include "finch/train/evaluate.h"
+#include "finch/train/run_inputs.h"
+#include "finch/io/safetensors.h"
+#include "finch/io/weight_metadata.h"
+#include "finch/model/build.h"
+#include "finch/model/weights.h"
 
 namespace finch::cli {
 namespace fs = std::filesystem;
@@ -56,6 +61,9 @@ Command add_eval(CLI::App& parent) {
               if (static_cast<int>(bundle.source->class_names().size()) != ck.config.model.classes)
                 throw ConfigError(fmt::format("the dataset has {} classes, the checkpoint {}", bundle.source->class_names().size(),
                                               ck.config.model.classes));
+              if ((o->split == "test" ? bundle.split.test : bundle.split.val).empty())
+                throw ConfigError(fmt::format("{} has no {} split{}", bundle.source->describe(), o->split,
+                                              o->split == "test" ? " (an ImageFolder tree without test/, or a manifest without test rows)" : ""));
             });
             train::EvalOptions eo;
             eo.batch_size = o->batch;
@@ -70,7 +78,7 @@ Command add_eval(CLI::App& parent) {
             if (comm->rank() != 0) return 0;
             const std::string out = o->out.empty() ? (fs::path(ck.path).parent_path().parent_path() / "report" / ("eval_" + o->split)).string() : o->out;
             fs::create_directories(out);
-            const auto& names = bundle.source->class_names();
+            const auto& names = bundle.source->class_names();  // the data set evaluated on (its count equals the model's)
             std::string per_class = "class,name,images,correct,accuracy\n", confusion = "true\\predicted";
             for (const auto& n : names) confusion += "," + n;
             confusion += "\n";
@@ -103,31 +111,90 @@ Command add_eval(CLI::App& parent) {
           }};
 }
 
+namespace {
+
+// Class names, one a line (blank lines at the end ignored): ImageNet's 1,000 for raw ImageNet
+// weights, or your own. ConfigError naming the file when the count is not the model's.
+std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(fmt::format("--labels: cannot read '{}'", path));
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    names.push_back(line);
+  }
+  while (!names.empty() && names.back().empty()) names.pop_back();
+  if (static_cast<int64_t>(names.size()) != classes)
+    throw ConfigError(fmt::format("--labels: '{}' has {} names, the model {} classes", path, names.size(), classes));
+  return names;
+}
+
+// A model straight from converted weights (`finch import-weights`): the architecture, padding,
+// BatchNorm epsilon and normalisation their metadata records, the head they hold.
+train::LoadedCheckpoint load_weights_file(const std::string& path, const std::string& arch_option) {
+  const auto file = io::read_safetensors(path);
+  const auto md = io::weight_metadata(file.metadata, path);
+  const std::string arch = !arch_option.empty() ? arch_option : md.arch;
+  if (arch.empty()) throw ConfigError(fmt::format("'{}' does not record its architecture: give --arch", path));
+  if (!file.tensors.count("classifier.1.weight"))
+    throw ConfigError(fmt::format("'{}' has no classifier (imported with its head dropped): predict needs a checkpoint", path));
+  train::LoadedCheckpoint out;
+  out.path = path;
+  out.config.model.arch = model::canonical_arch(arch);
+  out.config.model.classes = static_cast<int>(file.at("classifier.1.weight").size(0));
+  out.config.model.pretrained = path;
+  const auto notes = train::resolve_from_weights(out.config);  // padding, eps, mean, std as recorded
+  const int res = model::variant_spec(arch).resolution;
+  out.config.data.image_size = res;
+  out.config.data.resize = res + 32;  // TF's eval crop_padding; torchvision's 256 at 224
+  out.model = model::EfficientNet(model::options_from_config(out.config.model));
+  model::load_weights(*out.model, file.in_order(), path);
+  out.model->eval();
+  return out;
+}
+
+}  // namespace
+
 Command add_predict(CLI::App& parent) {
   auto* app = parent.add_subcommand("predict", "Top-k classes with probabilities for image files");
   struct Opts {
-    std::string checkpoint;
+    std::string checkpoint, weights, arch, labels;
     DeviceRequest device = DeviceRequest::kAuto;
     std::vector<std::string> images;
-    int topk = 5;
+    int topk = 5, size = 0;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
-  app->add_option("--checkpoint", o->checkpoint, "Checkpoint directory, or a run directory (its best checkpoint)")->required();
+  auto* ck_opt = app->add_option("--checkpoint", o->checkpoint, "Checkpoint directory, or a run directory (its best checkpoint)");
+  auto* w_opt = app->add_option("--weights", o->weights,
+                                "Or converted weights with their head (`finch import-weights`, e.g. ImageNet's 1,000 classes)");
+  ck_opt->excludes(w_opt);
+  app->add_option("--arch", o->arch, "With --weights that do not record it: the architecture");
+  app->add_option("--labels", o->labels, "Class names, one a line in label order (default: those the checkpoint records)");
   app->add_option("--image", o->images, "Image files (JPEG, PNG, ...)")->required();
   app->add_option("--topk", o->topk, "Classes to show per image")->capture_default_str();
+  app->add_option("--size", o->size, "Crop size (default: the checkpoint's data.image_size; with --weights the variant's resolution)");
   add_device_option(app, o->device);
   app->add_flag("--json", o->json, "Machine-readable output");
   return {app, [o]() {
-            auto ck = train::load_checkpoint_model(o->checkpoint);
+            if (o->checkpoint.empty() == o->weights.empty()) throw ConfigError("predict: give --checkpoint DIR or --weights FILE");
+            auto ck = o->weights.empty() ? train::load_checkpoint_model(o->checkpoint) : load_weights_file(o->weights, o->arch);
             auto control = distributed::make_mpi_communicator();  // predict runs as one process
             const torch::Device device = distributed::make_run_context(*control, {o->device, true, Backend::kMpi}).device;
             ck.model->to(device);
-            // Class names come from the dataset the model was trained on, when it is still there.
-            std::vector<std::string> names;
-            try {
-              names = data::open_dataset(ck.config.data, ck.config.train.seed).source->class_names();
-            } catch (const std::exception&) {
+            const int64_t classes = ck.model->options().classes;
+            // Names: --labels, else what the checkpoint records, else the dataset it was trained on
+            // when it is still there (checkpoints of earlier versions), else "class N".
+            std::vector<std::string> names = !o->labels.empty() ? read_labels(o->labels, classes) : ck.class_names;
+            if (names.empty() && o->weights.empty()) {
+              try {
+                names = data::open_source(ck.config.data)->class_names();
+              } catch (const std::exception&) {
+              }
+            }
+            if (o->size > 0) {
+              ck.config.data.resize = std::max<int>(ck.config.data.resize * o->size / ck.config.data.image_size, o->size);
+              ck.config.data.image_size = o->size;
             }
             const auto tf = data::eval_transform(ck.config.data);
             nlohmann::ordered_json all = nlohmann::ordered_json::array();

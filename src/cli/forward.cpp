@@ -13,6 +13,7 @@
 #include "finch/io/safetensors.h"
 #include "finch/model/efficientnet.h"
 #include "finch/model/weights.h"
+#include "finch/train/run_inputs.h"
 
 namespace finch::cli {
 
@@ -22,12 +23,14 @@ Command add_forward(CLI::App& parent) {
     std::string arch, weights, input, output, state_out;
     DeviceRequest device = DeviceRequest::kCpu;
     Amp amp = Amp::kNone;
+    ModelPadding padding = ModelPadding::kAuto;
     int64_t classes = 1000;
     bool train = false;
     double stochastic_depth = 0.2;
   };
   auto o = std::make_shared<Opts>();
-  app->add_option("--arch", o->arch, "efficientnet_b0 ... efficientnet_b7")->required();
+  app->add_option("--arch", o->arch, "efficientnet_b0 ... efficientnet_b7, efficientnet_lite0 ... efficientnet_lite4")->required();
+  add_choice_option(app, "--padding", o->padding, "auto (what the weights record, else symmetric), symmetric or tf_same");
   app->add_option("--classes", o->classes, "Classes of the head in the weights")->capture_default_str();
   app->add_option("--weights,-w", o->weights, "finch safetensors (from import-weights or a checkpoint)")->required();
   app->add_option("--input,-i", o->input, "safetensors with a float32 tensor 'input' (N x 3 x H x W)")->required();
@@ -38,11 +41,14 @@ Command add_forward(CLI::App& parent) {
   add_device_option(app, o->device);
   add_choice_option(app, "--amp", o->amp, "Autocast on CUDA: none, bf16 or fp16 (as train.amp)");
   return {app, [o]() {
-            ModelConfig mc;
-            mc.arch = o->arch;
-            mc.classes = static_cast<int>(o->classes);
-            mc.stochastic_depth = o->stochastic_depth;
-            model::EfficientNet net(model::options_from_config(mc));
+            Config c;
+            c.model.arch = o->arch;
+            c.model.classes = static_cast<int>(o->classes);
+            c.model.stochastic_depth = o->stochastic_depth;
+            c.model.pretrained = o->weights;
+            c.model.padding = o->padding;
+            train::resolve_from_weights(c);  // padding and BatchNorm epsilon as the weights record them
+            model::EfficientNet net(model::options_from_config(c.model));
             model::load_weights(*net, io::read_safetensors(o->weights).in_order(), o->weights);
             const auto in = io::read_safetensors(o->input);
             const auto it = in.tensors.find("input");

@@ -71,10 +71,10 @@ Command add_train(CLI::App& parent) {
             spdlog::info("device {}: {}", ctx.device.str(), ctx.device_reason);
             train::TrainRequest request{config, dir, resume, {}};
             // The run directory once data, model, weights and checkpoint are in hand on every rank.
-            request.open_run_dir = [&] {
+            request.open_run_dir = [&](const Config& resolved) {
               std::filesystem::path moved_to;
               distributed::run_agreed(*comm, [&] {
-                if (comm->rank() == 0) dir = create_run_dir(config, plan.mode, &moved_to);
+                if (comm->rank() == 0) dir = create_run_dir(resolved, plan.mode, &moved_to);
               });
               if (comm->rank() != 0) return;
               add_log_file(dir.log_file().string());

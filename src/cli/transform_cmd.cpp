@@ -10,6 +10,9 @@
 #include "finch/data/dataset.h"
 #include "finch/data/file_input.h"
 #include "finch/io/safetensors.h"
+#include "finch/train/run_inputs.h"
+
+#include <fmt/ranges.h>
 
 namespace finch::cli {
 
@@ -17,7 +20,7 @@ Command add_transform(CLI::App& parent) {
   auto* app = parent.add_subcommand("transform", "Write the input tensors the model sees for image files (eval or train transform)");
   struct Opts {
     std::vector<std::string> images;
-    std::string config, out;
+    std::string config, weights, out;
     int size = 0, resize = 0;
     bool train = false;
     uint64_t seed = 0;
@@ -26,12 +29,19 @@ Command add_transform(CLI::App& parent) {
   app->add_option("--image", o->images, "Image files (JPEG, PNG, ...)")->required();
   app->add_option("--out", o->out, "safetensors file: input.0, input.1, ... (3 x size x size, normalised float32)")->required();
   app->add_option("--config", o->config, "Take data.image_size, data.resize and the augmentation from this config");
+  app->add_option("--weights", o->weights,
+                  "Normalise as these converted weights record (their data.mean/std; default: the config's model.pretrained)");
   app->add_option("--size", o->size, "Crop size (default: data.image_size)");
   app->add_option("--resize", o->resize, "Eval: shorter side before the centre crop (default: data.resize)");
   app->add_flag("--train", o->train, "The train transform (RandomResizedCrop, flip, ...) instead of the eval one");
   app->add_option("--seed", o->seed, "Train transform: the sample seed of the random draws")->capture_default_str();
   return {app, [o]() {
-            DataConfig dc = o->config.empty() ? DataConfig{} : load_config(o->config).data;
+            Config c = o->config.empty() ? Config{} : load_config(o->config);
+            if (!o->weights.empty()) c.model.pretrained = o->weights;
+            if (!o->weights.empty() && o->config.empty()) c.model.arch = io::read_safetensors(o->weights).metadata["arch"];
+            if (c.model.arch.empty()) c.model.arch = "efficientnet_b0";  // weights that record no architecture
+            train::resolve_from_weights(c);  // data.mean/std as the config or the weights say (else ImageNet's)
+            DataConfig dc = c.data;
             if (o->size > 0) dc.image_size = o->size;
             if (o->resize > 0) dc.resize = o->resize;
             else if (o->size > 0 && o->config.empty()) dc.resize = static_cast<int>(o->size * 256 / 224);  // torchvision's ratio
@@ -40,6 +50,8 @@ Command add_transform(CLI::App& parent) {
             const auto tf = o->train ? data::train_transform(dc) : data::eval_transform(dc);
             std::vector<std::pair<std::string, at::Tensor>> tensors;
             std::map<std::string, std::string> meta = {{"transform", o->train ? "train" : "eval"},
+                                                       {"mean", fmt::format("{}", fmt::join(tf.normalize.mean, ","))},
+                                                       {"std", fmt::format("{}", fmt::join(tf.normalize.std, ","))},
                                                        {"size", std::to_string(tf.size)},
                                                        {"resize", std::to_string(tf.resize)}};
             for (size_t k = 0; k < o->images.size(); ++k) {

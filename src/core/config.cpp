@@ -54,6 +54,9 @@ std::string expectation(const Field& f) {
     std::string operator()(std::vector<double>*) const {
       return fmt::format("a list of {} numbers {}", f.list_size, range_text(f, false));
     }
+    std::string operator()(std::optional<std::vector<double>>*) const {
+      return fmt::format("null or a list of {} numbers {}", f.list_size, range_text(f, false));
+    }
   } visitor{f};
   return std::visit(visitor, f.slot);
 }
@@ -116,9 +119,19 @@ void assign(const Field& f, const json& v, const std::string& source) {
         if (!x.is_number() || !in_range(f, x.get<double>())) bad(expectation(f));
       *p = v.get<std::vector<double>>();
     }
+    void operator()(std::optional<std::vector<double>>* p) const {
+      if (v.is_null()) {
+        p->reset();
+        return;
+      }
+      if (!v.is_array() || v.size() != f.list_size) bad(expectation(f));
+      for (const auto& x : v)
+        if (!x.is_number() || !in_range(f, x.get<double>())) bad(expectation(f));
+      *p = v.get<std::vector<double>>();
+    }
   } visitor{f, v, fail};
   std::visit(visitor, f.slot);
-  if (f.check) {
+  if (f.check && !v.is_null()) {
     const std::string problem = f.check(v);
     if (!problem.empty()) fail(problem);
   }
@@ -129,6 +142,7 @@ json current_value(const Field& f) {
     using S = std::decay_t<decltype(slot)>;
     if constexpr (std::is_same_v<S, ChoiceSlot>) return json(slot.get());
     else if constexpr (std::is_same_v<S, std::optional<double>*>) return *slot ? json(**slot) : json(nullptr);
+    else if constexpr (std::is_same_v<S, std::optional<std::vector<double>>*>) return *slot ? json(**slot) : json(nullptr);
     else return json(*slot);
   }, f.slot);
 }

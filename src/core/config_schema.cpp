@@ -66,6 +66,16 @@ Field range2(std::string path, std::vector<double>* v, double lo, double hi, con
   return f;
 }
 
+// Per-channel statistics (data.mean, data.std): null, or one number per RGB channel.
+Field rgb(std::string path, std::optional<std::vector<double>>* v, double lo, double hi, bool lo_open, const char* doc) {
+  Field f{std::move(path), v, nullptr, doc};
+  f.lo = lo;
+  f.hi = hi;
+  f.lo_open = lo_open;
+  f.list_size = 3;
+  return f;
+}
+
 std::string check_freeze(const nlohmann::json& j) {
   try {
     FreezePolicy::parse(j.get<std::string>());
@@ -78,15 +88,19 @@ std::string check_freeze(const nlohmann::json& j) {
 }  // namespace
 
 std::vector<Field> schema(Config& c) {
-  const std::vector<std::string> archs = {"efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
-                                          "efficientnet_b3", "efficientnet_b4", "efficientnet_b5",
-                                          "efficientnet_b6", "efficientnet_b7"};
+  // model/efficientnet.cpp's variant table (core cannot include model; test_efficientnet checks they agree).
+  const std::vector<std::string> archs = {"efficientnet_b0",    "efficientnet_b1",    "efficientnet_b2",    "efficientnet_b3",
+                                          "efficientnet_b4",    "efficientnet_b5",    "efficientnet_b6",    "efficientnet_b7",
+                                          "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "efficientnet_lite3",
+                                          "efficientnet_lite4"};
   std::vector<Field> f = {
       s("name", &c.name, "Run name: the run directory is `output_dir/name`. Empty: the config file's stem."),
       s("output_dir", &c.output_dir, "Folder holding run directories."),
 
-      e("model.arch", &c.model.arch, archs, "Backbone (torchvision's EfficientNet variants)."),
-      i("model.classes", &c.model.classes, 2, 1e6, "Number of classes of the head (CUB: 200)."),
+      e("model.arch", &c.model.arch, archs,
+        "Backbone: torchvision's EfficientNet B0-B7, or EfficientNet-Lite0-4 (ReLU6, no squeeze-and-excitation; README 'Models and ImageNet weights')."),
+      i("model.classes", &c.model.classes, 0, 1e6,
+        "Classes of the head. 0: the data set's number of classes (CUB: 200); another number must match it."),
       s("model.pretrained", &c.model.pretrained,
         "ImageNet weights converted by `finch import-weights` (.safetensors). Empty: random init."),
       on("model.dropout", &c.model.dropout, 0, 0.999, "Head dropout. null: the variant's torchvision default (B0 0.2 ... B7 0.5)."),
@@ -97,12 +111,22 @@ std::vector<Field> schema(Config& c) {
       s("model.freeze", &c.model.freeze,
         "What trains: none (everything), head, last_blocks:K (last K MBConv blocks + head); add +bn to also train every BatchNorm affine parameter."),
       b("model.bn_eval", &c.model.bn_eval, "Keep frozen BatchNorm layers in eval mode (running statistics fixed)."),
+      e("model.padding", &c.model.padding,
+        "Convolution padding: symmetric (PyTorch, torchvision) or tf_same (TensorFlow's 'same', asymmetric on stride 2, from the input "
+        "size; what TF-trained weights need). auto: what model.pretrained records, else symmetric."),
+      on("model.bn_eps", &c.model.bn_eps, 0, 1,
+         "BatchNorm epsilon. null: what model.pretrained records (TF-trained weights: 1e-3), else the variant's (B0-B4 1e-5, B5-B7 and Lite 1e-3)."),
 
-      s("data.root", &c.data.root, "CUB_200_2011 folder (images.txt, images/...) or a file written by `finch pack`."),
-      e("data.format", &c.data.format, "Input kind; auto: a folder is raw, a file is packed."),
+      s("data.root", &c.data.root,
+        "The data set: a CUB_200_2011 folder (images.txt, images/...), an ImageFolder tree (train/<class>/..., optional val/ and test/), "
+        "a CSV manifest (path,label[,split]) or a file written by `finch pack`."),
+      e("data.format", &c.data.format,
+        "Input kind; auto: a folder with images.txt is raw CUB, a folder with train/ is imagefolder, a .csv file is csv, another file is packed."),
       i("data.image_size", &c.data.image_size, 32, 2048, "Square crop fed to the network."),
       i("data.resize", &c.data.resize, 32, 4096, "Eval: shorter side is resized to this before the center crop."),
-      n("data.val_fraction", &c.data.val_fraction, 0, 0.5, "Stratified validation slice carved from the official train split (never the test split). 0: no validation."),
+      n("data.val_fraction", &c.data.val_fraction, 0, 0.5,
+        "Stratified validation slice carved from the train split (never the test split), unless the data set has its own (ImageFolder val/, "
+        "a CSV split column). 0: no validation."),
       i("data.workers", &c.data.workers, 0, 256, "Loader threads per rank (0: load in the training thread)."),
       i("data.prefetch", &c.data.prefetch, 1, 64, "Batches prepared ahead per rank (at least data.workers: one in flight per worker)."),
       e("data.on_error", &c.data.on_error, "A corrupt or missing image at train time: stop with its path, or skip it and count."),
@@ -116,6 +140,10 @@ std::vector<Field> schema(Config& c) {
         "Training from raw JPEGs: decode at 1/2, 1/4 or 1/8 size where the crop keeps at least twice data.image_size pixels "
         "(faster; within ~1/255 of torchvision's input on average, README 'Transforms'). false: decode in full, bit for bit torchvision's."),
       b("data.drop_last", &c.data.drop_last, "Drop the epoch's tail instead of padding it so every rank gets equal full batches."),
+      rgb("data.mean", &c.data.mean, 0, 1, false,
+          "Input normalisation mean per RGB channel (pixels in [0, 1]). null: what model.pretrained records, else ImageNet's [0.485, 0.456, 0.406]."),
+      rgb("data.std", &c.data.std, 0, 10, true,
+          "Input normalisation std per RGB channel. null: what model.pretrained records, else ImageNet's [0.229, 0.224, 0.225]."),
 
       i("train.epochs", &c.train.epochs, 1, 100000, "Maximum epochs (early stopping may end sooner)."),
       i("train.batch_size", &c.train.batch_size, 1, 65536, "Batch size per rank; the global batch is world_size x batch_size x accum_steps."),
@@ -180,8 +208,11 @@ std::vector<Field> schema(Config& c) {
       i("dist.timeout_s", &c.dist.timeout_s, 10, 86400, "A collective taking longer than this aborts the job."),
       b("dist.share_gpus", &c.dist.share_gpus, "Allow more ranks than GPUs on a node (rank r on GPU r mod GPUs; use dist.backend=mpi: NCCL refuses two ranks on one GPU)."),
   };
-  for (auto& fld : f)
+  for (auto& fld : f) {
     if (fld.path == "model.freeze") fld.check = [](const nlohmann::json& j) { return check_freeze(j); };
+    if (fld.path == "model.classes")
+      fld.check = [](const nlohmann::json& j) -> std::string { return j.get<double>() == 1 ? "0 (the data set's) or at least 2" : ""; };
+  }
   return f;
 }
 

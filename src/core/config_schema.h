@@ -22,7 +22,8 @@ struct ChoiceSlot {
   std::function<void(const std::string&)> set;  // called with one of Field::choices only
 };
 
-using Slot = std::variant<bool*, int*, double*, std::string*, std::optional<double>*, std::vector<double>*, ChoiceSlot>;
+using Slot = std::variant<bool*, int*, double*, std::string*, std::optional<double>*, std::vector<double>*,
+                          std::optional<std::vector<double>>*, ChoiceSlot>;
 
 struct Field {
   std::string path;                    // "train.epochs"

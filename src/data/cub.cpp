@@ -179,11 +179,15 @@ CubDataset read_cub(const std::string& root) {
   return std::move(r.dataset);
 }
 
-Split make_split(const std::vector<int>& labels, const std::vector<bool>& is_train, double val_fraction, uint64_t seed) {
+Split make_split(const std::vector<int>& labels, const std::vector<bool>& is_train, double val_fraction, uint64_t seed,
+                 const std::vector<bool>& is_val) {
   Split s;
+  const bool own_val = std::find(is_val.begin(), is_val.end(), true) != is_val.end();
+  if (own_val) val_fraction = 0;  // the data set's own validation split: nothing is carved from train
   std::map<int, std::vector<int64_t>> train_by_class;
   for (size_t i = 0; i < labels.size(); ++i) {
     if (is_train[i]) train_by_class[labels[i]].push_back(static_cast<int64_t>(i));
+    else if (own_val && is_val[i]) s.val.push_back(static_cast<int64_t>(i));
     else s.test.push_back(static_cast<int64_t>(i));
   }
   for (auto& [cls, idx] : train_by_class) {

@@ -5,28 +5,57 @@
 #include <fmt/format.h>
 
 #include "finch/core/error.h"
+#include "finch/data/layouts.h"
 #include "finch/data/packed.h"
 #include "finch/data/synth.h"
 
 namespace finch::data {
 
-DatasetBundle open_dataset(const DataConfig& data, uint64_t seed) {
-  if (data.root.empty()) throw ConfigError("key 'data.root' is empty: point it at a CUB_200_2011 folder or a packed file");
+namespace {
+
+DataFormat detect_format(const std::string& root) {
+  namespace fs = std::filesystem;
+  if (fs::is_directory(root)) {
+    if (fs::exists(fs::path(root) / "images.txt")) return DataFormat::kRaw;
+    if (is_image_folder(root)) return DataFormat::kImageFolder;
+    throw ConfigError(fmt::format("key 'data.root': '{}' is neither a CUB_200_2011 folder (no images.txt) nor an ImageFolder tree "
+                                  "(no train/ folder); data.format names the layout explicitly",
+                                  root));
+  }
+  return is_csv_manifest(root) ? DataFormat::kCsv : DataFormat::kPacked;
+}
+
+}  // namespace
+
+std::shared_ptr<ImageSource> open_source(const DataConfig& data) {
+  if (data.root.empty())
+    throw ConfigError("key 'data.root' is empty: point it at a CUB_200_2011 folder, an ImageFolder tree, a CSV manifest or a packed file");
   if (!std::filesystem::exists(data.root)) throw ConfigError(fmt::format("key 'data.root': '{}' does not exist", data.root));
   const bool is_dir = std::filesystem::is_directory(data.root);
-  const DataFormat format = data.format != DataFormat::kAuto ? data.format : is_dir ? DataFormat::kRaw : DataFormat::kPacked;
-  if (format == DataFormat::kRaw && !is_dir) throw ConfigError(fmt::format("data.format is raw but '{}' is not a folder", data.root));
-  if (format == DataFormat::kPacked && is_dir) throw ConfigError(fmt::format("data.format is packed but '{}' is a folder", data.root));
+  const DataFormat format = data.format != DataFormat::kAuto ? data.format : detect_format(data.root);
+  const bool wants_dir = format == DataFormat::kRaw || format == DataFormat::kImageFolder;
+  if (wants_dir != is_dir)
+    throw ConfigError(fmt::format("data.format is {} but '{}' is {}", choice_name(format), data.root, is_dir ? "a folder" : "a file"));
+  switch (format) {
+    case DataFormat::kRaw: return open_raw_cub(data.root);
+    case DataFormat::kImageFolder: return open_image_folder(data.root);
+    case DataFormat::kCsv: return open_csv_manifest(data.root);
+    default: return open_packed(data.root);
+  }
+}
+
+DatasetBundle open_dataset(const DataConfig& data, uint64_t seed) {
   DatasetBundle b;
-  b.source = format == DataFormat::kRaw ? open_raw_cub(data.root) : open_packed(data.root);
+  b.source = open_source(data);
   b.synthetic = is_synthetic(data.root);
   std::vector<int> labels;
-  std::vector<bool> is_train;
+  std::vector<bool> is_train, is_val;
   for (size_t i = 0; i < b.source->size(); ++i) {
     labels.push_back(b.source->info(i).label);
     is_train.push_back(b.source->info(i).is_train);
+    is_val.push_back(b.source->info(i).is_val);
   }
-  b.split = make_split(labels, is_train, data.val_fraction, seed);
+  b.split = make_split(labels, is_train, data.val_fraction, seed, is_val);
   if (b.split.train.empty()) throw RuntimeError(fmt::format("'{}' has no training images", data.root));
   return b;
 }
@@ -45,6 +74,10 @@ TransformOptions train_transform(const DataConfig& d) {
   t.crop_to_bbox = d.crop_to_bbox;
   t.bbox_margin = d.bbox_margin;
   t.reduced_decode = d.reduced_decode;
+  for (int c = 0; c < 3; ++c) {
+    if (d.mean) t.normalize.mean[c] = static_cast<float>((*d.mean)[c]);
+    if (d.std) t.normalize.std[c] = static_cast<float>((*d.std)[c]);
+  }
   return t;
 }
 

@@ -75,6 +75,7 @@ class PackedSource final : public ImageSource {
         SampleInfo info;
         info.label = e.at("label");
         info.is_train = e.at("train");
+        info.is_val = e.value("val", false);
         if (e.contains("bbox")) {
           const auto b = e["bbox"].get<std::vector<float>>();
           if (b.size() == 4) info.bbox = BBox{b[0], b[1], b[2], b[3]};
@@ -223,6 +224,7 @@ void pack_items(size_t count, const std::function<PackItem(size_t)>& make, const
         nlohmann::json e = {{"id", r.meta.id}, {"path", r.meta.path}, {"label", r.meta.label}, {"train", r.meta.is_train},
                             {"h", r.h}, {"w", r.w}, {"orig_h", r.orig_h}, {"orig_w", r.orig_w}, {"offset", offset},
                             {"bytes", r.bytes.size()}};
+        if (r.meta.is_val) e["val"] = true;
         if (r.meta.bbox) e["bbox"] = {r.meta.bbox->x, r.meta.bbox->y, r.meta.bbox->w, r.meta.bbox->h};
         images.push_back(std::move(e));
         put(r.bytes.data(), r.bytes.size());
@@ -248,6 +250,23 @@ void pack_items(size_t count, const std::function<PackItem(size_t)>& make, const
     throw;
   }
   join();
+}
+
+void pack_source(const ImageSource& src, const std::string& root, const std::string& out, const PackOptions& o,
+                 const std::function<void(size_t, size_t)>& progress) {
+  pack_items(
+      src.size(),
+      [&](size_t i) {
+        CubImage meta;
+        meta.id = static_cast<int64_t>(i) + 1;
+        meta.path = src.name(i);
+        meta.label = src.info(i).label;
+        meta.is_train = src.info(i).is_train;
+        meta.is_val = src.info(i).is_val;
+        meta.bbox = src.info(i).bbox;
+        return PackItem{meta, src.decode(i, 1)};
+      },
+      src.class_names(), root, out, o, progress);
 }
 
 void pack_cub(const CubDataset& ds, const std::string& out, const PackOptions& o, const std::function<void(size_t, size_t)>& progress) {

@@ -98,7 +98,7 @@ Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& b
   return p;
 }
 
-void to_normalized_chw(const at::Tensor& hwc, bool flip, at::Tensor out) {
+void to_normalized_chw(const at::Tensor& hwc, bool flip, at::Tensor out, const Normalize& n) {
   // One pass over the pixels on the calling thread: a loader worker is one thread of work, as a
   // DataLoader worker process with torch.set_num_threads(1) (ATen's per-op parallelism would give
   // every worker its own OpenMP team beside the training's). The arithmetic is ATen's, in the same
@@ -112,7 +112,7 @@ void to_normalized_chw(const at::Tensor& hwc, bool flip, at::Tensor out) {
   const uint8_t* in = src.data_ptr<uint8_t>();
   float* dst = out.data_ptr<float>();
   for (int c = 0; c < 3; ++c) {
-    const float mean = kMean[c], sd = kStd[c];
+    const float mean = n.mean[c], sd = n.std[c];
     float* plane = dst + c * H * W;
     for (int64_t y = 0; y < H; ++y) {
       const uint8_t* row = in + y * W * 3 + c;
@@ -146,7 +146,7 @@ void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, c
     img = crop_resize(pixels, b, o.size, o.size);
   }
   if (plan.brightness == 1 && plan.contrast == 1 && plan.saturation == 1) {
-    to_normalized_chw(img, plan.flip, out);
+    to_normalized_chw(img, plan.flip, out, o.normalize);
     return;
   }
   // ColorJitter in a fixed order: brightness, contrast, saturation (grey = ITU-R 601-2 luma), on
@@ -159,7 +159,7 @@ void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, c
   x = ((x - m) * plan.contrast + m).clamp_(0, 1);
   const auto g = grey(x);
   x = ((x - g) * plan.saturation + g).clamp_(0, 1);
-  for (int c = 0; c < 3; ++c) out[c].copy_(x[c]).sub_(kMean[c]).div_(kStd[c]);
+  for (int c = 0; c < 3; ++c) out[c].copy_(x[c]).sub_(o.normalize.mean[c]).div_(o.normalize.std[c]);
 }
 
 }  // namespace finch::data

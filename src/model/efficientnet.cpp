@@ -1,8 +1,11 @@
 // Mirrors torchvision/models/efficientnet.py (v0.14): _efficientnet_conf, MBConv,
-// SqueezeExcitation, Conv2dNormActivation, StochasticDepth and EfficientNet.__init__.
+// SqueezeExcitation, Conv2dNormActivation, StochasticDepth and EfficientNet.__init__; the Lite
+// rows follow TensorFlow's efficientnet/lite/efficientnet_lite_builder.py as EfficientNet-PyTorch
+// (lukemelas, and the efficientnet-lite-pytorch package) builds it.
 #include "finch/model/efficientnet.h"
 
 #include <cmath>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <torch/nn/functional.h>
@@ -39,16 +42,47 @@ constexpr StageConf kB0Stages[] = {
     {6, 5, 1, 80, 112, 3}, {6, 5, 2, 112, 192, 4}, {6, 3, 1, 192, 320, 1},
 };
 
-struct BnOpts {
+// What every layer of one model shares: BatchNorm constants, padding rule, activation.
+struct LayerOpts {
   double eps, momentum;
+  Padding padding;
+  bool relu6;  // Lite: ReLU6 (quantisation-friendly); B0-B7: SiLU
 };
 
-// Conv2dNormActivation: Sequential(Conv2d(bias=False), BatchNorm2d[, SiLU]) -> names .0 .1 (.2)
-Stack conv_bn(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, BnOpts bn, bool act) {
+// The padding TensorFlow's "same" adds along one axis (Note [TF same padding]).
+int64_t tf_same_total(int64_t in, int64_t k, int64_t s) {
+  const int64_t out = (in + s - 1) / s;
+  return std::max<int64_t>((out - 1) * s + k - in, 0);
+}
+
+// A Conv2d that pads as TensorFlow's "same" for the size it is given, at forward time: no input
+// size is baked in, so one model serves 224, 225 and any other size. A Conv2dImpl underneath, so
+// its parameters keep their names and `as<nn::Conv2d>()` still finds it.
+class Conv2dTfSameImpl : public nn::Conv2dImpl {
+ public:
+  using nn::Conv2dImpl::Conv2dImpl;
+  torch::Tensor forward(const torch::Tensor& x) {
+    const auto& k = *options.kernel_size();
+    const auto& s = *options.stride();
+    const int64_t ph = tf_same_total(x.size(2), k[0], s[0]), pw = tf_same_total(x.size(3), k[1], s[1]);
+    if (ph == 0 && pw == 0) return nn::Conv2dImpl::forward(x);
+    return nn::Conv2dImpl::forward(torch::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}, 0));
+  }
+};
+TORCH_MODULE(Conv2dTfSame);
+
+// Conv2dNormActivation: Sequential(Conv2d(bias=False), BatchNorm2d[, SiLU | ReLU6]) -> names .0 .1 (.2)
+Stack conv_bn(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, const LayerOpts& o, bool act) {
   Stack s;
-  s->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).groups(groups).bias(false)));
-  s->push_back(BatchNorm2d(out, bn.eps, bn.momentum));
-  if (act) s->push_back(nn::SiLU());
+  auto conv = nn::Conv2dOptions(in, out, k).stride(stride).groups(groups).bias(false);
+  // Stride 1 with an odd kernel: TF's "same" is the symmetric (k-1)/2, so only strided convs differ.
+  if (o.padding == Padding::kTfSame && stride > 1) s->push_back(Conv2dTfSame(conv.padding(0)));
+  else s->push_back(nn::Conv2d(conv.padding((k - 1) / 2)));
+  s->push_back(BatchNorm2d(out, o.eps, o.momentum));
+  if (act) {
+    if (o.relu6) s->push_back(nn::ReLU6());
+    else s->push_back(nn::SiLU());
+  }
   return s;
 }
 
@@ -68,14 +102,14 @@ TORCH_MODULE(SqueezeExcitation);
 
 class MBConvImpl : public nn::Module {
  public:
-  MBConvImpl(const StageConf& c, double sd_prob, BnOpts bn)
+  MBConvImpl(const StageConf& c, double sd_prob, const LayerOpts& o, bool se)
       : residual_(c.stride == 1 && c.in == c.out), sd_prob_(sd_prob) {
     const int64_t expanded = adjust_channels(c.in, c.expand);  // torchvision: adjust_channels(in, expand_ratio)
     Stack layers;
-    if (expanded != c.in) layers->push_back(conv_bn(c.in, expanded, 1, 1, 1, bn, true));
-    layers->push_back(conv_bn(expanded, expanded, c.kernel, c.stride, expanded, bn, true));
-    layers->push_back(SqueezeExcitation(expanded, std::max<int64_t>(1, c.in / 4)));
-    layers->push_back(conv_bn(expanded, c.out, 1, 1, 1, bn, false));
+    if (expanded != c.in) layers->push_back(conv_bn(c.in, expanded, 1, 1, 1, o, true));
+    layers->push_back(conv_bn(expanded, expanded, c.kernel, c.stride, expanded, o, true));
+    if (se) layers->push_back(SqueezeExcitation(expanded, std::max<int64_t>(1, c.in / 4)));
+    layers->push_back(conv_bn(expanded, c.out, 1, 1, 1, o, false));
     block = register_module("block", layers);
   }
 
@@ -111,38 +145,59 @@ nn::AnyModule activation(const HeadOptions& h) {
 
 }  // namespace
 
+const std::vector<VariantSpec>& variant_table() {
+  // torchvision's efficientnet_bN (resolution: its eval transforms' resize) and TF's lite builder
+  // (efficientnet_lite_builder.py: width, depth, resolution, dropout; BatchNorm momentum 0.99 in
+  // TF's convention, 0.01 in PyTorch's).
+  static const std::vector<VariantSpec> table = {
+      {"efficientnet_b0", 1.0, 1.0, 0.2, 1e-5, 0.1, 224, false},  {"efficientnet_b1", 1.0, 1.1, 0.2, 1e-5, 0.1, 240, false},
+      {"efficientnet_b2", 1.1, 1.2, 0.3, 1e-5, 0.1, 288, false},  {"efficientnet_b3", 1.2, 1.4, 0.3, 1e-5, 0.1, 320, false},
+      {"efficientnet_b4", 1.4, 1.8, 0.4, 1e-5, 0.1, 384, false},  {"efficientnet_b5", 1.6, 2.2, 0.4, 1e-3, 0.01, 489, false},
+      {"efficientnet_b6", 1.8, 2.6, 0.5, 1e-3, 0.01, 561, false}, {"efficientnet_b7", 2.0, 3.1, 0.5, 1e-3, 0.01, 633, false},
+      {"efficientnet_lite0", 1.0, 1.0, 0.2, 1e-3, 0.01, 224, true}, {"efficientnet_lite1", 1.0, 1.1, 0.2, 1e-3, 0.01, 240, true},
+      {"efficientnet_lite2", 1.1, 1.2, 0.3, 1e-3, 0.01, 260, true}, {"efficientnet_lite3", 1.2, 1.4, 0.3, 1e-3, 0.01, 280, true},
+      {"efficientnet_lite4", 1.4, 1.8, 0.3, 1e-3, 0.01, 300, true},
+  };
+  return table;
+}
+
 std::string canonical_arch(const std::string& arch) {
   const std::string a = arch.rfind("efficientnet_", 0) == 0 ? arch : "efficientnet_" + arch;
-  if (a.size() == 15 && a.compare(0, 14, "efficientnet_b") == 0 && a[14] >= '0' && a[14] <= '7') return a;
-  throw ConfigError("unknown architecture '" + arch + "': expected efficientnet_b0 ... efficientnet_b7 (or b0 ... b7)");
+  for (const auto& v : variant_table())
+    if (a == v.name) return a;
+  throw ConfigError("unknown architecture '" + arch +
+                    "': expected efficientnet_b0 ... efficientnet_b7 or efficientnet_lite0 ... efficientnet_lite4 (or b0, lite0, ...)");
 }
 
 VariantSpec variant_spec(const std::string& arch) {
-  static const VariantSpec specs[] = {
-      {1.0, 1.0, 0.2, 1e-5, 0.1, 224},  {1.0, 1.1, 0.2, 1e-5, 0.1, 240},  {1.1, 1.2, 0.3, 1e-5, 0.1, 288},
-      {1.2, 1.4, 0.3, 1e-5, 0.1, 320},  {1.4, 1.8, 0.4, 1e-5, 0.1, 384},  {1.6, 2.2, 0.4, 1e-3, 0.01, 489},
-      {1.8, 2.6, 0.5, 1e-3, 0.01, 561}, {2.0, 3.1, 0.5, 1e-3, 0.01, 633},
-  };
-  return specs[canonical_arch(arch).back() - '0'];
+  const std::string a = canonical_arch(arch);
+  for (const auto& v : variant_table())
+    if (a == v.name) return v;
+  throw ConfigError("unknown architecture '" + arch + "'");  // unreachable: canonical_arch checked it
 }
 
 EfficientNetImpl::EfficientNetImpl(const EfficientNetOptions& options) : options_(options) {
   options_.arch = canonical_arch(options.arch);
   const VariantSpec v = variant_spec(options_.arch);
-  const BnOpts bn{v.bn_eps, v.bn_momentum};
+  const LayerOpts layer{options_.bn_eps.value_or(v.bn_eps), v.bn_momentum, options_.padding, v.lite};
 
   std::vector<StageConf> stages;
-  for (StageConf c : kB0Stages) {
+  const size_t num_stages = std::size(kB0Stages);
+  for (size_t si = 0; si < num_stages; ++si) {
+    StageConf c = kB0Stages[si];
     c.in = adjust_channels(c.in, v.width_mult);
     c.out = adjust_channels(c.out, v.width_mult);
-    c.layers = adjust_depth(c.layers, v.depth_mult);
+    // Lite keeps the first and last stage at one block, and the stem at 32 channels.
+    const bool fixed_depth = v.lite && (si == 0 || si + 1 == num_stages);
+    if (!fixed_depth) c.layers = adjust_depth(c.layers, v.depth_mult);
+    if (v.lite && si == 0) c.in = 32;
     stages.push_back(c);
   }
   int64_t total_blocks = 0;
   for (const auto& s : stages) total_blocks += s.layers;
 
   Stack f;
-  f->push_back(conv_bn(3, stages.front().in, 3, 2, 1, bn, true));
+  f->push_back(conv_bn(3, stages.front().in, 3, 2, 1, layer, true));
   int64_t block_id = 0;
   for (size_t si = 0; si < stages.size(); ++si) {
     Stack stage;
@@ -150,15 +205,15 @@ EfficientNetImpl::EfficientNetImpl(const EfficientNetOptions& options) : options
       StageConf c = stages[si];
       if (b > 0) c.in = c.out, c.stride = 1;
       const double sd = options_.stochastic_depth * static_cast<double>(block_id) / static_cast<double>(total_blocks);
-      stage->push_back(MBConv(c, sd, bn));
+      stage->push_back(MBConv(c, sd, layer, /*se=*/!v.lite));
       block_names_.push_back(fmt::format("features.{}.{}", si + 1, b));
       ++block_id;
     }
     f->push_back(stage);
   }
   const int64_t last_in = stages.back().out;
-  feature_dim_ = 4 * last_in;
-  f->push_back(conv_bn(last_in, feature_dim_, 1, 1, 1, bn, true));
+  feature_dim_ = v.lite ? 1280 : 4 * last_in;  // Lite's head is fixed; torchvision's is 4x the last stage
+  f->push_back(conv_bn(last_in, feature_dim_, 1, 1, 1, layer, true));
   features = register_module("features", f);
 
   const double dropout = options_.dropout.value_or(v.dropout);

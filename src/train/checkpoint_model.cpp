@@ -17,6 +17,9 @@ LoadedCheckpoint load_checkpoint_model(const std::string& path) {
   LoadedCheckpoint out;
   out.path = dir;
   out.config = config_from_json(ck.state["config"], dir + "/state.json");
+  if (ck.state.contains("class_names") && ck.state["class_names"].is_array())
+    for (const auto& n : ck.state["class_names"])
+      if (n.is_string()) out.class_names.push_back(n.get<std::string>());
   out.model = model::EfficientNet(model::options_from_config(out.config.model));
   model::load_weights(*out.model, ck.model, dir + "/model.safetensors");
   out.model->eval();

@@ -6,12 +6,8 @@
 
 namespace finch::train {
 
-TrainData::TrainData(const Config& config, int rank, int world, c10::Device device)
-    : c_(config), rank_(rank), world_(world), device_(device), bundle_(data::open_dataset(config.data, config.train.seed)) {
-  if (static_cast<int>(bundle_.source->class_names().size()) != c_.model.classes)
-    throw ConfigError(fmt::format("key 'model.classes' is {} but the dataset '{}' has {} classes", c_.model.classes, c_.data.root,
-                                  bundle_.source->class_names().size()));
-}
+TrainData::TrainData(const Config& config, int rank, int world, c10::Device device, data::DatasetBundle bundle)
+    : c_(config), rank_(rank), world_(world), device_(device), bundle_(std::move(bundle)) {}
 
 data::DistributedSampler TrainData::sampler(int64_t epoch) const {
   data::SamplerOptions so;

@@ -30,6 +30,7 @@ nlohmann::json to_json(const TrainState& s) {
           {"grad_scaler", s.grad_scaler},
           {"config", s.config},
           {"rank_progress", s.rank_progress},
+          {"class_names", s.class_names},
           {"versions", {{"finch", FINCH_VERSION}, {"libtorch", TORCH_VERSION}}},
           {"time", std::time(nullptr)}};
 }
@@ -56,6 +57,7 @@ TrainState train_state_from_json(const nlohmann::json& j, const std::string& sou
     else if (j.contains("loss_scale")) s.grad_scaler = {{"scale", j.at("loss_scale").get<double>()}};  // finch before 0.2
     if (j.contains("config")) s.config = j.at("config");
     if (j.contains("rank_progress")) s.rank_progress = j.at("rank_progress").get<std::vector<std::vector<double>>>();
+    if (j.contains("class_names")) s.class_names = j.at("class_names").get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(fmt::format("{}: {}", source, e.what()));
   }

@@ -8,9 +8,11 @@
 #include <functional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "finch/core/atomic_file.h"
 #include "finch/core/clock.h"
 #include "finch/core/error.h"
 #include "finch/core/metrics.h"
@@ -29,6 +31,7 @@
 #include "finch/train/optim.h"
 #include "finch/train/schedule.h"
 #include "finch/train/stop_signals.h"
+#include "finch/train/run_inputs.h"
 #include "finch/train/run_log.h"
 #include "finch/train/train_data.h"
 #include "finch/train/train_state.h"
@@ -49,7 +52,13 @@ class Trainer {
   // distributed::run_agreed, so a bad dataset or checkpoint stops every rank with one message.
   void setup_local() {
     seed_everything(c_.train.seed);  // identical initial weights on every rank (and broadcast below anyway)
-    data_ = std::make_unique<TrainData>(c_, comm_.rank(), comm_.size(), device_);
+    // Keys left to the inputs (model.classes 0, padding auto, normalisation null) are resolved once,
+    // here, before the data path and the model are built from them; c_ is the resolved config from
+    // now on (config.json, checkpoints).
+    auto bundle = data::open_dataset(c_.data, c_.train.seed);
+    resolve_classes(c_, bundle.source->class_names().size());
+    input_notes_ = resolve_from_weights(c_);
+    data_ = std::make_unique<TrainData>(c_, comm_.rank(), comm_.size(), device_, std::move(bundle));
     model_ = model::build_model(c_.model);
     model_->to(device_);
     if (fwd_.channels_last)
@@ -62,6 +71,8 @@ class Trainer {
     current_lr_ = schedule_->lr_at(0);
     if (!resume_.empty()) resume();
   }
+
+  const Config& config() const { return c_; }
 
   // The epochs; returns the exit code (1: stopped on a non-finite loss).
   int run() {
@@ -93,7 +104,12 @@ class Trainer {
 
   // Collective part of the setup (every rank gets here together).
   void setup() {
-    if (rank0_) metrics_ = MetricsWriter(dir_.metrics_file().string());  // the run directory exists now
+    if (rank0_) {  // the run directory exists now
+      metrics_ = MetricsWriter(dir_.metrics_file().string());
+      std::string names;
+      for (const auto& n : bundle().source->class_names()) names += n + "\n";
+      write_file_atomically(dir_.classes_file(), names);
+    }
     nan_fault_ = NanFault::from_env(comm_.rank());
     signal_fault_ = SignalFault::from_env(comm_.rank());
     if (c_.dist.sync_bn && comm_.size() > 1) model_->set_sync_batchnorm(std::make_shared<CommSum>(comm_));
@@ -109,6 +125,7 @@ class Trainer {
     progress_bar_ = c_.logging.progress == Progress::kOn || (c_.logging.progress == Progress::kAuto && isatty(fileno(stderr)));
     log_ = std::make_unique<RunLog>(comm_, metrics_, RunLogOptions{c_.logging.every_steps, progress_bar_});
     log_->start(c_, bundle(), *model_, sync_->num_buckets(), device_, resumed_from_, data_->sampler(start_epoch_).batches());
+    if (rank0_) spdlog::info("input: {}", fmt::join(input_notes_, "; "));
     start_time_ = Clock::now();
   }
 
@@ -269,7 +286,8 @@ class Trainer {
 
   TrainState state(int epoch, bool complete, int64_t offset) const {
     return {epoch, complete, global_step_, offset, comm_.size(), c_.train.batch_size, c_.train.accum_steps, c_.train.seed,
-            c_.optimizer.name, schedule_->state(), stopper_->state(), scaler_.state(), config_to_json(c_), {}};
+            c_.optimizer.name, schedule_->state(), stopper_->state(), scaler_.state(), config_to_json(c_), {},
+            bundle().source->class_names()};
   }
 
   // Collective: every rank's {training loss sum, hits, images of this epoch so far, images skipped}
@@ -409,6 +427,7 @@ class Trainer {
   double current_lr_ = 0;           // decided at the last epoch end, identical on every rank
   io::NamedTensors best_state_;     // weights of the best epoch (early_stopping.restore_best)
   std::string resumed_from_;
+  std::vector<std::string> input_notes_;  // where the keys resolved from weights and data came from
   NanFault nan_fault_;              // FINCH_FAULT_NAN (tests)
   SignalFault signal_fault_;        // FINCH_FAULT_SIGNAL (tests)
   std::string preempted_by_;        // "SIGTERM on rank 1" once the ranks agreed to stop on a signal
@@ -421,7 +440,7 @@ int run_training(const TrainRequest& request, distributed::RunContext& context) 
   StopSignals stop_signals;  // from here on a stop signal ends the run resumably
   Trainer trainer(request, context);
   distributed::run_agreed(*context.comm, [&] { trainer.setup_local(); });
-  if (request.open_run_dir) request.open_run_dir();
+  if (request.open_run_dir) request.open_run_dir(trainer.config());
   return trainer.run();
 }
 

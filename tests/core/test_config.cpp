@@ -37,8 +37,11 @@ std::string write_temp(const std::string& name, const std::string& text) {
 TEST(Config, DefaultsAreTheDocumentedOnes) {
   const Config c = parse("{}");
   EXPECT_EQ(c.model.arch, "efficientnet_b0");
-  EXPECT_EQ(c.model.classes, 200);
+  EXPECT_EQ(c.model.classes, 0);  // the data set's count, resolved before training
   EXPECT_FALSE(c.model.dropout.has_value());
+  EXPECT_EQ(c.model.padding, finch::ModelPadding::kAuto);
+  EXPECT_FALSE(c.data.mean.has_value());
+  EXPECT_FALSE(c.data.std.has_value());
   EXPECT_EQ(c.optimizer.name, finch::OptimizerKind::kAdam);
   EXPECT_DOUBLE_EQ(c.optimizer.lr, 1e-3);
   EXPECT_EQ(c.early_stopping.patience, 3);
@@ -250,4 +253,23 @@ TEST(ConfigChoices, NamesRoundTripAndUnknownNamesAreErrors) {
   EXPECT_EQ(j["train"]["amp"], "fp16");
   EXPECT_EQ(j["scheduler"]["name"], "plateau");
   expect_config_error([] { parse(R"({"early_stopping": {"monitor": "train_loss"}})"); }, {"early_stopping.monitor", "\"val_acc\", \"val_loss\""});
+}
+
+TEST(Config, WeightKeysNullOrGiven) {
+  const Config c = parse(R"({"model": {"arch": "efficientnet_lite0", "padding": "tf_same", "bn_eps": 0.001},
+                             "data": {"mean": [0.5, 0.5, 0.5], "std": null, "format": "imagefolder"}})");
+  EXPECT_EQ(c.model.padding, finch::ModelPadding::kTfSame);
+  EXPECT_EQ(c.model.bn_eps, 0.001);
+  EXPECT_EQ(c.data.mean, (std::vector<double>{0.5, 0.5, 0.5}));
+  EXPECT_FALSE(c.data.std.has_value());
+  EXPECT_EQ(c.data.format, finch::DataFormat::kImageFolder);
+  const auto j = finch::config_to_json(c);
+  EXPECT_TRUE(j["data"]["std"].is_null());
+  EXPECT_EQ(j["data"]["mean"].get<std::vector<double>>(), (std::vector<double>{0.5, 0.5, 0.5}));
+  EXPECT_EQ(parse(j.dump()).data.mean, c.data.mean);  // config.json reads back
+  expect_config_error([] { parse(R"({"data": {"mean": [0.5, 0.5]}})"); }, {"key 'data.mean'", "null or a list of 3 numbers"});
+  expect_config_error([] { parse(R"({"data": {"std": [0.5, 0, 0.5]}})"); }, {"key 'data.std'"});
+  expect_config_error([] { parse(R"({"model": {"classes": 1}})"); }, {"key 'model.classes'", "0 (the data set's) or at least 2"});
+  expect_config_error([] { parse(R"({"model": {"padding": "same"}})"); }, {"key 'model.padding'", "\"tf_same\""});
+  expect_config_error([] { parse(R"({"model": {"arch": "efficientnet_lite5"}})"); }, {"key 'model.arch'", "efficientnet_lite4"});
 }

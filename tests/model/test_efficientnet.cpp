@@ -1,3 +1,5 @@
+#include <map>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -206,4 +208,74 @@ TEST(BuildModel, LoadsPretrainedKeepsAFreshHeadAndFreezes) {
   EXPECT_EQ(count_parameters(*m).trainable, 256200);
   c.arch = "efficientnet_b2";  // B0 weights into B2: a clear error, not a partial load
   EXPECT_THROW(build_model(c), finch::RuntimeError);
+}
+
+// EfficientNet-Lite: counts from the reference implementation (efficientnet-lite-pytorch's
+// EfficientNet.from_name, sum of parameter numels), not from finch.
+TEST(EfficientNetLite, ParameterCountsMatchTheReference) {
+  EXPECT_EQ(count_parameters(*make("efficientnet_lite0", 1000)).total, 4652008);
+  EXPECT_EQ(count_parameters(*make("efficientnet_lite0", 200)).total, 3627208);
+  EXPECT_EQ(count_parameters(*make("lite1", 1000)).total, 5416680);
+  EXPECT_EQ(count_parameters(*make("lite2", 1000)).total, 6092072);
+  EXPECT_EQ(count_parameters(*make("lite2", 200)).total, 5067272);
+  EXPECT_EQ(count_parameters(*make("lite3", 1000)).total, 8197096);
+  EXPECT_EQ(count_parameters(*make("lite4", 1000)).total, 13006568);
+}
+
+TEST(EfficientNetLite, NoSqueezeExcitationReLU6FixedStemAndHead) {
+  auto m = make("efficientnet_lite4", 1000);
+  std::map<std::string, at::Tensor> state;
+  for (const auto& [n, t] : model_state(*m)) state[n] = t;
+  for (const auto& [n, t] : state) EXPECT_EQ(n.find("fc1"), std::string::npos) << n;
+  EXPECT_EQ(state.at("features.0.0.weight").size(0), 32);     // stem not widened (B-style would be 48)
+  EXPECT_EQ(state.at("features.8.0.weight").size(0), 1280);   // head not widened
+  EXPECT_EQ(state.at("features.1.0.block.1.0.weight").size(1), 32);  // stage 1: dw(32) -> project, no SE between
+  EXPECT_EQ(m->block_names().front(), "features.1.0");
+  EXPECT_EQ(m->block_names().back(), "features.7.0");  // the last stage is not repeated
+  EXPECT_EQ(m->block_names().size(), 1u + 4 + 4 + 6 + 6 + 8 + 1);  // lite4: depth 1.8, first and last stage fixed
+  int relu6 = 0, silu = 0;
+  for (const auto& mod : m->modules(false)) {
+    relu6 += mod->as<torch::nn::ReLU6>() != nullptr;
+    silu += mod->as<torch::nn::SiLU>() != nullptr;
+  }
+  EXPECT_GT(relu6, 0);
+  EXPECT_EQ(silu, 0);
+  const auto spec = variant_spec("lite2");
+  EXPECT_EQ(spec.resolution, 260);
+  EXPECT_DOUBLE_EQ(spec.dropout, 0.3);
+  EXPECT_DOUBLE_EQ(spec.bn_eps, 1e-3);
+}
+
+// Note [TF same padding]: a strided convolution pads (total/2, total - total/2) for the input it
+// gets, so one model serves every size; on an odd size that is the symmetric padding.
+TEST(EfficientNetLite, TfSamePaddingFollowsTheInputSize) {
+  for (int64_t size : {224, 225, 239, 240}) {
+    EfficientNetOptions o;
+    o.arch = "efficientnet_lite0";
+    o.classes = 10;
+    o.padding = Padding::kTfSame;
+    EfficientNet tf(o);
+    tf->eval();
+    torch::manual_seed(1);
+    const auto x = torch::randn({1, 3, size, size});
+    torch::NoGradGuard no_grad;
+    // The stem by hand: TF's padding for a 3x3 stride-2 conv on `size` pixels, then eval BatchNorm
+    // at its initial statistics (x / sqrt(1 + eps)) and ReLU6.
+    const int64_t out = (size + 1) / 2, total = std::max<int64_t>((out - 1) * 2 + 3 - size, 0);
+    auto* stem = tf->features[0]->as<StackImpl>();
+    const auto w = stem->named_parameters()["0.weight"];
+    const auto padded = torch::constant_pad_nd(x, {total / 2, total - total / 2, total / 2, total - total / 2});
+    const auto want = torch::clamp(torch::conv2d(padded, w, {}, 2) / std::sqrt(1 + 1e-3), 0, 6);
+    const auto got = stem->forward(x);
+    EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-6)) << size;
+    // The same weights with symmetric padding: equal exactly when every strided convolution (the
+    // stem and four stages) sees an odd size (225: 225, 113, 57, 29, 15), different otherwise (239: 120).
+    bool all_odd = true;
+    for (int64_t s = size, k = 0; k < 5; ++k, s = (s + 1) / 2) all_odd = all_odd && s % 2 == 1;
+    o.padding = Padding::kSymmetric;
+    EfficientNet sym(o);
+    load_weights(*sym, model_state(*tf), "tf");
+    sym->eval();
+    EXPECT_EQ(torch::equal(tf->forward(x), sym->forward(x)), all_odd) << size;
+  }
 }

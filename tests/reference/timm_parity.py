@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """finch's timm import against the real timm package (PyPI), not against finch's own name map.
 
-  generate DIR   builds timm efficientnet_b0/b2 (timm.create_model, random weights and random
-                 BatchNorm statistics, so eval mode is not a near-identity) and writes to DIR:
-                   <arch>.timm.safetensors          its state dict, timm's own names
-                   input.safetensors                random input, 2 x 3 x 224 x 224
-                   <arch>.expected.safetensors      timm's eval logits
-  compare DIR    reads finch's <arch>.logits.safetensors (import-weights --from timm, then forward)
+  generate DIR   builds timm's efficientnet_b0/b2 (PyTorch padding) and its TensorFlow ports
+                 tf_efficientnet_b0 and tf_efficientnet_lite0 ("same" padding, BatchNorm eps 1e-3;
+                 the Lite without SE, ReLU6) with timm.create_model, random weights and random
+                 BatchNorm statistics (so eval mode is not a near-identity), and writes to DIR:
+                   <name>.timm.safetensors          its state dict, timm's own names
+                   <name>.input.safetensors         random input, 2 x 3 x S x S (225 for the TF ports:
+                                                    an odd size, where TF padding is asymmetric)
+                   <name>.expected.safetensors      timm's eval logits
+  list           prints "<name> <finch arch> <import-weights --from>" per model
+  compare DIR    reads finch's <name>.logits.safetensors (import-weights, then forward)
                  and checks max |finch - timm| <= 1e-4.
 Exits 77 (skipped) when this Python has no timm.
 """
@@ -23,17 +27,20 @@ import torch
 
 from torchvision_parity import read_safetensors, write_safetensors
 
-ARCHS = ["efficientnet_b0", "efficientnet_b2"]
+# timm name, finch arch, import-weights --from, input size
+MODELS = [("efficientnet_b0", "efficientnet_b0", "timm", 224), ("efficientnet_b2", "efficientnet_b2", "timm", 224),
+          ("tf_efficientnet_b0", "efficientnet_b0", "timm-tf", 225),
+          ("tf_efficientnet_lite0", "efficientnet_lite0", "timm-tf", 225)]
 TOL = 1e-4
 
 
 def generate(out):
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(11)
-    x = torch.randn(2, 3, 224, 224)
-    write_safetensors(out / "input.safetensors", {"input": x})
-    for arch in ARCHS:
-        torch.manual_seed(100 + ARCHS.index(arch))
+    for k, (arch, _, _, size) in enumerate(MODELS):
+        torch.manual_seed(11)
+        x = torch.randn(2, 3, size, size)
+        write_safetensors(out / f"{arch}.input.safetensors", {"input": x})
+        torch.manual_seed(100 + k)
         m = timm.create_model(arch, pretrained=False, num_classes=1000)
         with torch.no_grad():
             for mod in m.modules():
@@ -46,12 +53,17 @@ def generate(out):
         write_safetensors(out / f"{arch}.timm.safetensors", m.state_dict())
         with torch.no_grad():
             write_safetensors(out / f"{arch}.expected.safetensors", {"logits": m(x)})
-    print(f"timm {timm.__version__}, torch {torch.__version__}: wrote {len(ARCHS)} models to {out}")
+    print(f"timm {timm.__version__}, torch {torch.__version__}: wrote {len(MODELS)} models to {out}")
+
+
+def list_models(_):
+    for arch, finch_arch, source, _ in MODELS:
+        print(arch, finch_arch, source)
 
 
 def compare(out):
     ok = True
-    for arch in ARCHS:
+    for arch, _, _, _ in MODELS:
         want = read_safetensors(out / f"{arch}.expected.safetensors")["logits"]
         got = read_safetensors(out / f"{arch}.logits.safetensors")["logits"]
         diff = float(abs(got.astype("float64") - want.astype("float64")).max()) if got.shape == want.shape else float("inf")
@@ -61,4 +73,4 @@ def compare(out):
 
 
 if __name__ == "__main__":
-    {"generate": generate, "compare": compare}[sys.argv[1]](Path(sys.argv[2]))
+    {"generate": generate, "compare": compare, "list": list_models}[sys.argv[1]](Path(sys.argv[2] if len(sys.argv) > 2 else "."))

@@ -19,7 +19,8 @@ namespace finch {
 // Every choice a config key offers is an enum, parsed once when the config is loaded; the names
 // below are the ones the JSON and `--set` use (and the only place they are spelled).
 enum class Activation { kReLU, kLeakyReLU, kSiLU };
-enum class DataFormat { kAuto, kRaw, kPacked };
+enum class DataFormat { kAuto, kRaw, kPacked, kImageFolder, kCsv };
+enum class ModelPadding { kAuto, kSymmetric, kTfSame };
 enum class OnBadImage { kFail, kSkip };
 enum class Amp { kNone, kBF16, kFP16 };
 enum class OnNan { kStop, kSkipStep };
@@ -43,7 +44,9 @@ struct ChoiceNames;
     static constexpr std::pair<E, std::string_view> kAll[] = {__VA_ARGS__};          \
   }
 FINCH_CHOICES(Activation, {Activation::kReLU, "relu"}, {Activation::kLeakyReLU, "leaky_relu"}, {Activation::kSiLU, "silu"});
-FINCH_CHOICES(DataFormat, {DataFormat::kAuto, "auto"}, {DataFormat::kRaw, "raw"}, {DataFormat::kPacked, "packed"});
+FINCH_CHOICES(DataFormat, {DataFormat::kAuto, "auto"}, {DataFormat::kRaw, "raw"}, {DataFormat::kPacked, "packed"},
+              {DataFormat::kImageFolder, "imagefolder"}, {DataFormat::kCsv, "csv"});
+FINCH_CHOICES(ModelPadding, {ModelPadding::kAuto, "auto"}, {ModelPadding::kSymmetric, "symmetric"}, {ModelPadding::kTfSame, "tf_same"});
 FINCH_CHOICES(OnBadImage, {OnBadImage::kFail, "fail"}, {OnBadImage::kSkip, "skip"});
 FINCH_CHOICES(Amp, {Amp::kNone, "none"}, {Amp::kBF16, "bf16"}, {Amp::kFP16, "fp16"});
 FINCH_CHOICES(OnNan, {OnNan::kStop, "stop"}, {OnNan::kSkipStep, "skip_step"});
@@ -95,17 +98,19 @@ struct HeadConfig {
 
 struct ModelConfig {
   std::string arch = "efficientnet_b0";
-  int classes = 200;
+  int classes = 0;                   // 0: the data set's number of classes (resolved before training)
   std::string pretrained;            // finch safetensors from `finch import-weights`; "" = random init
   std::optional<double> dropout;     // head dropout; unset = the variant's torchvision default
   double stochastic_depth = 0.2;     // torchvision's stochastic_depth_prob
   HeadConfig head;
   std::string freeze = "none";       // none | head | last_blocks:K, optional "+bn"
   bool bn_eval = false;              // keep frozen BatchNorm layers in eval mode (running stats fixed)
+  ModelPadding padding = ModelPadding::kAuto;  // auto: what model.pretrained records, else symmetric
+  std::optional<double> bn_eps;      // unset: what model.pretrained records, else the variant's
 };
 
 struct DataConfig {
-  std::string root;                  // CUB_200_2011 folder or a packed file
+  std::string root;                  // CUB_200_2011 folder, ImageFolder tree, CSV manifest or packed file
   DataFormat format = DataFormat::kAuto;
   int image_size = 224;              // train crop and eval crop
   int resize = 256;                  // eval: shorter side before the center crop
@@ -121,6 +126,9 @@ struct DataConfig {
   double color_jitter = 0.0;
   bool reduced_decode = true;        // train on raw JPEGs: decode at 1/2-1/8 where the crop keeps its pixels
   bool drop_last = false;            // sampler: drop the tail instead of padding to equal batches
+  // Input normalisation (per RGB channel, on [0, 1] pixels). Unset: what model.pretrained records
+  // (import-weights writes the statistics the weights were trained with), else ImageNet's.
+  std::optional<std::vector<double>> mean, std;
 };
 
 struct TrainConfig {

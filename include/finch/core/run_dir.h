@@ -16,6 +16,7 @@ struct RunDir {
   std::filesystem::path metrics_file() const { return root / "metrics.jsonl"; }
   std::filesystem::path checkpoints() const { return root / "checkpoints"; }
   std::filesystem::path report() const { return root / "report"; }
+  std::filesystem::path classes_file() const { return root / "classes.txt"; }  // class names, one a line, label order
 };
 
 enum class RunDirMode {

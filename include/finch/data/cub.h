@@ -24,6 +24,7 @@ struct CubImage {
   std::string path;  // relative to <root>/images
   int label = -1;    // 0-based
   bool is_train = false;
+  bool is_val = false;  // a data set's own validation image (ImageFolder val/, CSV "val"), packed as such
   std::optional<BBox> bbox;
 };
 
@@ -48,10 +49,13 @@ CubDataset read_cub(const std::string& root);
 
 // The official split, with a stratified, seeded validation slice carved out of the train images
 // (val_fraction of each class, rounded, at least one per class when val_fraction > 0 and the class
-// has two or more train images). Indices into CubDataset::images, each list sorted.
+// has two or more train images). A data set with validation images of its own (`is_val`, e.g. an
+// ImageFolder's val/) keeps them as the validation split and nothing is carved. Indices into the
+// source's samples, each list sorted; a sample neither train nor val is a test sample.
 struct Split {
   std::vector<int64_t> train, val, test;
 };
-Split make_split(const std::vector<int>& labels, const std::vector<bool>& is_train, double val_fraction, uint64_t seed);
+Split make_split(const std::vector<int>& labels, const std::vector<bool>& is_train, double val_fraction, uint64_t seed,
+                 const std::vector<bool>& is_val = {});
 
 }  // namespace finch::data

@@ -37,6 +37,10 @@ struct PackItem {
 void pack_cub(const CubDataset& ds, const std::string& out, const PackOptions& o,
               const std::function<void(size_t, size_t)>& progress = {});
 
+// Packs every sample of a source (ImageFolder, CSV manifest), its own validation split included.
+void pack_source(const ImageSource& src, const std::string& root, const std::string& out, const PackOptions& o,
+                 const std::function<void(size_t, size_t)>& progress = {});
+
 // Packs images produced by `make(i)` (the synthetic generator uses this without any JPEG codec).
 void pack_items(size_t count, const std::function<PackItem(size_t)>& make, const std::vector<std::string>& class_names,
                 const std::string& source, const std::string& out, const PackOptions& o,

@@ -18,6 +18,7 @@ struct SampleInfo {
   int label = -1;
   bool is_train = false;
   std::optional<BBox> bbox;  // original-image coordinates
+  bool is_val = false;       // the data set's own validation sample (make_split then carves nothing)
 };
 
 class ImageSource {
@@ -38,5 +39,14 @@ class ImageSource {
 };
 
 std::shared_ptr<ImageSource> open_raw_cub(const std::string& root);
+
+// One image file per sample (ImageFolder trees and CSV manifests): what such a layout reader lists.
+struct FileSample {
+  std::string path;  // as opened
+  int label = -1;
+  bool is_train = false, is_val = false;
+};
+// `what` describes the layout in logs ("ImageFolder tree at runs/photos").
+std::shared_ptr<ImageSource> open_file_list(std::vector<FileSample> samples, std::vector<std::string> class_names, std::string what);
 
 }  // namespace finch::data

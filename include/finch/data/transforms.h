@@ -7,6 +7,7 @@
 // seeded by (seed, epoch, sample index): never from the rank, the thread or the clock.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -19,6 +20,17 @@
 
 namespace finch::data {
 
+// ImageNet statistics (torchvision's): the default normalisation.
+constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
+constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
+
+// Normalize(mean, std) on [0, 1] pixels. The statistics belong to the weights (data.mean/std,
+// resolved from model.pretrained's metadata; TF Lite models: 127/255 and 128/255).
+struct Normalize {
+  std::array<float, 3> mean = {kMean[0], kMean[1], kMean[2]};
+  std::array<float, 3> std = {kStd[0], kStd[1], kStd[2]};
+};
+
 struct TransformOptions {
   bool train = true;
   int64_t size = 224;     // output crop
@@ -30,6 +42,7 @@ struct TransformOptions {
   bool crop_to_bbox = false;
   double bbox_margin = 0.1;
   bool reduced_decode = true;  // train: JPEGs decoded at reduced size where the crop allows (decode_reduction)
+  Normalize normalize;
 };
 
 struct Plan {
@@ -71,10 +84,6 @@ void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, c
 
 // RGB uint8 H x W x 3 (any strides), mirrored left-right when `flip`, to the normalised float32
 // 3 x H x W in `out` (contiguous): ToTensor then Normalize, in one pass on the calling thread.
-void to_normalized_chw(const at::Tensor& hwc, bool flip, at::Tensor out);
-
-// ImageNet statistics (torchvision's).
-constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
-constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
+void to_normalized_chw(const at::Tensor& hwc, bool flip, at::Tensor out, const Normalize& n = {});
 
 }  // namespace finch::data

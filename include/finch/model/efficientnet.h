@@ -2,6 +2,12 @@
 // same layers, same order, same parameter and buffer names (features.0.0.weight, ...,
 // features.1.0.block.1.fc1.weight, ..., classifier.1.weight), same BatchNorm eps/momentum, same
 // stochastic-depth schedule and same initialisation, so torchvision state dicts load one to one.
+// EfficientNet-Lite0-4 (TensorFlow's efficientnet/lite builder, as EfficientNet-PyTorch and timm
+// port it) are rows of the same variant table: ReLU6, no squeeze-and-excitation, stem (32) and
+// head (1280) fixed while width and depth scale, first and last stage never repeated. Their
+// blocks keep torchvision's naming with the SE position left out (features.2.0.block.2.0 is a
+// Lite block's projection). Weights trained in TensorFlow also need its "same" padding
+// (Padding::kTfSame), chosen per model, not per variant: see Note [TF same padding].
 #pragma once
 
 #include <optional>
@@ -19,19 +25,35 @@ namespace finch::model {
 
 class CrossReplicaSum;
 
-// The per-variant constants of torchvision's efficientnet_bN builders.
+// One row of the variant table: the per-variant constants of torchvision's efficientnet_bN
+// builders and of TensorFlow's efficientnet-lite builder.
 struct VariantSpec {
+  const char* name;    // "efficientnet_b0", ..., "efficientnet_lite4"
   double width_mult;
   double depth_mult;
-  double dropout;      // torchvision's default head dropout
-  double bn_eps;       // B0-B4: 1e-5, B5-B7: 1e-3
-  double bn_momentum;  // B0-B4: 0.1,  B5-B7: 0.01
-  int resolution;      // the ImageNet eval resolution (for information)
+  double dropout;      // the default head dropout
+  double bn_eps;       // B0-B4: 1e-5, B5-B7 and Lite: 1e-3
+  double bn_momentum;  // B0-B4: 0.1,  B5-B7 and Lite: 0.01
+  int resolution;      // the ImageNet resolution the weights were trained and evaluated at
+  bool lite;           // ReLU6, no SE, fixed stem/head widths, first/last stage not repeated
 };
 
-// ConfigError for an unknown name. Accepts "efficientnet_b0" ... "efficientnet_b7" and "b0" ... "b7".
+// Every variant, in table order (B0-B7, then Lite0-4).
+const std::vector<VariantSpec>& variant_table();
+
+// ConfigError for an unknown name. Accepts "efficientnet_b0" ... "efficientnet_b7",
+// "efficientnet_lite0" ... "efficientnet_lite4", and the short forms "b0", "lite0".
 VariantSpec variant_spec(const std::string& arch);
 std::string canonical_arch(const std::string& arch);
+
+// Note [TF same padding]
+// TensorFlow pads a stride-2 convolution asymmetrically: total = max((ceil(in/s) - 1) * s + k - in, 0),
+// total/2 before and the rest after, computed from the input size at forward time (so 224 px pads
+// a 3x3 stride-2 conv by 0 before and 1 after, 225 px by 1 and 1). PyTorch-trained weights
+// (torchvision, timm's efficientnet_bN) use the symmetric (k-1)/2. Stride-1 convolutions with odd
+// kernels pad (k-1)/2 on both sides either way. Weights carry which one they need in their
+// safetensors metadata ("padding"), written by `finch import-weights`; model.padding=auto follows it.
+enum class Padding { kSymmetric, kTfSame };
 
 struct HeadOptions {
   int hidden = 0;                   // 0: Dropout -> Linear (torchvision's head)
@@ -45,6 +67,8 @@ struct EfficientNetOptions {
   std::optional<double> dropout;    // unset: the variant's default
   double stochastic_depth = 0.2;
   HeadOptions head;
+  Padding padding = Padding::kSymmetric;  // Note [TF same padding]
+  std::optional<double> bn_eps;           // unset: the variant's (weights trained in TF: 1e-3)
 };
 
 class EfficientNetImpl : public torch::nn::Module {

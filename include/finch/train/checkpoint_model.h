@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "finch/core/config.h"
 #include "finch/model/efficientnet.h"
@@ -12,6 +13,7 @@ struct LoadedCheckpoint {
   Config config;
   model::EfficientNet model{nullptr};
   std::string path;
+  std::vector<std::string> class_names;  // label order; empty for checkpoints of earlier versions
 };
 
 // `path` is a checkpoint directory, or a run directory (its checkpoints/best, else the latest).

@@ -18,7 +18,8 @@ namespace finch::train {
 class TrainData {
  public:
   // Opens config.data (ConfigError when its classes are not model.classes). Not collective.
-  TrainData(const Config& config, int rank, int world, c10::Device device);
+  // `bundle`: the data set of config.data (opened by the caller, which resolved model.classes from it).
+  TrainData(const Config& config, int rank, int world, c10::Device device, data::DatasetBundle bundle);
 
   const data::DatasetBundle& bundle() const { return bundle_; }
 

@@ -31,6 +31,9 @@ struct TrainState {
   // of earlier versions and in `best`): a resume on the same world size gives every rank its own
   // back, so the epoch's record is the one the uninterrupted run writes.
   std::vector<std::vector<double>> rank_progress;
+  // The data set's class names, label order (empty in checkpoints of earlier versions): predict
+  // and eval print names without the data set at hand.
+  std::vector<std::string> class_names;
 
   // Where a run resumed from this state continues.
   int resume_epoch() const { return epoch_complete ? epoch + 1 : epoch; }

@@ -18,9 +18,10 @@ struct TrainRequest {
   RunDir run_dir;      // its paths; the directory itself is made by open_run_dir
   std::string resume;  // "": a fresh run; a checkpoint directory, or a run directory (its latest intact checkpoint)
   // Called on every rank once every rank has opened its data, built the model, loaded weights and
-  // the checkpoint to resume (any of which may fail): creates the run directory. A start that
-  // fails before it leaves nothing behind, so the corrected command simply works.
-  std::function<void()> open_run_dir;
+  // the checkpoint to resume (any of which may fail), with the config as resolved from those inputs
+  // (train/run_inputs): creates the run directory. A start that fails before it leaves nothing
+  // behind, so the corrected command simply works.
+  std::function<void(const Config& resolved)> open_run_dir;
 };
 
 // Runs the whole training on the context's device and communicator; returns the process exit code

@@ -1,0 +1,71 @@
+#include "finch/train/run_inputs.h"
+
+#include <fmt/format.h>
+
+#include "finch/core/error.h"
+#include "finch/io/safetensors.h"
+#include "finch/io/weight_metadata.h"
+#include "finch/model/efficientnet.h"
+
+namespace finch::train {
+namespace {
+
+std::string rgb_text(const std::vector<double>& v) { return fmt::format("[{:.6g}, {:.6g}, {:.6g}]", v[0], v[1], v[2]); }
+
+}  // namespace
+
+std::vector<std::string> resolve_from_weights(Config& c) {
+  io::WeightMetadata md;
+  std::string from = "the default";
+  if (!c.model.pretrained.empty()) {
+    md = io::weight_metadata(io::read_safetensors(c.model.pretrained).metadata, c.model.pretrained);
+    from = c.model.pretrained + (md.source.empty() ? "" : " (" + md.source + ")");
+    if (!md.arch.empty() && md.arch != model::canonical_arch(c.model.arch))
+      throw ConfigError(fmt::format("key 'model.pretrained': '{}' holds {} weights, but model.arch is {}", c.model.pretrained, md.arch,
+                                    model::canonical_arch(c.model.arch)));
+  }
+  std::vector<std::string> notes;
+  auto said = [&](const std::string& key, const std::string& value, bool recorded) {
+    notes.push_back(fmt::format("{} {} ({})", key, value, recorded ? "recorded in " + from : "the config"));
+  };
+  if (c.model.padding == ModelPadding::kAuto) {
+    c.model.padding = md.padding == std::optional<std::string>("tf_same") ? ModelPadding::kTfSame : ModelPadding::kSymmetric;
+    notes.push_back(fmt::format("model.padding {} ({})", choice_name(c.model.padding),
+                                md.padding ? "recorded in " + from : "no weights record one: PyTorch's default"));
+  } else {
+    said("model.padding", std::string(choice_name(c.model.padding)), false);
+  }
+  if (!c.model.bn_eps && md.bn_eps) {
+    c.model.bn_eps = md.bn_eps;
+    said("model.bn_eps", fmt::format("{:g}", *c.model.bn_eps), true);
+  } else if (c.model.bn_eps) {
+    said("model.bn_eps", fmt::format("{:g}", *c.model.bn_eps), false);
+  }
+  auto stats = [&](std::optional<std::vector<double>>& key, const std::optional<std::array<double, 3>>& recorded, const double* imagenet,
+                   const char* name) {
+    if (key) return said(name, rgb_text(*key), false);
+    if (recorded) {
+      key = std::vector<double>(recorded->begin(), recorded->end());
+      return said(name, rgb_text(*key), true);
+    }
+    key = std::vector<double>{imagenet[0], imagenet[1], imagenet[2]};
+    notes.push_back(fmt::format("{} {} (ImageNet's: {})", name, rgb_text(*key),
+                                c.model.pretrained.empty() ? "no pretrained weights" : "the weights record none"));
+  };
+  static const double kImageNetMean[3] = {0.485, 0.456, 0.406}, kImageNetStd[3] = {0.229, 0.224, 0.225};  // torchvision's
+  stats(c.data.mean, md.mean, kImageNetMean, "data.mean");
+  stats(c.data.std, md.std, kImageNetStd, "data.std");
+  return notes;
+}
+
+void resolve_classes(Config& c, size_t dataset_classes) {
+  if (c.model.classes == 0) {
+    c.model.classes = static_cast<int>(dataset_classes);
+    return;
+  }
+  if (static_cast<size_t>(c.model.classes) != dataset_classes)
+    throw ConfigError(fmt::format("key 'model.classes' is {} but the dataset '{}' has {} classes (0 takes the data set's count)",
+                                  c.model.classes, c.data.root, dataset_classes));
+}
+
+}  // namespace finch::train
