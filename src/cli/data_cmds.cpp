@@ -1,4 +1,4 @@
-// finch dataset | synth | pack: checking, generating and packing CUB-format data.
+// finch dataset | synth | pack: checking, generating and packing data sets (CUB, ImageFolder, CSV, packed).
 #include <sys/stat.h>
 
 #include <atomic>
@@ -13,6 +13,8 @@
 #include "commands.h"
 #include "finch/core/error.h"
 #include "finch/data/cub.h"
+#include "finch/data/dataset.h"
+#include "finch/data/layouts.h"
 #include "finch/data/image_ops.h"
 #include "finch/data/packed.h"
 #include "finch/data/synth.h"
@@ -20,15 +22,16 @@
 namespace finch::cli {
 namespace {
 
-std::vector<std::string> check_files(const data::CubDataset& ds, bool deep, int workers, std::vector<std::string>& corrupt) {
+// Each file exists (and with `deep`, decodes): the missing ones returned, the corrupt ones in `corrupt`.
+std::vector<std::string> check_files(const std::vector<std::string>& paths, bool deep, int workers, std::vector<std::string>& corrupt) {
   std::vector<std::string> missing;
   std::mutex m;
   std::atomic<size_t> next{0};
   std::vector<std::thread> threads;
   for (int w = 0; w < std::max(1, workers); ++w)
     threads.emplace_back([&] {
-      for (size_t i = next++; i < ds.images.size(); i = next++) {
-        const std::string path = ds.image_path(i);
+      for (size_t i = next++; i < paths.size(); i = next++) {
+        const std::string& path = paths[i];
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
           std::lock_guard<std::mutex> lock(m);
@@ -53,14 +56,15 @@ std::vector<std::string> check_files(const data::CubDataset& ds, bool deep, int 
 }  // namespace
 
 Command add_dataset(CLI::App& parent) {
-  auto* app = parent.add_subcommand("dataset", "Validate a CUB-200-2011 tree (or packed file): counts, split, missing or corrupt files");
+  auto* app = parent.add_subcommand(
+      "dataset", "Validate a data set (CUB-200-2011 tree, ImageFolder tree, CSV manifest or packed file): counts, split, missing or corrupt files");
   struct Opts {
     std::string root;
     bool json = false, deep = false;
     int workers = static_cast<int>(std::thread::hardware_concurrency());
   };
   auto o = std::make_shared<Opts>();
-  app->add_option("--root", o->root, "CUB_200_2011 folder, or a file written by finch pack")->required();
+  app->add_option("--root", o->root, "CUB_200_2011 folder, ImageFolder tree, CSV manifest, or a file written by finch pack")->required();
   app->add_flag("--json", o->json, "Machine-readable report");
   app->add_flag("--deep", o->deep, "Also decode every image (finds corrupt JPEGs)");
   app->add_option("--workers", o->workers, "Threads for file checks")->capture_default_str();
@@ -69,27 +73,45 @@ Command add_dataset(CLI::App& parent) {
             std::vector<std::string> problems;
             std::vector<int> labels;
             std::vector<bool> train;
-            size_t n_classes = 0;
-            if (std::filesystem::is_regular_file(o->root)) {
-              const auto src = data::open_packed(o->root);
-              r["format"] = "packed";
+            size_t n_classes = 0, n_val = 0;
+            DataConfig dc;
+            dc.root = o->root;
+            const bool cub = std::filesystem::exists(std::filesystem::path(o->root) / "images.txt");
+            if (std::filesystem::is_regular_file(o->root) || !cub) {
+              // Packed files, ImageFolder trees, CSV manifests: a layout that does not read is one
+              // error naming the path (exit 2); the images are then checked one by one.
+              const auto src = data::open_source(dc);
+              r["format"] = data::is_packed_file(o->root) ? "packed" : data::is_csv_manifest(o->root) ? "csv" : "imagefolder";
               r["source"] = src->describe();
               n_classes = src->class_names().size();
+              std::vector<std::string> paths;
               for (size_t i = 0; i < src->size(); ++i) {
                 labels.push_back(src->info(i).label);
                 train.push_back(src->info(i).is_train);
+                n_val += src->info(i).is_val;
+                paths.push_back(src->name(i));
+              }
+              if (r["format"] != "packed") {
+                std::vector<std::string> corrupt;
+                const auto missing = check_files(paths, o->deep, o->workers, corrupt);
+                r["missing_files"] = missing.size();
+                if (o->deep) r["corrupt_files"] = corrupt.size();
+                for (const auto& m : missing) problems.push_back("missing image file: " + m);
+                for (const auto& c : corrupt) problems.push_back(c);
               }
             } else {
               auto rep = data::read_cub_report(o->root);
               problems = rep.problems;
               r["format"] = "raw";
               n_classes = rep.dataset.class_names.size();
-              for (const auto& img : rep.dataset.images) {
-                labels.push_back(img.label);
-                train.push_back(img.is_train);
+              std::vector<std::string> paths;
+              for (size_t i = 0; i < rep.dataset.images.size(); ++i) {
+                labels.push_back(rep.dataset.images[i].label);
+                train.push_back(rep.dataset.images[i].is_train);
+                paths.push_back(rep.dataset.image_path(i));
               }
               std::vector<std::string> corrupt;
-              const auto missing = check_files(rep.dataset, o->deep, o->workers, corrupt);
+              const auto missing = check_files(paths, o->deep, o->workers, corrupt);
               r["missing_files"] = missing.size();
               if (o->deep) r["corrupt_files"] = corrupt.size();
               for (const auto& m : missing) problems.push_back("missing image file: " + m);
@@ -98,7 +120,7 @@ Command add_dataset(CLI::App& parent) {
             }
             r["synthetic"] = data::is_synthetic(o->root);
             std::vector<int64_t> per_class_train(n_classes, 0), per_class_test(n_classes, 0);
-            int64_t n_train = 0, n_test = 0;
+            int64_t n_train = 0, n_test = -static_cast<int64_t>(n_val);
             for (size_t i = 0; i < labels.size(); ++i) {
               (train[i] ? n_train : n_test)++;
               if (labels[i] >= 0 && static_cast<size_t>(labels[i]) < n_classes) (train[i] ? per_class_train : per_class_test)[labels[i]]++;
@@ -108,6 +130,7 @@ Command add_dataset(CLI::App& parent) {
             r["images"] = labels.size();
             r["classes"] = n_classes;
             r["train"] = n_train;
+            r["val"] = n_val;  // the data set's own validation split (ImageFolder val/, CSV "val")
             r["test"] = n_test;
             if (n_classes > 0) {
               r["train_per_class_min"] = *std::min_element(per_class_train.begin(), per_class_train.end());
@@ -121,7 +144,8 @@ Command add_dataset(CLI::App& parent) {
             } else {
               std::cout << fmt::format("{} ({}{})\n", o->root, r["format"].get<std::string>(),
                                        r["synthetic"].get<bool>() ? ", SYNTHETIC: not CUB-200-2011" : "");
-              std::cout << fmt::format("  images {}  classes {}  train {}  test {}\n", labels.size(), n_classes, n_train, n_test);
+              std::cout << fmt::format("  images {}  classes {}  train {}  {}test {}\n", labels.size(), n_classes, n_train,
+                                       n_val ? fmt::format("val {}  ", n_val) : "", n_test);
               if (n_classes > 0)
                 std::cout << fmt::format("  train images per class: {} .. {}\n", r["train_per_class_min"].get<int64_t>(),
                                          r["train_per_class_max"].get<int64_t>());
@@ -165,11 +189,11 @@ Command add_synth(CLI::App& parent) {
 }
 
 Command add_pack(CLI::App& parent) {
-  auto* app = parent.add_subcommand("pack", "Pack a CUB tree into one mmap-able file for cluster filesystems");
+  auto* app = parent.add_subcommand("pack", "Pack a data set (CUB tree, ImageFolder tree, CSV manifest) into one mmap-able file for cluster filesystems");
   auto o = std::make_shared<data::PackOptions>();
   auto root = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
-  app->add_option("--root", *root, "CUB_200_2011 folder")->required();
+  app->add_option("--root", *root, "CUB_200_2011 folder, ImageFolder tree or CSV manifest")->required();
   app->add_option("--out", *out, "Packed file to write")->required();
   app->add_option("--size", o->short_side, "Shorter side after resizing (0: keep original size)")->capture_default_str();
   app->add_option("--encoding", o->encoding, "raw (uint8, fastest to read) or jpeg (smaller)")
@@ -177,13 +201,25 @@ Command add_pack(CLI::App& parent) {
   app->add_option("--quality", o->jpeg_quality, "JPEG quality for --encoding jpeg")->capture_default_str();
   app->add_option("--workers", o->workers, "Threads")->capture_default_str();
   return {app, [o, root, out]() {
-            const auto ds = data::read_cub(*root);
             const bool tty = isatty(fileno(stderr));
-            data::pack_cub(ds, *out, *o, [&](size_t done, size_t total) {
+            auto progress = [&](size_t done, size_t total) {
               if (tty) std::cerr << fmt::format("\rpacking {}/{}", done, total) << std::flush;
-            });
+            };
+            size_t images = 0;
+            if (std::filesystem::exists(std::filesystem::path(*root) / "images.txt")) {
+              const auto ds = data::read_cub(*root);
+              data::pack_cub(ds, *out, *o, progress);
+              images = ds.images.size();
+            } else {
+              DataConfig dc;
+              dc.root = *root;
+              const auto src = data::open_source(dc);  // ImageFolder or CSV: its own val/test travel in the index
+              if (data::is_packed_file(*root)) throw ConfigError("pack: '" + *root + "' is already a packed file");
+              data::pack_source(*src, *root, *out, *o, progress);
+              images = src->size();
+            }
             if (tty) std::cerr << "\n";
-            std::cout << fmt::format("wrote {}: {} images, {} encoding, shorter side {}, {:.1f} MB\n", *out, ds.images.size(), o->encoding,
+            std::cout << fmt::format("wrote {}: {} images, {} encoding, shorter side {}, {:.1f} MB\n", *out, images, o->encoding,
                                      o->short_side, std::filesystem::file_size(*out) / 1e6);
             return 0;
           }};

@@ -25,7 +25,7 @@ Command add_inspect(CLI::App& parent) {
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
-  app->add_option("--arch", o->arch, "efficientnet_b0 ... efficientnet_b7")->capture_default_str();
+  app->add_option("--arch", o->arch, "efficientnet_b0 ... efficientnet_b7, efficientnet_lite0 ... efficientnet_lite4")->capture_default_str();
   app->add_option("--classes", o->classes, "Classes of the head")->capture_default_str();
   app->add_option("--freeze", o->freeze, "none | head | last_blocks:K, optionally +bn")->capture_default_str();
   app->add_option("--head-hidden", o->hidden, "Hidden units of an extra head layer (model.head.hidden)")->capture_default_str();

@@ -388,6 +388,8 @@ class Trainer {
     if (!bundle().split.test.empty())
       log_->test(evaluate(*model_, bundle().source, bundle().split.test, comm_, eval_options(true, "test")), weights_epoch,
                  bundle().synthetic);
+    else if (rank0_)  // no test record at all in metrics.jsonl: a missing split is not an accuracy of 0
+      spdlog::info("no test split in {}: nothing evaluated", bundle().source->describe());
     log_->end(reason, global_step_, seconds_since(start_time_), dir_.root.string());
   }
 
