@@ -15,6 +15,7 @@
 #include "finch/core/error.h"
 #include "finch/io/checkpoint.h"
 #include "finch/io/safetensors.h"
+#include "finch/train/run_inputs.h"
 #include "finch/train/train_state.h"
 
 namespace finch::cli {
@@ -38,7 +39,10 @@ nlohmann::json config_difference(const nlohmann::json& saved, const nlohmann::js
   for (const auto& [key, value] : a) {
     const auto it = b.find(key);
     if (it == b.end()) diff.push_back({{"key", key}, {"checkpoint", value}, {"config", nullptr}});
-    else if (it->second != value) diff.push_back({{"key", key}, {"checkpoint", value}, {"config", it->second}});
+    // A key the config leaves to the run's inputs (model.classes 0, padding auto, normalisation null)
+    // is resolved from them again on resume: it differs only if the inputs did.
+    else if (it->second != value && !train::left_to_inputs(key, it->second))
+      diff.push_back({{"key", key}, {"checkpoint", value}, {"config", it->second}});
   }
   for (const auto& [key, value] : b)
     if (!a.count(key)) diff.push_back({{"key", key}, {"checkpoint", nullptr}, {"config", value}});

@@ -58,6 +58,13 @@ std::vector<std::string> resolve_from_weights(Config& c) {
   return notes;
 }
 
+bool left_to_inputs(const std::string& key, const nlohmann::json& value) {
+  if (key == "model.classes") return value == 0;
+  if (key == "model.padding") return value == "auto";
+  if (key == "model.bn_eps" || key == "data.mean" || key == "data.std") return value.is_null();
+  return false;
+}
+
 void resolve_classes(Config& c, size_t dataset_classes) {
   if (c.model.classes == 0) {
     c.model.classes = static_cast<int>(dataset_classes);

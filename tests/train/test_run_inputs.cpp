@@ -80,3 +80,16 @@ TEST(RunInputs, ClassesFromTheDataSetOrMatchingIt) {
     EXPECT_NE(std::string(e.what()).find("key 'model.classes' is 200 but the dataset"), std::string::npos) << e.what();
   }
 }
+
+// finch inspect --checkpoint --config: a config leaving these keys to the inputs does not differ.
+TEST(RunInputs, WhatAConfigLeavesToTheInputs) {
+  using finch::train::left_to_inputs;
+  EXPECT_TRUE(left_to_inputs("model.classes", 0));
+  EXPECT_FALSE(left_to_inputs("model.classes", 200));
+  EXPECT_TRUE(left_to_inputs("model.padding", "auto"));
+  EXPECT_FALSE(left_to_inputs("model.padding", "symmetric"));
+  EXPECT_TRUE(left_to_inputs("data.mean", nullptr));
+  EXPECT_FALSE(left_to_inputs("data.std", nlohmann::json::array({0.5, 0.5, 0.5})));
+  EXPECT_TRUE(left_to_inputs("model.bn_eps", nullptr));
+  EXPECT_FALSE(left_to_inputs("model.dropout", nullptr));  // null there is the variant's default, not an input's
+}

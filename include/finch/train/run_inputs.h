@@ -17,6 +17,10 @@ namespace finch::train {
 // than model.arch is a ConfigError. Returns one line per resolved key ("data.mean [..] from ...").
 std::vector<std::string> resolve_from_weights(Config& config);
 
+// Whether `value` is what a config writes for `key` ("model.padding") to leave it to the inputs
+// (model.classes 0, model.padding "auto", model.bn_eps / data.mean / data.std null).
+bool left_to_inputs(const std::string& key, const nlohmann::json& value);
+
 // model.classes 0: the data set's number of classes; any other number must equal it (ConfigError
 // naming both).
 void resolve_classes(Config& config, size_t dataset_classes);
