@@ -13,6 +13,10 @@ For each variant, at its own resolution and at odd sizes where TF padding matter
   logits  finch forward against the reference model built for that input size, on the same
           input: max |d| <= 1e-4 and the same top-5 classes per photograph
 
+Also EfficientNet-PyTorch's B0 (SE, swish, TF padding, BatchNorm eps 1e-3) from the same reference
+package, with random weights and BatchNorm statistics saved as a legacy torch.save file: finch's
+import --from efficientnet-pytorch --arch b0 gives the reference's logits at 224 and 225 px.
+
 Usage: lite_parity.py --finch BIN --lite DIR --photos DIR --work DIR [--variants lite0 ...]
 Exits 77 (skipped) when DIR lacks the weights or the reference package.
 """
@@ -94,6 +98,36 @@ def main():
             print(f"{v} at {size} px: input max |d| {d_in:.1e}, logits max |d| {d:.1e}, top-5 {'same' if same_top5 else 'DIFFER'}"
                   f" ({top1}){'' if good else '  <-- FAIL'}")
             ok = ok and good
+    # EfficientNet-PyTorch's B0: its names with SE, swish and TF padding (no real weights here).
+    torch.manual_seed(5)
+    ref = EfficientNet.from_name("efficientnet-b0")
+    with torch.no_grad():
+        for m in ref.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    pth = a.work / "ep_b0.pth"
+    torch.save(ref.state_dict(), pth, _use_new_zipfile_serialization=False)
+    weights = a.work / "ep_b0.safetensors"
+    run(a.finch, "import-weights", "--from", "efficientnet-pytorch", "--arch", "b0", "-i", pth, "-o", weights)
+    for size in (224, 225):
+        torch.manual_seed(size)
+        x = torch.randn(2, 3, size, size)
+        ref_s = EfficientNet.from_name("efficientnet-b0", image_size=size)
+        ref_s.load_state_dict(ref.state_dict())
+        ref_s.eval()
+        with torch.no_grad():
+            want = ref_s(x)
+        inp, out = a.work / f"ep_b0_{size}.input.safetensors", a.work / f"ep_b0_{size}.logits.safetensors"
+        write_safetensors(inp, {"input": x})
+        run(a.finch, "forward", "--arch", "b0", "-w", weights, "-i", inp, "-o", out)
+        got = torch.from_numpy(read_safetensors(out)["logits"].copy())
+        d = float((got - want).abs().max())
+        good = d <= LOGIT_TOL
+        print(f"efficientnet-b0 (EfficientNet-PyTorch, random weights) at {size} px: logits max |d| {d:.1e}{'' if good else '  <-- FAIL'}")
+        ok = ok and good
     print(f"torch {torch.__version__}: {'all within' if ok else 'NOT within'} input {INPUT_TOL:g}, logits {LOGIT_TOL:g}")
     sys.exit(0 if ok else 1)
 
