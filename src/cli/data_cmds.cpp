@@ -72,8 +72,9 @@ Command add_dataset(CLI::App& parent) {
             nlohmann::ordered_json r = {{"root", o->root}};
             std::vector<std::string> problems;
             std::vector<int> labels;
-            std::vector<bool> train;
-            size_t n_classes = 0, n_val = 0;
+            std::vector<bool> train, val;
+            std::vector<std::string> paths;  // image files to check (none for a packed file)
+            size_t n_classes = 0;
             DataConfig dc;
             dc.root = o->root;
             const bool cub = std::filesystem::exists(std::filesystem::path(o->root) / "images.txt");
@@ -81,48 +82,43 @@ Command add_dataset(CLI::App& parent) {
               // Packed files, ImageFolder trees, CSV manifests: a layout that does not read is one
               // error naming the path (exit 2); the images are then checked one by one.
               const auto src = data::open_source(dc);
-              r["format"] = data::is_packed_file(o->root) ? "packed" : data::is_csv_manifest(o->root) ? "csv" : "imagefolder";
+              const bool packed = data::is_packed_file(o->root);
+              r["format"] = packed ? "packed" : data::is_csv_manifest(o->root) ? "csv" : "imagefolder";
               r["source"] = src->describe();
               n_classes = src->class_names().size();
-              std::vector<std::string> paths;
               for (size_t i = 0; i < src->size(); ++i) {
                 labels.push_back(src->info(i).label);
                 train.push_back(src->info(i).is_train);
-                n_val += src->info(i).is_val;
-                paths.push_back(src->name(i));
-              }
-              if (r["format"] != "packed") {
-                std::vector<std::string> corrupt;
-                const auto missing = check_files(paths, o->deep, o->workers, corrupt);
-                r["missing_files"] = missing.size();
-                if (o->deep) r["corrupt_files"] = corrupt.size();
-                for (const auto& m : missing) problems.push_back("missing image file: " + m);
-                for (const auto& c : corrupt) problems.push_back(c);
+                val.push_back(src->info(i).is_val);
+                if (!packed) paths.push_back(src->name(i));
               }
             } else {
               auto rep = data::read_cub_report(o->root);
               problems = rep.problems;
               r["format"] = "raw";
               n_classes = rep.dataset.class_names.size();
-              std::vector<std::string> paths;
               for (size_t i = 0; i < rep.dataset.images.size(); ++i) {
                 labels.push_back(rep.dataset.images[i].label);
                 train.push_back(rep.dataset.images[i].is_train);
+                val.push_back(false);
                 paths.push_back(rep.dataset.image_path(i));
               }
+              r["bounding_boxes"] = rep.dataset.has_bboxes;
+            }
+            if (!paths.empty()) {
               std::vector<std::string> corrupt;
               const auto missing = check_files(paths, o->deep, o->workers, corrupt);
               r["missing_files"] = missing.size();
               if (o->deep) r["corrupt_files"] = corrupt.size();
               for (const auto& m : missing) problems.push_back("missing image file: " + m);
               for (const auto& c : corrupt) problems.push_back(c);
-              r["bounding_boxes"] = rep.dataset.has_bboxes;
             }
             r["synthetic"] = data::is_synthetic(o->root);
             std::vector<int64_t> per_class_train(n_classes, 0), per_class_test(n_classes, 0);
-            int64_t n_train = 0, n_test = -static_cast<int64_t>(n_val);
+            int64_t n_train = 0, n_val = 0, n_test = 0;
             for (size_t i = 0; i < labels.size(); ++i) {
-              (train[i] ? n_train : n_test)++;
+              (train[i] ? n_train : val[i] ? n_val : n_test)++;
+              if (val[i]) continue;
               if (labels[i] >= 0 && static_cast<size_t>(labels[i]) < n_classes) (train[i] ? per_class_train : per_class_test)[labels[i]]++;
             }
             for (size_t c = 0; c < n_classes; ++c)

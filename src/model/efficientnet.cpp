@@ -57,7 +57,8 @@ int64_t tf_same_total(int64_t in, int64_t k, int64_t s) {
 
 // A Conv2d that pads as TensorFlow's "same" for the size it is given, at forward time: no input
 // size is baked in, so one model serves 224, 225 and any other size. A Conv2dImpl underneath, so
-// its parameters keep their names and `as<nn::Conv2d>()` still finds it.
+// its parameters keep their names and `as<nn::Conv2d>()` still finds it. (Module::clone() would
+// return a plain Conv2d: finch never clones a model, it copies state with model_state/load_weights.)
 class Conv2dTfSameImpl : public nn::Conv2dImpl {
  public:
   using nn::Conv2dImpl::Conv2dImpl;

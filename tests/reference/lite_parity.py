@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from torchvision_parity import read_safetensors, write_safetensors
+from torchvision_parity import randomize_batchnorm, read_safetensors, write_safetensors
 
 RES = {"lite0": 224, "lite1": 240, "lite2": 260}
 INPUT_TOL, LOGIT_TOL = 1e-5, 1e-4
@@ -100,14 +100,7 @@ def main():
             ok = ok and good
     # EfficientNet-PyTorch's B0: its names with SE, swish and TF padding (no real weights here).
     torch.manual_seed(5)
-    ref = EfficientNet.from_name("efficientnet-b0")
-    with torch.no_grad():
-        for m in ref.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
+    ref = randomize_batchnorm(EfficientNet.from_name("efficientnet-b0"))
     pth = a.work / "ep_b0.pth"
     torch.save(ref.state_dict(), pth, _use_new_zipfile_serialization=False)
     weights = a.work / "ep_b0.safetensors"

@@ -25,7 +25,7 @@ except ImportError:
     sys.exit(77)
 import torch
 
-from torchvision_parity import read_safetensors, write_safetensors
+from torchvision_parity import randomize_batchnorm, read_safetensors, write_safetensors
 
 # timm name, finch arch, import-weights --from, input size
 MODELS = [("efficientnet_b0", "efficientnet_b0", "timm", 224), ("efficientnet_b2", "efficientnet_b2", "timm", 224),
@@ -41,14 +41,7 @@ def generate(out):
         x = torch.randn(2, 3, size, size)
         write_safetensors(out / f"{arch}.input.safetensors", {"input": x})
         torch.manual_seed(100 + k)
-        m = timm.create_model(arch, pretrained=False, num_classes=1000)
-        with torch.no_grad():
-            for mod in m.modules():
-                if isinstance(mod, torch.nn.BatchNorm2d):
-                    mod.running_mean.uniform_(-0.2, 0.2)
-                    mod.running_var.uniform_(0.5, 1.5)
-                    mod.weight.uniform_(0.5, 1.5)
-                    mod.bias.uniform_(-0.2, 0.2)
+        m = randomize_batchnorm(timm.create_model(arch, pretrained=False, num_classes=1000))
         m.eval()
         write_safetensors(out / f"{arch}.timm.safetensors", m.state_dict())
         with torch.no_grad():

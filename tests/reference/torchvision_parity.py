@@ -78,9 +78,8 @@ def timm_name(tv):
     raise ValueError(tv)
 
 
-def build(arch, seed):
-    torch.manual_seed(seed)
-    m = getattr(torchvision.models, arch)(stochastic_depth_prob=0.0)
+def randomize_batchnorm(m):
+    """Random BatchNorm affine parameters and statistics, so that eval mode is not a near-identity."""
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, torch.nn.BatchNorm2d):
@@ -89,6 +88,11 @@ def build(arch, seed):
                 mod.running_mean.uniform_(-0.2, 0.2)
                 mod.running_var.uniform_(0.5, 1.5)
     return m
+
+
+def build(arch, seed):
+    torch.manual_seed(seed)
+    return randomize_batchnorm(getattr(torchvision.models, arch)(stochastic_depth_prob=0.0))
 
 
 def generate(out):

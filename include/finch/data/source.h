@@ -1,5 +1,5 @@
-// Where decoded images come from: a raw CUB tree (JPEG files) or a packed file. The loader only
-// sees this interface.
+// Where decoded images come from: a raw CUB tree (JPEG files), a list of image files (an ImageFolder
+// tree or a CSV manifest, data/layouts.h) or a packed file. The loader only sees this interface.
 #pragma once
 
 #include <memory>
