@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "finch/core/error.h"
+#include "finch/data/transforms.h"
 #include "finch/io/safetensors.h"
 #include "finch/io/weight_import.h"
 #include "finch/io/weight_metadata.h"
@@ -29,7 +30,8 @@ struct SourceDefaults {
   std::optional<double> bn_eps;  // unset: the variant's (torchvision)
   std::array<double, 3> mean, std;
 };
-constexpr std::array<double, 3> kImageNetMean = {0.485, 0.456, 0.406}, kImageNetStd = {0.229, 0.224, 0.225};
+using data::kImageNetMean;
+using data::kImageNetStd;
 
 SourceDefaults defaults_for(const std::string& from, bool lite) {
   if (from == "efficientnet-pytorch") {

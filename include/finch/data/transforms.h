@@ -20,15 +20,16 @@
 
 namespace finch::data {
 
-// ImageNet statistics (torchvision's): the default normalisation.
-constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
-constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
+// ImageNet statistics (torchvision's): the default normalisation, and what PyTorch-trained weights
+// record (finch import-weights, train/run_inputs).
+constexpr std::array<double, 3> kImageNetMean = {0.485, 0.456, 0.406};
+constexpr std::array<double, 3> kImageNetStd = {0.229, 0.224, 0.225};
 
 // Normalize(mean, std) on [0, 1] pixels. The statistics belong to the weights (data.mean/std,
 // resolved from model.pretrained's metadata; TF Lite models: 127/255 and 128/255).
 struct Normalize {
-  std::array<float, 3> mean = {kMean[0], kMean[1], kMean[2]};
-  std::array<float, 3> std = {kStd[0], kStd[1], kStd[2]};
+  std::array<float, 3> mean = {float(kImageNetMean[0]), float(kImageNetMean[1]), float(kImageNetMean[2])};
+  std::array<float, 3> std = {float(kImageNetStd[0]), float(kImageNetStd[1]), float(kImageNetStd[2])};
 };
 
 struct TransformOptions {
