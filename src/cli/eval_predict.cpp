@@ -143,7 +143,7 @@ train::LoadedCheckpoint load_weights_file(const std::string& path, const std::st
   out.config.model.arch = model::canonical_arch(arch);
   out.config.model.classes = static_cast<int>(file.at("classifier.1.weight").size(0));
   out.config.model.pretrained = path;
-  const auto notes = train::resolve_from_weights(out.config);  // padding, eps, mean, std as recorded
+  train::resolve_from_weights(out.config);  // padding, eps, mean, std as recorded
   const int res = model::variant_spec(arch).resolution;
   out.config.data.image_size = res;
   out.config.data.resize = res + 32;  // TF's eval crop_padding; torchvision's 256 at 224

@@ -46,15 +46,6 @@ SourceDefaults defaults_for(const std::string& from, bool lite) {
   return {"symmetric", std::nullopt, kImageNetMean, kImageNetStd};  // torchvision
 }
 
-// Blocks per stage and SE, read off the model (its block names are "features.S.B").
-io::EfficientNetLayout layout_of(const model::EfficientNetImpl& net) {
-  io::EfficientNetLayout layout;
-  layout.stage_blocks.assign(7, 0);
-  for (const auto& name : net.block_names()) layout.stage_blocks.at(std::stoi(name.substr(9)) - 1)++;
-  layout.se = !model::variant_spec(net.options().arch).lite;
-  return layout;
-}
-
 io::NamedTensors read_source(const std::string& from, const std::string& path, const io::EfficientNetLayout& layout) {
   const bool safetensors = path.size() > 12 && path.substr(path.size() - 12) == ".safetensors";
   if (from == "torchvision") {
@@ -102,13 +93,11 @@ Command add_import_weights(CLI::App& parent) {
             const std::string arch = model::canonical_arch(o->arch);  // a wrong --arch is a usage error, before any file is read
             const auto variant = model::variant_spec(arch);
             const SourceDefaults d = defaults_for(o->from, variant.lite);
-            ModelConfig mc;
-            mc.arch = arch;
-            mc.classes = 1000;
-            model::EfficientNet probe(model::options_from_config(mc));
-            const auto weights = read_source(o->from, o->input, layout_of(*probe));
+            const auto weights = read_source(o->from, o->input, {model::stage_blocks(variant), /*se=*/!variant.lite});
             const int64_t src_classes = source_classes(weights);
             const int64_t classes = o->classes > 0 ? o->classes : (src_classes > 0 ? src_classes : 1000);
+            ModelConfig mc;
+            mc.arch = arch;
             mc.classes = static_cast<int>(classes);
             model::EfficientNet net(model::options_from_config(mc));
             // Checks every name and shape (the head may differ when --classes asks for another size).

@@ -38,9 +38,7 @@ Command add_transform(CLI::App& parent) {
   return {app, [o]() {
             Config c = o->config.empty() ? Config{} : load_config(o->config);
             if (!o->weights.empty()) c.model.pretrained = o->weights;
-            if (!o->weights.empty() && o->config.empty()) c.model.arch = io::read_safetensors(o->weights).metadata["arch"];
-            if (c.model.arch.empty()) c.model.arch = "efficientnet_b0";  // weights that record no architecture
-            train::resolve_from_weights(c);  // data.mean/std as the config or the weights say (else ImageNet's)
+            train::resolve_normalisation(c);  // data.mean/std as the config or the weights say (else ImageNet's)
             DataConfig dc = c.data;
             if (o->size > 0) dc.image_size = o->size;
             if (o->resize > 0) dc.resize = o->resize;

@@ -48,6 +48,16 @@ bool is_index(const std::string& s) {
   return !s.empty() && s.size() <= 9 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// "path,label[,split]" in any case and spacing (fields_of trims them).
+bool is_header(const std::vector<std::string>& f) {
+  return (f.size() == 2 || f.size() == 3) && lower(f[0]) == "path" && lower(f[1]) == "label" && (f.size() == 2 || lower(f[2]) == "split");
+}
+
 struct Row {
   size_t line;
   std::string path, label, split;
@@ -55,11 +65,7 @@ struct Row {
 
 }  // namespace
 
-bool is_csv_manifest(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".csv" && fs::is_regular_file(path);
-}
+bool is_csv_manifest(const std::string& path) { return lower(fs::path(path).extension().string()) == ".csv" && fs::is_regular_file(path); }
 
 std::shared_ptr<ImageSource> open_csv_manifest(const std::string& manifest) {
   std::ifstream in(manifest);
@@ -74,10 +80,8 @@ std::shared_ptr<ImageSource> open_csv_manifest(const std::string& manifest) {
     if (trim(text).empty()) continue;
     const auto f = fields_of(text);
     if (!f) fail(line, "unterminated quote");
-    std::string lower = trim(text);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (rows.empty() && columns == 0 && (lower == "path,label" || lower == "path,label,split")) {
-      columns = f->size();  // the header
+    if (rows.empty() && columns == 0 && is_header(*f)) {
+      columns = f->size();
       continue;
     }
     if (f->size() != 2 && f->size() != 3) fail(line, fmt::format("expected path,label[,split], got {} field(s)", f->size()));

@@ -144,7 +144,30 @@ nn::AnyModule activation(const HeadOptions& h) {
   throw ConfigError("model.head.activation: not a known activation");
 }
 
+// B0's stages scaled to a variant: channels by width, blocks by depth.
+std::vector<StageConf> stage_confs(const VariantSpec& v) {
+  std::vector<StageConf> stages;
+  const size_t num_stages = std::size(kB0Stages);
+  for (size_t si = 0; si < num_stages; ++si) {
+    StageConf c = kB0Stages[si];
+    c.in = adjust_channels(c.in, v.width_mult);
+    c.out = adjust_channels(c.out, v.width_mult);
+    // Lite keeps the first and last stage at one block, and the stem at 32 channels.
+    const bool fixed_depth = v.lite && (si == 0 || si + 1 == num_stages);
+    if (!fixed_depth) c.layers = adjust_depth(c.layers, v.depth_mult);
+    if (v.lite && si == 0) c.in = 32;
+    stages.push_back(c);
+  }
+  return stages;
+}
+
 }  // namespace
+
+std::vector<int> stage_blocks(const VariantSpec& v) {
+  std::vector<int> blocks;
+  for (const auto& s : stage_confs(v)) blocks.push_back(static_cast<int>(s.layers));
+  return blocks;
+}
 
 const std::vector<VariantSpec>& variant_table() {
   // torchvision's efficientnet_bN (resolution: its eval transforms' resize) and TF's lite builder
@@ -182,18 +205,7 @@ EfficientNetImpl::EfficientNetImpl(const EfficientNetOptions& options) : options
   const VariantSpec v = variant_spec(options_.arch);
   const LayerOpts layer{options_.bn_eps.value_or(v.bn_eps), v.bn_momentum, options_.padding, v.lite};
 
-  std::vector<StageConf> stages;
-  const size_t num_stages = std::size(kB0Stages);
-  for (size_t si = 0; si < num_stages; ++si) {
-    StageConf c = kB0Stages[si];
-    c.in = adjust_channels(c.in, v.width_mult);
-    c.out = adjust_channels(c.out, v.width_mult);
-    // Lite keeps the first and last stage at one block, and the stem at 32 channels.
-    const bool fixed_depth = v.lite && (si == 0 || si + 1 == num_stages);
-    if (!fixed_depth) c.layers = adjust_depth(c.layers, v.depth_mult);
-    if (v.lite && si == 0) c.in = 32;
-    stages.push_back(c);
-  }
+  const std::vector<StageConf> stages = stage_confs(v);
   int64_t total_blocks = 0;
   for (const auto& s : stages) total_blocks += s.layers;
 

@@ -13,48 +13,68 @@ namespace {
 
 std::string rgb_text(const std::vector<double>& v) { return fmt::format("[{:.6g}, {:.6g}, {:.6g}]", v[0], v[1], v[2]); }
 
-}  // namespace
-
-std::vector<std::string> resolve_from_weights(Config& c) {
+// model.pretrained's metadata (nothing without weights) and how the notes name it.
+struct Recorded {
   io::WeightMetadata md;
-  std::string from = "the default";
-  if (!c.model.pretrained.empty()) {
-    md = io::weight_metadata(io::read_safetensors(c.model.pretrained).metadata, c.model.pretrained);
-    from = c.model.pretrained + (md.source.empty() ? "" : " (" + md.source + ")");
-    if (!md.arch.empty() && md.arch != model::canonical_arch(c.model.arch))
-      throw ConfigError(fmt::format("key 'model.pretrained': '{}' holds {} weights, but model.arch is {}", c.model.pretrained, md.arch,
-                                    model::canonical_arch(c.model.arch)));
-  }
-  std::vector<std::string> notes;
-  auto said = [&](const std::string& key, const std::string& value, bool recorded) {
-    notes.push_back(fmt::format("{} {} ({})", key, value, recorded ? "recorded in " + from : "the config"));
-  };
-  if (c.model.padding == ModelPadding::kAuto) {
-    c.model.padding = md.padding == std::optional<std::string>("tf_same") ? ModelPadding::kTfSame : ModelPadding::kSymmetric;
-    notes.push_back(fmt::format("model.padding {} ({})", choice_name(c.model.padding),
-                                md.padding ? "recorded in " + from : "no weights record one: PyTorch's default"));
-  } else {
-    said("model.padding", std::string(choice_name(c.model.padding)), false);
-  }
-  if (!c.model.bn_eps && md.bn_eps) {
-    c.model.bn_eps = md.bn_eps;
-    said("model.bn_eps", fmt::format("{:g}", *c.model.bn_eps), true);
-  } else if (c.model.bn_eps) {
-    said("model.bn_eps", fmt::format("{:g}", *c.model.bn_eps), false);
-  }
+  std::string from;
+};
+Recorded read_recorded(const Config& c) {
+  if (c.model.pretrained.empty()) return {};
+  Recorded r{io::weight_metadata(io::read_safetensors(c.model.pretrained).metadata, c.model.pretrained), ""};
+  r.from = c.model.pretrained + (r.md.source.empty() ? "" : " (" + r.md.source + ")");
+  return r;
+}
+
+void note(std::vector<std::string>& notes, const std::string& key, const std::string& value, const std::string& from) {
+  notes.push_back(fmt::format("{} {} ({})", key, value, from.empty() ? "the config" : "recorded in " + from));
+}
+
+// data.mean and data.std: the config's, else the weights', else ImageNet's.
+void resolve_stats(Config& c, const Recorded& r, std::vector<std::string>& notes) {
   auto stats = [&](std::optional<std::vector<double>>& key, const std::optional<std::array<double, 3>>& recorded,
                    const std::array<double, 3>& imagenet, const char* name) {
-    if (key) return said(name, rgb_text(*key), false);
+    if (key) return note(notes, name, rgb_text(*key), "");
     if (recorded) {
       key = std::vector<double>(recorded->begin(), recorded->end());
-      return said(name, rgb_text(*key), true);
+      return note(notes, name, rgb_text(*key), r.from);
     }
     key = std::vector<double>{imagenet[0], imagenet[1], imagenet[2]};
     notes.push_back(fmt::format("{} {} (ImageNet's: {})", name, rgb_text(*key),
                                 c.model.pretrained.empty() ? "no pretrained weights" : "the weights record none"));
   };
-  stats(c.data.mean, md.mean, data::kImageNetMean, "data.mean");
-  stats(c.data.std, md.std, data::kImageNetStd, "data.std");
+  stats(c.data.mean, r.md.mean, data::kImageNetMean, "data.mean");
+  stats(c.data.std, r.md.std, data::kImageNetStd, "data.std");
+}
+
+}  // namespace
+
+std::vector<std::string> resolve_normalisation(Config& c) {
+  std::vector<std::string> notes;
+  resolve_stats(c, read_recorded(c), notes);
+  return notes;
+}
+
+std::vector<std::string> resolve_from_weights(Config& c) {
+  const Recorded r = read_recorded(c);
+  const io::WeightMetadata& md = r.md;
+  if (!md.arch.empty() && md.arch != model::canonical_arch(c.model.arch))
+    throw ConfigError(fmt::format("key 'model.pretrained': '{}' holds {} weights, but model.arch is {}", c.model.pretrained, md.arch,
+                                  model::canonical_arch(c.model.arch)));
+  std::vector<std::string> notes;
+  if (c.model.padding == ModelPadding::kAuto) {
+    c.model.padding = md.padding == std::optional<std::string>("tf_same") ? ModelPadding::kTfSame : ModelPadding::kSymmetric;
+    notes.push_back(fmt::format("model.padding {} ({})", choice_name(c.model.padding),
+                                md.padding ? "recorded in " + r.from : "no weights record one: PyTorch's default"));
+  } else {
+    note(notes, "model.padding", std::string(choice_name(c.model.padding)), "");
+  }
+  if (!c.model.bn_eps && md.bn_eps) {
+    c.model.bn_eps = md.bn_eps;
+    note(notes, "model.bn_eps", fmt::format("{:g}", *c.model.bn_eps), r.from);
+  } else if (c.model.bn_eps) {
+    note(notes, "model.bn_eps", fmt::format("{:g}", *c.model.bn_eps), "");
+  }
+  resolve_stats(c, r, notes);
   return notes;
 }
 

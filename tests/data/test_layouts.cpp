@@ -106,7 +106,7 @@ TEST_F(LayoutDir, ImageFolderBadLayoutsNameThePath) {
 
 TEST_F(LayoutDir, CsvManifestWithNamesIndicesHeaderAndSplits) {
   for (const char* f : {"img/1.jpg", "img/2.jpg", "img/3.jpg", "img/4.jpg", "img/5 x.jpg"}) touch(f);
-  write("names.csv", "path,label,split\nimg/1.jpg,wren,train\nimg/2.jpg,finch,train\nimg/3.jpg,wren,val\nimg/4.jpg,finch,test\n\"img/5 x.jpg\",finch,train\n");
+  write("names.csv", "Path, Label, Split\nimg/1.jpg,wren,train\nimg/2.jpg,finch,train\nimg/3.jpg,wren,val\nimg/4.jpg,finch,test\n\"img/5 x.jpg\",finch,train\n");
   const auto b = open("names.csv", 0.5);
   EXPECT_EQ(b.source->class_names(), (std::vector<std::string>{"finch", "wren"}));
   EXPECT_EQ(b.split.train.size(), 3u);

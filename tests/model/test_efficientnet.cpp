@@ -1,8 +1,10 @@
 #include <map>
+#include <numeric>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "finch/core/config.h"
 #include "finch/core/error.h"
 #include "finch/model/batchnorm.h"
 #include "finch/model/efficientnet.h"
@@ -277,5 +279,29 @@ TEST(EfficientNetLite, TfSamePaddingFollowsTheInputSize) {
     load_weights(*sym, model_state(*tf), "tf");
     sym->eval();
     EXPECT_EQ(torch::equal(tf->forward(x), sym->forward(x)), all_odd) << size;
+  }
+}
+
+// model.arch's choices (core/config_schema.cpp, which cannot include model/) are the variant table's.
+TEST(EfficientNet, ConfigChoicesAreTheVariantTable) {
+  for (const auto& v : variant_table())
+    EXPECT_EQ(finch::config_from_json(nlohmann::json::parse(std::string(R"({"model": {"arch": ")") + v.name + "\"}}"), "t").model.arch, v.name);
+  try {
+    finch::config_from_json(nlohmann::json::parse(R"({"model": {"arch": "resnet50"}})"), "t");
+    FAIL();
+  } catch (const finch::ConfigError& e) {
+    const std::string what = e.what();
+    size_t listed = 0;
+    for (size_t at = what.find("\"efficientnet_"); at != std::string::npos; at = what.find("\"efficientnet_", at + 1)) ++listed;
+    EXPECT_EQ(listed, variant_table().size()) << what;
+  }
+}
+
+TEST(EfficientNet, StageBlocksAreWhatTheModelBuilds) {
+  EXPECT_EQ(stage_blocks(variant_spec("b0")), (std::vector<int>{1, 2, 2, 3, 3, 4, 1}));
+  EXPECT_EQ(stage_blocks(variant_spec("lite4")), (std::vector<int>{1, 4, 4, 6, 6, 8, 1}));  // first and last not repeated
+  for (const auto& v : variant_table()) {
+    const auto blocks = stage_blocks(v);
+    EXPECT_EQ(static_cast<size_t>(std::accumulate(blocks.begin(), blocks.end(), 0)), make(v.name, 10)->block_names().size()) << v.name;
   }
 }

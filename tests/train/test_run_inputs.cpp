@@ -56,6 +56,11 @@ TEST(RunInputs, NullKeysTakeWhatTheWeightsRecord) {
   e.model.arch = "efficientnet_b0";
   e.model.pretrained = c.model.pretrained;
   EXPECT_THROW(finch::train::resolve_from_weights(e), finch::ConfigError);
+  // ... but a command that builds no model (transform) takes their normalisation whatever model.arch says.
+  const auto en = finch::train::resolve_normalisation(e);
+  EXPECT_EQ(e.data.mean, (std::vector<double>{0.498, 0.498, 0.498}));
+  EXPECT_EQ(e.model.padding, finch::ModelPadding::kAuto);  // left alone
+  EXPECT_EQ(en.size(), 2u);
 }
 
 TEST(RunInputs, WithoutWeightsPyTorchsDefaults) {

@@ -46,6 +46,9 @@ const std::vector<VariantSpec>& variant_table();
 VariantSpec variant_spec(const std::string& arch);
 std::string canonical_arch(const std::string& arch);
 
+// MBConv blocks in each of the 7 stages, as the model builds them (what weight names are numbered by).
+std::vector<int> stage_blocks(const VariantSpec& v);
+
 // Note [TF same padding]
 // TensorFlow pads a stride-2 convolution asymmetrically: total = max((ceil(in/s) - 1) * s + k - in, 0),
 // total/2 before and the rest after, computed from the input size at forward time (so 224 px pads

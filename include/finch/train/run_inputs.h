@@ -17,6 +17,10 @@ namespace finch::train {
 // than model.arch is a ConfigError. Returns one line per resolved key ("data.mean [..] from ...").
 std::vector<std::string> resolve_from_weights(Config& config);
 
+// data.mean and data.std alone, the same way, for a command that feeds images but builds no model
+// (`finch transform`): model.arch is not checked against the weights.
+std::vector<std::string> resolve_normalisation(Config& config);
+
 // Whether `value` is what a config writes for `key` ("model.padding") to leave it to the inputs
 // (model.classes 0, model.padding "auto", model.bn_eps / data.mean / data.std null).
 bool left_to_inputs(const std::string& key, const nlohmann::json& value);
