@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "finch/core/clock.h"
 #include "finch/core/error.h"
 #include "finch/data/dataset.h"
 #include "finch/data/loader.h"
@@ -51,11 +52,11 @@ Command add_bench(CLI::App& parent) {
                   idx.push_back(bundle.split.train[k % bundle.split.train.size()]);
                 data::BatchLoader warm(bundle.source, std::vector<int64_t>(idx.begin(), idx.begin() + o->batch_size), lo);
                 while (warm.next()) {}  // page cache and allocator warm-up
-                const auto start = std::chrono::steady_clock::now();
+                const auto start = Clock::now();
                 data::BatchLoader l(bundle.source, idx, lo);
                 int64_t images = 0;
                 while (auto b = l.next()) images += b->images.size(0);
-                const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                const double s = std::chrono::duration<double>(Clock::now() - start).count();
                 rows.push_back({{"input", bundle.source->describe()}, {"threads", t}, {"images", images}, {"seconds", s},
                                 {"images_per_s", images / s}});
                 if (!o->json)

@@ -17,6 +17,7 @@
 
 #include "bench_rig.h"
 #include "commands.h"
+#include "finch/core/clock.h"
 #include "finch/core/build_info.h"
 #include "finch/core/error.h"
 #include "finch/distributed/communicator.h"
@@ -43,7 +44,6 @@ struct AllreduceBenchOptions {
   std::string json;
 };
 
-using Clock = std::chrono::steady_clock;
 
 // Seconds per call of `op`, the slowest rank's (a collective is as slow as its slowest member).
 // A host read of `probe` ends each timing, so queued GPU work counts.

@@ -2,7 +2,10 @@
 // distributed sampler, the loader's worker threads, the train transform — into the trainer's own
 // TrainStep. Reports images/s and the share of step time spent waiting for the next batch (the
 // figure that says whether the loader or the model is the bottleneck). Without --data it trains on
-// a generated packed file (synthetic images, never CUB), made once and reused.
+// a generated packed file (synthetic images, never CUB), made once and reused. With --config it
+// benchmarks a user's run config: their data and model, their train.* and optimizer; its steps are
+// the trainer's own (Note [One step assembly]), so --save-weights after N steps equals the
+// checkpoint `finch train --set train.max_steps=N` writes (e2e.np2.bench_matches_train).
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -15,22 +18,31 @@
 
 #include "bench_rig.h"
 #include "commands.h"
+#include "finch/core/clock.h"
 #include "finch/core/build_info.h"
 #include "finch/core/error.h"
 #include "finch/data/packed.h"
 #include "finch/data/synth.h"
 #include "finch/distributed/device.h"
 #include "finch/distributed/run_context.h"
+#include "finch/distributed/agree.h"
+#include "finch/io/safetensors.h"
+#include "finch/model/weights.h"
+#include "finch/train/optim.h"
+#include "finch/train/run_inputs.h"
+#include "finch/train/schedule.h"
 #include "finch/train/train_data.h"
 
 namespace finch::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 struct E2eBenchOptions {
   RigOptions rig;
+  std::string config;              // a run config to benchmark instead of the flags (its data, model, train.*)
+  std::vector<std::string> sets;   // --set overrides of it
+  std::string save_weights;        // rank 0 writes the weights the steps trained here
   std::string data;
   std::string work_dir = ".finch-bench";
   int synth_per_class = 4;
@@ -76,21 +88,33 @@ int run_e2e_bench(const E2eBenchOptions& o) {
   auto ctx = distributed::make_run_context(*control, {o.device, false, Backend::kAuto, 600});
   auto& comm = *ctx.comm;
 
+  // The run config: a user's (--config: their data, model, optimizer and train.* exactly as finch
+  // train reads them), or the flags' on the generated data.
   Config c;
-  c.data.image_size = o.image_size;
-  c.data.resize = o.image_size * 256 / 224;
-  c.data.root = o.data.empty() ? generated_data(o, c.data.resize, comm) : o.data;
-  c.data.val_fraction = 0;
-  c.data.workers = o.workers;
-  c.data.prefetch = o.prefetch > 0 ? o.prefetch : std::max(2, 2 * o.workers);
-  c.train.batch_size = static_cast<int>(o.rig.batch_size);
-  c.model.arch = o.rig.arch;
-  auto bundle = data::open_dataset(c.data, c.train.seed);
-  c.model.classes = static_cast<int>(bundle.source->class_names().size());
-  RigOptions ro = o.rig;
-  ro.classes = c.model.classes;
-  train::TrainData data(c, comm.rank(), comm.size(), ctx.device, std::move(bundle));
-  StepRig rig(ro, comm, ctx.device);
+  if (!o.config.empty()) {
+    distributed::run_agreed(comm, [&] { c = load_config(o.config, o.sets); });
+  } else {
+    c = rig_config(o.rig);
+    c.data.image_size = o.image_size;
+    c.data.resize = o.image_size * 256 / 224;
+    c.data.root = o.data.empty() ? generated_data(o, c.data.resize, comm) : o.data;
+    c.data.val_fraction = 0;
+    c.data.workers = o.workers;
+    c.data.prefetch = o.prefetch > 0 ? o.prefetch : std::max(2, 2 * o.workers);
+    c.model.classes = 0;  // the data set's
+  }
+  // As the trainer's setup: the data set, then the keys left to it and to the weights, then the step.
+  std::unique_ptr<train::TrainData> data_ptr;
+  distributed::run_agreed(comm, [&] {
+    auto bundle = data::open_dataset(c.data, c.train.seed);
+    train::resolve_classes(c, bundle.source->class_names().size());
+    train::resolve_from_weights(c);
+    data_ptr = std::make_unique<train::TrainData>(c, comm.rank(), comm.size(), ctx.device, std::move(bundle));
+  });
+  train::TrainData& data = *data_ptr;
+  StepRig rig(c, comm, ctx.device);
+  const train::LrSchedule schedule(c.scheduler, c.optimizer.lr, c.train.epochs);
+  const int64_t batch_size = c.train.batch_size;
 
   // Epoch after epoch of the sampler's order until warmup + steps steps have been taken.
   double wait_s = 0, step_s = 0;
@@ -101,13 +125,14 @@ int run_e2e_bench(const E2eBenchOptions& o) {
     const auto sampler = data.sampler(epoch);
     if (sampler.batches() == 0)
       throw ConfigError(fmt::format("bench e2e: '{}' has too few training images for one step of {} x {} rank(s)", c.data.root,
-                                    o.rig.batch_size, comm.size()));
+                                    batch_size, comm.size()));
     auto batches = data.train_batches(sampler.indices(), epoch);
+    train::set_lr(*rig.parts->optimizer, schedule.lr_at(epoch));  // as the trainer's epoch (no validation: plateau never lowers it)
     for (int64_t s = 0; s < sampler.batches() && taken < o.warmup + o.steps; ++s, ++taken) {
       if (taken == o.warmup) comm.barrier(), measured_start = Clock::now();
       double waited = 0;
       const auto t0 = Clock::now();
-      rig.take(comm, [&]() -> std::optional<data::Batch> {
+      rig.take(comm, {epoch, s}, [&]() -> std::optional<data::Batch> {
         const auto w0 = Clock::now();
         auto b = batches.next();
         waited += std::chrono::duration<double>(Clock::now() - w0).count();
@@ -122,21 +147,21 @@ int run_e2e_bench(const E2eBenchOptions& o) {
   }
   comm.barrier();
   const double seconds = std::chrono::duration<double>(Clock::now() - measured_start).count();
-  const double images = static_cast<double>(o.rig.batch_size) * comm.size() * measured;
+  const double images = static_cast<double>(batch_size) * c.train.accum_steps * comm.size() * measured;
   // The rank that waited most says how far the input pipeline holds the job back.
   const auto fr = comm.allreduce_values({wait_s / std::max(1e-9, step_s)}, distributed::ReduceOp::kMax);
   const auto peak = distributed::peak_memory(ctx.device);
   const std::string input = data.bundle().source->describe();
   nlohmann::ordered_json r = {{"bench", "e2e"},
                               {"impl", "finch"},
-                              {"arch", o.rig.arch},
+                              {"arch", c.model.arch},
                               {"data", input},
-                              {"batch_size", o.rig.batch_size},
-                              {"image_size", o.image_size},
+                              {"batch_size", batch_size},
+                              {"image_size", c.data.image_size},
                               {"precision", rig.precision},
-                              {"channels_last", rig.channels_last},
+                              {"channels_last", rig.channels_last()},
                               {"world_size", comm.size()},
-                              {"workers", o.workers},
+                              {"workers", c.data.workers},
                               {"prefetch", c.data.prefetch},
                               {"threads", torch::get_num_threads()},
                               {"device", distributed::describe_device(ctx.device)},
@@ -150,10 +175,14 @@ int run_e2e_bench(const E2eBenchOptions& o) {
   if (comm.rank() == 0) {
     std::cout << fmt::format("{}\n{:<16} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>10} {:>10}\n", input, "arch", "batch", "size", "prec",
                              "ranks", "workers", "threads", "images/s", "data wait");
-    std::cout << fmt::format("{:<16} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>10.1f} {:>9.1f}%  ({} steps, {})\n", o.rig.arch, o.rig.batch_size,
-                             o.image_size, rig.precision, comm.size(), o.workers, torch::get_num_threads(), images / seconds, 100 * fr[0],
+    std::cout << fmt::format("{:<16} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>10.1f} {:>9.1f}%  ({} steps, {})\n", c.model.arch, batch_size,
+                             c.data.image_size, rig.precision, comm.size(), c.data.workers, torch::get_num_threads(), images / seconds, 100 * fr[0],
                              measured, r["device"].get<std::string>());
     write_bench_json(o.json, r);
+    if (!o.save_weights.empty()) {
+      io::write_safetensors(o.save_weights, model::model_state(*rig.parts->model));
+      std::cout << fmt::format("weights after {} steps: {}\n", taken, o.save_weights);
+    }
   }
   return 0;
 }
@@ -176,6 +205,14 @@ Command add_bench_e2e(CLI::App& root) {
   add_device_option(app, o->device);
   add_rig_options(app, o->rig);
   app->add_option("--json", o->json, "Also write the result as JSON to this file");
+  auto* config = app->add_option("--config,-c", o->config,
+                                 "Benchmark this run config's step and input pipeline (its data, model, optimizer, train.*) "
+                                 "instead of the flags above");
+  app->add_option("--set", o->sets, "Override a key of --config: --set train.batch_size=64 (repeatable)")->needs(config);
+  for (const char* flag : {"--data", "--synth-per-class", "--image-size", "--workers", "--prefetch", "--arch", "--batch-size", "--amp",
+                           "--channels-last", "--optimizer", "--bucket-mb"})
+    config->excludes(app->get_option(flag));
+  app->add_option("--save-weights", o->save_weights, "After the steps, write the model's weights and buffers (rank 0's) to this safetensors file");
   return {app, [o]() { return run_e2e_bench(*o); }};
 }
 

@@ -1,5 +1,6 @@
-// What `finch bench step` and `finch bench e2e` train with: the trainer's own model, optimizer,
-// gradient synchronizer, scaler and TrainStep, set up as finch train sets them up.
+// What `finch bench step` and `finch bench e2e` train with: the trainer's own step parts (model,
+// optimizer, gradient synchronizer, scaler, TrainStep), built and taken by the functions finch train
+// uses (train/step_parts.h).
 #pragma once
 
 #include <algorithm>
@@ -20,11 +21,7 @@
 #include "finch/core/error.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/grad_sync.h"
-#include "finch/model/build.h"
-#include "finch/train/decisions.h"
-#include "finch/train/grad_scaler.h"
-#include "finch/train/optim.h"
-#include "finch/train/train_step.h"
+#include "finch/train/step_parts.h"
 
 namespace finch::cli {
 
@@ -38,49 +35,40 @@ struct RigOptions {
   double bucket_mb = 25;
 };
 
+// The run config a benchmark's flags stand for (everything else at finch train's defaults).
+inline Config rig_config(const RigOptions& o) {
+  Config c;
+  c.model.arch = o.arch;
+  c.model.classes = o.classes;
+  c.train.batch_size = static_cast<int>(o.batch_size);
+  c.train.amp = o.amp;
+  c.train.channels_last = o.channels_last;
+  c.optimizer.name = o.optimizer;
+  c.dist.bucket_mb = o.bucket_mb;
+  return c;
+}
+
+// The trainer's step (Note [One step assembly]): its parts built and connected as finch train does,
+// from a run config, and taken with train::take_step. Collective (connect_step_parts).
 struct StepRig {
-  StepRig(const RigOptions& o, distributed::Communicator& comm, const c10::Device& device)
-      : cuda(device.is_cuda()), channels_last(o.channels_last && cuda), precision(cuda ? std::string(choice_name(o.amp)) : "fp32") {
-    ModelConfig mc;
-    mc.arch = o.arch;
-    mc.classes = o.classes;
-    torch::manual_seed(1);
-    model = model::build_model(mc);
-    model->to(device);
-    if (channels_last)
-      for (auto& p : model->parameters())
-        if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
-    OptimizerConfig oc;
-    oc.name = o.optimizer;
-    optimizer = train::make_optimizer(*model, oc);
-    for (auto& p : model->parameters())
-      if (p.requires_grad()) trainable.push_back(p);
-    sync = std::make_unique<distributed::GradientSynchronizer>(  // as the trainer's: TrainStep prescales the loss
-        comm, trainable, distributed::GradientSynchronizerOptions{o.bucket_mb, /*loss_prescaled=*/true});
-    scaler = std::make_unique<train::GradScaler>(train::GradScalerOptions{cuda && o.amp == Amp::kFP16});
-    const train::ForwardOptions fwd{device, channels_last, cuda ? o.amp : Amp::kNone, 0.0, false};
-    step = std::make_unique<train::TrainStep>(*model, *optimizer, *sync, *scaler, trainable, fwd,
-                                              train::TrainStepOptions{o.batch_size, 1, 0.0});
-    model->train();
+  StepRig(const Config& c, distributed::Communicator& comm, const c10::Device& device)
+      : parts(train::build_step_parts(c, device)), seed(static_cast<uint64_t>(c.train.seed)) {
+    train::connect_step_parts(*parts, c, comm);
+    parts->model->train();
+    precision = parts->forward.device.is_cuda() ? std::string(choice_name(parts->forward.amp)) : "fp32";
   }
 
-  // One optimizer step as the trainer takes it: accumulate (one host read), agree (loss finite, fp16
-  // overflow), apply.
-  void take(distributed::Communicator& comm, const std::function<std::optional<data::Batch>()>& next) {
-    const auto sums = step->accumulate(next);
-    if (const auto agreed = train::agree_step(comm, std::isfinite(sums.loss_sum), 0, sums.overflow); agreed.nonfinite_ranks.empty())
-      step->apply(agreed.overflow);
-    else step->skip();
+  // One optimizer step as the trainer takes it at `at`.
+  void take(distributed::Communicator& comm, train::StepPosition at, const std::function<std::optional<data::Batch>()>& next) {
+    train::take_step(*parts, comm, seed, at, next);
   }
 
-  bool cuda, channels_last;
+  bool cuda() const { return parts->forward.device.is_cuda(); }
+  bool channels_last() const { return parts->forward.channels_last; }
+
+  std::unique_ptr<train::StepParts> parts;
+  uint64_t seed;
   std::string precision;  // what the step computes in: fp32 on the CPU, else --amp
-  model::EfficientNet model{nullptr};
-  std::unique_ptr<torch::optim::Optimizer> optimizer;
-  std::vector<at::Tensor> trainable;
-  std::unique_ptr<distributed::GradientSynchronizer> sync;
-  std::unique_ptr<train::GradScaler> scaler;
-  std::unique_ptr<train::TrainStep> step;
 };
 
 // The options every training benchmark takes for its rig.

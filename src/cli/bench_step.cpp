@@ -1,5 +1,5 @@
 // finch bench step: one training step — forward, backward, gradient all-reduce, optimizer — on a
-// fixed in-memory batch, through the trainer's own TrainStep (train/train_step.h), so the figure is
+// fixed in-memory batch, through the trainer's own step (Note [One step assembly]), so the figure is
 // what training gets minus the input pipeline. Under mpirun every rank steps together (a DDP step).
 // Its eager-PyTorch counterpart is tests/reference/eager_step.py; launch/compare.sh runs both.
 #include <chrono>
@@ -13,6 +13,7 @@
 
 #include "bench_rig.h"
 #include "commands.h"
+#include "finch/core/clock.h"
 #include "finch/core/build_info.h"
 #include "finch/core/error.h"
 #include "finch/distributed/communicator.h"
@@ -40,8 +41,8 @@ int run_step_bench(const StepBenchOptions& o) {
   auto ctx = distributed::make_run_context(*control, {o.device, false, Backend::kAuto, 600});
   auto& comm = *ctx.comm;
 
-  StepRig rig(o.rig, comm, ctx.device);
-  const bool cuda = rig.cuda, channels_last = rig.channels_last;
+  StepRig rig(rig_config(o.rig), comm, ctx.device);
+  const bool cuda = rig.cuda(), channels_last = rig.channels_last();
   const int64_t batch_size = o.rig.batch_size;
 
   // The batch as the loader hands it over: normalised float32 on the host (pinned for a GPU).
@@ -52,16 +53,15 @@ int run_step_bench(const StepBenchOptions& o) {
   if (cuda) batch.images = batch.images.pin_memory(), batch.labels = batch.labels.pin_memory();
   const auto next = [&]() -> std::optional<data::Batch> { return batch; };
 
-  // Each step as the trainer takes it (StepRig::take): accumulate (one host read), agree, apply.
+  // Each step as the trainer takes it (train::take_step): accumulate (one host read), agree, apply.
   // The host read makes each step's time end when its compute has.
   std::vector<double> ms;
-  using Clock = std::chrono::steady_clock;
   const auto run_start = Clock::now();
   auto measured_start = run_start;
   for (int k = 0; k < o.warmup + o.steps; ++k) {
-    if (k == o.warmup) measured_start = Clock::now(), rig.sync->reset_overlap();
+    if (k == o.warmup) measured_start = Clock::now(), rig.parts->sync->reset_overlap();
     const auto t0 = Clock::now();
-    rig.take(comm, next);
+    rig.take(comm, {0, k}, next);
     if (k >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
   comm.barrier();
@@ -89,7 +89,7 @@ int run_step_bench(const StepBenchOptions& o) {
                               {"finch", FINCH_VERSION}};
   // The gradients' all-reduce: how long it ran per step, how much of that backward hid; the mean
   // over ranks (each rank waits for its own share of the skew), one collective after the steps.
-  auto overlap = rig.sync->overlap();
+  auto overlap = rig.parts->sync->overlap();
   if (comm.size() > 1 && overlap.comm_s >= 0 && overlap.syncs > 0) {  // the same on every rank: same backend, same steps
     const auto mean = comm.allreduce_values({overlap.comm_s / overlap.syncs, overlap.exposed_s / overlap.syncs}, distributed::ReduceOp::kSum);
     overlap = {mean[0] / comm.size(), mean[1] / comm.size(), 1};

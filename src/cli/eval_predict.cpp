@@ -26,6 +26,7 @@
 #include "finch/io/weight_metadata.h"
 #include "finch/model/build.h"
 #include "finch/model/weights.h"
+#include "finch/report/eval_tables.h"
 
 namespace finch::cli {
 namespace fs = std::filesystem;
@@ -79,24 +80,15 @@ Command add_eval(CLI::App& parent) {
             const std::string out = o->out.empty() ? (fs::path(ck.path).parent_path().parent_path() / "report" / ("eval_" + o->split)).string() : o->out;
             fs::create_directories(out);
             const auto& names = bundle.source->class_names();  // the data set evaluated on (its count equals the model's)
-            std::string per_class = "class,name,images,correct,accuracy\n", confusion = "true\\predicted";
-            for (const auto& n : names) confusion += "," + n;
-            confusion += "\n";
-            const auto conf = t.confusion.contiguous();
-            for (size_t c = 0; c < names.size(); ++c) {
-              per_class += fmt::format("{},{},{:.0f},{:.0f},{:.4f}\n", c, names[c], t.class_count[c], t.class_correct[c],
-                                       t.class_count[c] > 0 ? t.class_correct[c] / t.class_count[c] : 0.0);
-              confusion += names[c];
-              for (size_t p = 0; p < names.size(); ++p) confusion += fmt::format(",{:.0f}", conf[c][p].item<double>());
-              confusion += "\n";
-            }
+            const auto conf = t.confusion.to(torch::kDouble).contiguous();
+            const std::vector<double> confusion(conf.data_ptr<double>(), conf.data_ptr<double>() + conf.numel());
             nlohmann::ordered_json j = {{"checkpoint", ck.path}, {"split", o->split}, {"images", static_cast<int64_t>(t.count)}, {"loss", t.loss()},
                                         {"top1", t.acc()}, {"top5", t.top5()}, {"mean_per_class", t.mean_class_acc()},
                                         {"images_per_s", t.count / std::max(1e-9, t.seconds)}, {"ranks", comm->size()},
                                         {"device", distributed::describe_device(device)},
                                         {"synthetic", bundle.synthetic}};
-            write_file_atomically(fs::path(out) / "per_class.csv", per_class);
-            write_file_atomically(fs::path(out) / "confusion.csv", confusion);
+            write_file_atomically(fs::path(out) / "per_class.csv", report::per_class_csv(names, t.class_count, t.class_correct));
+            write_file_atomically(fs::path(out) / "confusion.csv", report::confusion_csv(names, confusion));
             write_file_atomically(fs::path(out) / "eval.json", j.dump(2) + "\n");
             if (o->json) {
               std::cout << j.dump(2) << "\n";

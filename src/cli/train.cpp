@@ -56,20 +56,9 @@ Command add_train(CLI::App& parent) {
             auto ctx = distributed::make_run_context(
                 *comm, {config.train.device, config.dist.share_gpus, config.dist.backend, static_cast<double>(config.dist.timeout_s)});
             RunDir dir = run_dir_for(config);
-            // --resume auto resumes from the run directory's latest intact checkpoint, and starts the
-            // run when there is none yet, so one command line serves a first start and every requeue.
-            // Rank 0 looks and decides; every rank follows. Nothing is created yet.
-            std::string resume = o->resume;
-            train::AutoResume plan{resume.empty() ? RunDirMode::kFresh : RunDirMode::kResume, ""};
-            distributed::run_agreed(*comm, [&] {
-              if (comm->rank() != 0) return;
-              if (resume == "auto") plan = train::plan_auto_resume(dir);
-              check_run_dir(config, plan.mode);
-            });
-            if (comm->broadcast_value(plan.mode == RunDirMode::kResume ? 1 : 0, 0) == 0) resume.clear();
-            if (resume == "auto") resume = dir.root.string();
+            const train::ResumePlan plan = train::plan_resume(*comm, config, dir, o->resume);
             spdlog::info("device {}: {}", ctx.device.str(), ctx.device_reason);
-            train::TrainRequest request{config, dir, resume, {}};
+            train::TrainRequest request{config, dir, plan.from, {}};
             // The run directory once data, model, weights and checkpoint are in hand on every rank.
             request.open_run_dir = [&](const Config& resolved) {
               std::filesystem::path moved_to;

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "finch/core/clock.h"
+
 namespace finch {
 
 std::string format_duration(double seconds) {
@@ -14,11 +16,11 @@ std::string format_duration(double seconds) {
 }
 
 ProgressBar::ProgressBar(std::string label, int64_t total, bool enabled)
-    : label_(std::move(label)), total_(std::max<int64_t>(1, total)), enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+    : label_(std::move(label)), total_(std::max<int64_t>(1, total)), enabled_(enabled), start_(Clock::now()) {}
 
 void ProgressBar::update(int64_t done, const std::string& extra) {
   if (!enabled_) return;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
   // Remaining at the pace so far, as tqdm estimates it.
   const double remaining = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_ - done) : 0.0;
   const int width = 30, filled = static_cast<int>(width * std::min(done, total_) / total_);

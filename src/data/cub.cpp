@@ -191,7 +191,7 @@ Split make_split(const std::vector<int>& labels, const std::vector<bool>& is_tra
     else s.test.push_back(static_cast<int64_t>(i));
   }
   for (auto& [cls, idx] : train_by_class) {
-    shuffle(idx, derive_seed(seed, {0x5a11, static_cast<uint64_t>(cls)}));
+    shuffle(idx, derive_seed(seed, {seed_stream::kCubValSplit, static_cast<uint64_t>(cls)}));
     size_t n_val = static_cast<size_t>(std::llround(val_fraction * idx.size()));
     if (val_fraction > 0 && n_val == 0 && idx.size() >= 2) n_val = 1;
     s.val.insert(s.val.end(), idx.begin(), idx.begin() + n_val);

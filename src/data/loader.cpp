@@ -12,7 +12,7 @@
 namespace finch::data {
 
 uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index) {
-  return derive_seed(seed, {0xa06, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)});
+  return derive_seed(seed, {seed_stream::kAugment, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index)});
 }
 
 BatchLoader::BatchLoader(std::shared_ptr<const ImageSource> source, std::vector<int64_t> indices, const LoaderOptions& options)

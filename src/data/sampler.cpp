@@ -18,7 +18,7 @@ DistributedSampler::DistributedSampler(const SamplerOptions& options) : o_(optio
 std::vector<int64_t> DistributedSampler::permutation() const {
   std::vector<int64_t> p(static_cast<size_t>(o_.size));
   std::iota(p.begin(), p.end(), 0);
-  if (o_.shuffle) shuffle(p, derive_seed(o_.seed, {0xe90c, static_cast<uint64_t>(epoch_)}));
+  if (o_.shuffle) shuffle(p, derive_seed(o_.seed, {o_.stream, static_cast<uint64_t>(epoch_)}));
   return p;
 }
 

@@ -56,7 +56,7 @@ at::Tensor ellipse(const at::Tensor& xx, const at::Tensor& yy, double cx, double
 }  // namespace
 
 PackItem render_synthetic(const SynthOptions& o, int64_t index, int label) {
-  Rng rng(derive_seed(o.seed, {0x5e7, static_cast<uint64_t>(index)}));
+  Rng rng(derive_seed(o.seed, {seed_stream::kSynthShape, static_cast<uint64_t>(index)}));
   const Attributes at_ = attributes(label);
   const int64_t H = o.size, W = static_cast<int64_t>(std::lround(o.size * rng.uniform(1.0, 1.4)));
   const auto yy = at::arange(H, at::kFloat).unsqueeze(1).expand({H, W});
@@ -74,7 +74,7 @@ PackItem render_synthetic(const SynthOptions& o, int64_t index, int label) {
     }
     img[c].copy_(g * c0 + (1 - g) * c1);
   }
-  at::Generator gen = at::detail::createCPUGenerator(derive_seed(o.seed, {0x9015e, static_cast<uint64_t>(index)}));
+  at::Generator gen = at::detail::createCPUGenerator(derive_seed(o.seed, {seed_stream::kSynthNoise, static_cast<uint64_t>(index)}));
   img.add_(at::randn({3, H, W}, gen) * 0.04);
   const int branches = static_cast<int>(rng.below(4));
   for (int k = 0; k < branches; ++k) {
@@ -148,7 +148,7 @@ PackItem render_synthetic(const SynthOptions& o, int64_t index, int label) {
   item.meta.path = fmt::format("{}/Synthetic_bird_{:03d}_{:06d}.jpg", class_name(label), label + 1, index + 1);
   // Official-style split: a fixed, seeded share of each class is train.
   const int64_t within = index % o.per_class;
-  Rng split_rng(derive_seed(o.seed, {0x5b1, static_cast<uint64_t>(label)}));
+  Rng split_rng(derive_seed(o.seed, {seed_stream::kSynthSplit, static_cast<uint64_t>(label)}));
   std::vector<int64_t> order(o.per_class);
   for (int64_t k = 0; k < o.per_class; ++k) order[k] = k;
   shuffle(order, split_rng.next());

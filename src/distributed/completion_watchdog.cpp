@@ -16,7 +16,7 @@ CompletionWatchdog::~CompletionWatchdog() {
 
 void CompletionWatchdog::watch(std::string what, Done done) {
   std::lock_guard<std::mutex> lock(mutex_);
-  items_.push_back({std::move(what), std::move(done), std::chrono::steady_clock::now()});
+  items_.push_back({std::move(what), std::move(done), Clock::now()});
 }
 
 size_t CompletionWatchdog::pending() const {
@@ -34,7 +34,7 @@ void CompletionWatchdog::run() {
     std::string problem = healthy_ ? healthy_() : std::string();
     double waited = 0;
     if (problem.empty() && !items_.empty()) {
-      waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - items_.front().since).count();
+      waited = seconds_since(items_.front().since);
       if (options_.timeout_s > 0 && waited > options_.timeout_s) problem = items_.front().what;
     }
     if (problem.empty()) continue;

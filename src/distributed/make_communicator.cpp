@@ -1,15 +1,8 @@
 // The one place that knows which backends this build has.
-#include "finch/core/build_info.h"
+#include "backends.h"
 #include "finch/core/error.h"
-#include "finch/distributed/communicator.h"
 
 namespace finch::distributed {
-
-#if FINCH_USE_CUDA
-// nccl_communicator.cpp (CUDA builds only)
-std::unique_ptr<Communicator> make_nccl_communicator(int device, double timeout_s);
-std::string nccl_version();
-#endif
 
 std::string nccl_description() {
 #if FINCH_USE_CUDA

@@ -73,16 +73,6 @@ void write_back(at::Tensor& dst, const at::Tensor& src) {
   if (!dst.is_same(src) && dst.data_ptr() != src.data_ptr()) dst.copy_(src);
 }
 
-class DoneWork final : public Work {
- public:
-  explicit DoneWork(double busy_s = 0) : busy_s_(busy_s) {}
-  void wait() override {}
-  double busy_seconds() const override { return busy_s_; }
-
- private:
-  double busy_s_;
-};
-
 // Runs submitted jobs one after another on one thread (collectives must start in the same order
 // on every rank: the order they were submitted in).
 class ReduceThread {
@@ -239,24 +229,6 @@ class MpiCommunicator final : public Communicator {
 };
 
 }  // namespace
-
-std::unique_ptr<Work> Communicator::allreduce_async(at::Tensor flat, ReduceOp op) {
-  const auto t0 = Clock::now();
-  allreduce(flat, op);
-  return std::make_unique<DoneWork>(seconds_since(t0));
-}
-
-std::vector<double> Communicator::allreduce_values(std::vector<double> values, ReduceOp op) {
-  at::Tensor t = at::from_blob(values.data(), {static_cast<int64_t>(values.size())}, at::kDouble);
-  allreduce(t, op);
-  return values;
-}
-
-int64_t Communicator::broadcast_value(int64_t value, int root) {
-  std::vector<at::Tensor> t{at::from_blob(&value, {1}, at::kLong)};
-  broadcast(t, root);
-  return value;
-}
 
 std::unique_ptr<Communicator> make_mpi_communicator() { return std::make_unique<MpiCommunicator>(); }
 

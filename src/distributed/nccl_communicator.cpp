@@ -22,6 +22,8 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include "backends.h"
+#include "finch/core/clock.h"
 #include "finch/core/error.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/completion_watchdog.h"
@@ -178,14 +180,14 @@ class NcclCommunicator final : public Communicator {
 
   // Waits for the stream while watching for asynchronous NCCL errors (a dead peer) and the timeout.
   void wait_stream(const char* what) {
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = Clock::now();
     while (true) {
       const cudaError_t q = cudaStreamQuery(stream());
       if (q == cudaSuccess) return;
       if (q != cudaErrorNotReady) throw RuntimeError(fmt::format("rank {}: CUDA error during {}: {}", rank_, what, cudaGetErrorString(q)));
       ncclResult_t async = ncclSuccess;
       ncclCommGetAsyncError(comm_, &async);
-      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double waited = std::chrono::duration<double>(Clock::now() - start).count();
       if (async != ncclSuccess || waited > timeout_s_) {
         if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommAbort(c);
         throw RuntimeError(fmt::format("rank {}: NCCL {} {} (a peer died or hangs); aborting", rank_, what,

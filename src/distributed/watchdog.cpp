@@ -9,12 +9,11 @@
 #include <mutex>
 #include <thread>
 
+#include "finch/core/clock.h"
 #include "finch/distributed/world.h"
 
 namespace finch::distributed {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 std::atomic<double> g_timeout{0};
 // The collectives in progress, by guard: the main thread's and the MPI backend's reduce thread's

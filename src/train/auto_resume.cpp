@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "finch/core/error.h"
+#include "finch/distributed/agree.h"
+#include "finch/distributed/communicator.h"
 #include "finch/io/checkpoint.h"
 
 namespace finch::train {
@@ -36,6 +38,21 @@ AutoResume plan_auto_resume(const RunDir& dir) {
   return {RunDirMode::kRestart,
           fmt::format("--resume auto: '{}' holds a run that wrote no checkpoint before it ended: starting it again from the beginning",
                       dir.root.string())};
+}
+
+ResumePlan plan_resume(distributed::Communicator& comm, const Config& config, const RunDir& dir, const std::string& resume) {
+  AutoResume found{resume.empty() ? RunDirMode::kFresh : RunDirMode::kResume, ""};
+  distributed::run_agreed(comm, [&] {
+    if (comm.rank() != 0) return;
+    if (resume == "auto") found = plan_auto_resume(dir);
+    check_run_dir(config, found.mode);
+  });
+  // Rank 0 looked; every rank follows its answer (the others never read the directory).
+  ResumePlan plan;
+  plan.mode = static_cast<RunDirMode>(comm.broadcast_value(static_cast<int64_t>(found.mode), 0));
+  if (plan.mode == RunDirMode::kResume) plan.from = resume == "auto" ? dir.root.string() : resume;
+  plan.why = found.why;  // rank 0's, which alone logs it
+  return plan;
 }
 
 }  // namespace finch::train

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "finch/core/clock.h"
 #include "finch/core/progress_bar.h"
 #include "finch/data/loader.h"
 #include "finch/data/sampler.h"
@@ -21,7 +22,7 @@ double EvalTotals::mean_class_acc() const {
 
 EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::ImageSource> source,
                     const std::vector<int64_t>& split, distributed::Communicator& comm, const EvalOptions& o) {
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = Clock::now();
   std::vector<int64_t> mine;
   for (int64_t k : data::eval_shard(static_cast<int64_t>(split.size()), comm.size(), comm.rank())) mine.push_back(split[k]);
   data::LoaderOptions lo;
@@ -83,7 +84,7 @@ EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::
     t.confusion = confusion;
   }
   model.train(was_training);
-  t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  t.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return t;
 }
 

@@ -91,7 +91,7 @@ void RunLog::step(int64_t step, int64_t global_step, double loss_sum, double ima
   }
   const auto v = comm_.allreduce_values({loss_sum_, images_}, distributed::ReduceOp::kSum);
   const double loss = v[0] / std::max(1.0, v[1]);
-  const double ips = v[1] / std::max(1e-9, std::chrono::duration<double>(Clock::now() - since_).count());
+  const double ips = v[1] / std::max(1e-9, seconds_since(since_));
   nlohmann::ordered_json rec = {{"kind", "step"}, {"epoch", epoch_}, {"step", global_step}, {"loss", loss},
                                 {"lr", lr},       {"images_per_s", ips}, {"time", std::time(nullptr)}};
   if (scaler.enabled()) {  // fp16: the scaler's state, as GradScaler users watch it

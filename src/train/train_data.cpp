@@ -3,13 +3,18 @@
 #include <fmt/format.h>
 
 #include "finch/core/error.h"
+#include "finch/core/seed.h"
 
 namespace finch::train {
 
 TrainData::TrainData(const Config& config, int rank, int world, c10::Device device, data::DatasetBundle bundle)
     : c_(config), rank_(rank), world_(world), device_(device), bundle_(std::move(bundle)) {}
 
-data::DistributedSampler TrainData::sampler(int64_t epoch) const {
+data::DistributedSampler TrainData::sampler(int64_t epoch) const { return make_sampler(epoch, seed_stream::kTrainOrder); }
+
+data::DistributedSampler TrainData::precise_bn_sampler(int64_t epoch) const { return make_sampler(epoch, seed_stream::kPreciseBnOrder); }
+
+data::DistributedSampler TrainData::make_sampler(int64_t epoch, uint64_t stream) const {
   data::SamplerOptions so;
   so.size = static_cast<int64_t>(bundle_.split.train.size());
   so.world = world_;
@@ -17,6 +22,7 @@ data::DistributedSampler TrainData::sampler(int64_t epoch) const {
   so.batch_size = c_.train.batch_size * c_.train.accum_steps;  // samples per rank per optimizer step
   so.drop_last = c_.data.drop_last;
   so.seed = c_.train.seed;
+  so.stream = stream;
   data::DistributedSampler s(so);
   s.set_epoch(epoch);
   return s;

@@ -13,6 +13,9 @@
 #   preempt_usr1_rank0    the same with SIGUSR1 to rank 0
 #   bitexact_np1/_np2     a run stopped by FINCH_FAULT_SIGNAL (a real signal) mid-epoch and at an epoch
 #                         end, then resumed, equals the uninterrupted run bit for bit (compare_runs.py)
+#   bench_matches_train   `finch bench e2e --config` takes the trainer's own step (Note [One step
+#                         assembly]): after 4 steps on 2 ranks, with dropout and stochastic depth,
+#                         its weights equal the checkpoint of `finch train --set train.max_steps=4`
 #   kill9_rank1           kill -9 of rank 1 mid-step: non-zero exit within 60 s naming rank 1, the last
 #                         checkpoint intact, --resume auto continues
 #   inspect_checkpoint    finch inspect --checkpoint on that run: intact, config difference, a flipped byte (exit 1)
@@ -239,6 +242,33 @@ bitexact_np1 | bitexact_np2)
   done
   /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut13" 13 1 0
   /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut10" 10 0 1
+  ;;
+
+bench_matches_train)
+  # The benchmark measures the step that trains: the same config through `finch train` (stopped by
+  # train.max_steps) and through `finch bench e2e --config` ends with bitwise the same parameters.
+  # (Buffers differ by design: the trainer averages BatchNorm statistics over ranks before it saves,
+  # the benchmark writes rank 0's.)
+  cfg=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs/$scenario" --set model.dropout=0.3
+       --set model.stochastic_depth=0.2)
+  rm -rf "$work/runs/$scenario" "$work/$scenario.safetensors"
+  "${mpiexec[@]}" -n 2 "$finch" train "${cfg[@]}" --set train.max_steps=4 --name trained >"$work/$scenario.train.out" 2>&1 \
+    || { tail "$work/$scenario.train.out"; exit 1; }
+  "${mpiexec[@]}" -n 2 "$finch" bench e2e "${cfg[@]}" --steps 4 --warmup 0 --save-weights "$work/$scenario.safetensors" \
+    >"$work/$scenario.bench.out" 2>&1 || { tail "$work/$scenario.bench.out"; exit 1; }
+  grep -q "weights after 4 steps" "$work/$scenario.bench.out" || { cat "$work/$scenario.bench.out"; exit 1; }
+  ck=$work/runs/$scenario/trained/checkpoints
+  PYTHONPATH=$here /usr/bin/python3 - "$ck/$(cat "$ck/latest")/model.safetensors" "$work/$scenario.safetensors" <<'PY'
+import sys
+from safetensors_raw import tensors
+trained, benched = tensors(sys.argv[1]), tensors(sys.argv[2])
+assert trained.keys() == benched.keys(), set(trained) ^ set(benched)
+buffers = ("running_mean", "running_var", "num_batches_tracked")
+params = [k for k in trained if not k.endswith(buffers)]
+differ = [k for k in params if trained[k] != benched[k]]
+assert not differ, f"{len(differ)} of {len(params)} parameters differ between finch train and finch bench e2e, e.g. {differ[:4]}"
+print(f"finch bench e2e = finch train after 4 steps on 2 ranks: {len(params)} parameters bitwise equal")
+PY
   ;;
 
 kill9_rank1)

@@ -1,4 +1,6 @@
-// The one clock finch times itself with (steady: never jumps with the wall clock).
+// The one clock finch times itself with (steady: never jumps with the wall clock): step and epoch
+// times, the loader's waits, the collective watchdogs. Wall-clock time appears only as timestamps
+// (metrics.jsonl's "time", state.json's).
 #pragma once
 
 #include <chrono>

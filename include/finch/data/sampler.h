@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "finch/core/seed.h"
+
 namespace finch::data {
 
 struct SamplerOptions {
@@ -24,6 +26,7 @@ struct SamplerOptions {
   bool shuffle = true;
   bool drop_last = false;
   uint64_t seed = 0;
+  uint64_t stream = seed_stream::kTrainOrder;  // Precise BN draws its batches from a stream of its own
 };
 
 class DistributedSampler {

@@ -27,6 +27,17 @@ class Work {
   virtual double busy_seconds() const { return -1; }
 };
 
+// A collective that was done by the time it was started (a synchronous backend, a world of one).
+class DoneWork final : public Work {
+ public:
+  explicit DoneWork(double busy_s = 0) : busy_s_(busy_s) {}
+  void wait() override {}
+  double busy_seconds() const override { return busy_s_; }
+
+ private:
+  double busy_s_;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -52,7 +63,8 @@ class Communicator {
   }
 };
 
-// MPI_COMM_WORLD (a world of one when no launcher started the process).
+// MPI_COMM_WORLD (a world of one when no launcher started the process). The other backends'
+// factories are in src/distributed/backends.h.
 std::unique_ptr<Communicator> make_mpi_communicator();
 
 // dist.backend: "auto" is NCCL when the model is on CUDA, MPI otherwise. `device` is the one

@@ -14,6 +14,8 @@
 #include <string>
 #include <thread>
 
+#include "finch/core/clock.h"
+
 namespace finch::distributed {
 
 struct CompletionWatchdogOptions {
@@ -43,7 +45,7 @@ class CompletionWatchdog {
   struct Item {
     std::string what;
     Done done;
-    std::chrono::steady_clock::time_point since;
+    Clock::time_point since;
   };
   void run();
 

@@ -12,6 +12,7 @@
 
 #include <c10/core/Device.h>
 
+#include "finch/core/clock.h"
 #include "finch/core/config.h"
 #include "finch/core/metrics.h"
 #include "finch/core/progress_bar.h"
@@ -66,7 +67,6 @@ class RunLog {
   void end(const std::string& reason, int64_t steps, double wall_s, const std::string& run_dir);
 
  private:
-  using Clock = std::chrono::steady_clock;
   distributed::Communicator& comm_;
   MetricsWriter& metrics_;
   RunLogOptions o_;

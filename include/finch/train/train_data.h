@@ -26,12 +26,16 @@ class TrainData {
   // Epoch `epoch`'s order over the train split: this rank's share, in steps of
   // batch_size x accum_steps samples per rank.
   data::DistributedSampler sampler(int64_t epoch) const;
+  // Precise BN's order in epoch `epoch`: the same shares, a permutation of its own seed stream.
+  data::DistributedSampler precise_bn_sampler(int64_t epoch) const;
   // Training-transform batches of sampler positions `positions` (the augmentation draws depend on `epoch`).
   data::BatchLoader train_batches(const std::vector<int64_t>& positions, int epoch) const;
   // Evaluation batches on `device` (the eval transform, the training batch size).
   EvalOptions eval_options(bool per_class, bool channels_last) const;
 
  private:
+  data::DistributedSampler make_sampler(int64_t epoch, uint64_t stream) const;
+
   Config c_;
   int rank_, world_;
   c10::Device device_;

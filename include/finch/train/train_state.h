@@ -1,5 +1,7 @@
 // Where a run is, as a checkpoint's state.json records it, and the checkpoint files of a run:
-// saving (rank 0), resuming (every rank, any world size), and finding the checkpoint a user means.
+// writing them, loading them (every rank, any world size), and finding the checkpoint a user means.
+// These are the file operations; when and how a run saves (a collective: Note [Checkpoint calls
+// are collective]) is train/checkpointer.h.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +29,8 @@ struct TrainState {
   nlohmann::json early_stopping = nlohmann::json::object();  // EarlyStopping::state()
   nlohmann::json grad_scaler = nlohmann::json::object();     // GradScaler::state()
   nlohmann::json config = nlohmann::json::object();          // the run's resolved config
-  // Each rank's running sums of the epoch so far, as RankProgress::to_values (empty in checkpoints
-  // of earlier versions and in `best`): a resume on the same world size gives every rank its own
+  // Each rank's running sums of the epoch so far, one row per rank as RankProgress::to_values
+  // (train/checkpointer.h) writes it (empty in checkpoints of earlier versions and in `best`): a resume on the same world size gives every rank its own
   // back, so the epoch's record is the one the uninterrupted run writes.
   std::vector<std::vector<double>> rank_progress;
   // The data set's class names, label order (empty in checkpoints of earlier versions): predict
@@ -46,11 +48,12 @@ nlohmann::json to_json(const TrainState& state);
 // earlier finch versions too (a bare "loss_scale" instead of "grad_scaler").
 TrainState train_state_from_json(const nlohmann::json& json, const std::string& source);
 
-// Writes checkpoints/name (model, optimizer, state) atomically; rank 0 only.
+// Writes checkpoints/name (model, optimizer, state) atomically. A file write: the Checkpointer calls
+// it on rank 0 inside its collective save.
 void save_train_checkpoint(const std::string& checkpoints, const std::string& name, torch::nn::Module& model,
                            torch::optim::Optimizer& optimizer, const TrainState& state);
 // A periodic checkpoint, checkpoints/ckpt-<global step>: written, made `latest`, and the periodic
-// ones beyond the newest `keep_last` deleted (best is kept). Returns its path. Rank 0 only.
+// ones beyond the newest `keep_last` deleted (best is kept). Returns its path. A file write, as above.
 std::string save_periodic_checkpoint(const std::string& checkpoints, int keep_last, torch::nn::Module& model,
                                      torch::optim::Optimizer& optimizer, const TrainState& state);
 // Loads the weights and optimizer state of the checkpoint directory `path` into `model` and

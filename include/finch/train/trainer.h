@@ -1,7 +1,8 @@
 // The training loop: every rank holds a replica, trains on its shard of each global batch and stays
 // in step with the others. Gradients are averaged by the GradientSynchronizer; every decision
-// (LR, early stop, NaN handling) is taken by rank 0 on metrics reduced over all ranks and
-// broadcast; rank 0 alone writes train.log, metrics.jsonl and checkpoints.
+// (LR, early stop, NaN handling, a stop signal) is taken on metrics or flags reduced over all ranks,
+// so every rank takes the same branch; rank 0 alone writes train.log and metrics.jsonl, and the
+// checkpoint files (saving itself is collective: Note [Checkpoint calls are collective]).
 #pragma once
 
 #include <functional>
@@ -24,8 +25,10 @@ struct TrainRequest {
   std::function<void(const Config& resolved)> open_run_dir;
 };
 
-// Runs the whole training on the context's device and communicator; returns the process exit code
-// (0, or 1 when the run stopped on a non-finite loss). Throws finch::Error for bad input.
+// Runs the whole training on the context's device and communicator; returns the process exit code:
+// 0 (finished: max epochs, early stopping, train.max_steps), 1 (stopped on a non-finite loss with
+// train.on_nan=stop), or kExitPreempted (75, stop_signals.h: a stop signal was honoured with a
+// checkpoint; --resume auto continues). Throws finch::Error for bad input (its own exit code).
 int run_training(const TrainRequest& request, distributed::RunContext& context);
 
 }  // namespace finch::train

@@ -1,0 +1,67 @@
+#include "finch/train/step_parts.h"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "finch/core/seed.h"
+#include "finch/distributed/communicator.h"
+#include "finch/distributed/grad_sync.h"
+#include "finch/model/build.h"
+#include "finch/model/weights.h"
+#include "finch/train/bn_stats.h"
+#include "finch/train/optim.h"
+#include "finch/train/stop_signals.h"
+
+namespace finch::train {
+
+StepParts::StepParts() = default;
+StepParts::~StepParts() = default;
+
+std::unique_ptr<StepParts> build_step_parts(const Config& c, const c10::Device& device) {
+  auto parts = std::make_unique<StepParts>();
+  const bool cuda = device.is_cuda();
+  parts->forward = {device, c.train.channels_last && cuda, cuda ? c.train.amp : Amp::kNone, c.train.label_smoothing, false};
+  seed_everything(c.train.seed);  // identical initial weights on every rank (connect_step_parts broadcasts them anyway)
+  parts->model = model::build_model(c.model);
+  parts->model->to(device);
+  if (parts->forward.channels_last)
+    for (auto& p : parts->model->parameters())
+      if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  parts->optimizer = make_optimizer(*parts->model, c.optimizer);
+  parts->scaler = GradScaler({parts->forward.amp == Amp::kFP16});
+  return parts;
+}
+
+void connect_step_parts(StepParts& parts, const Config& c, distributed::Communicator& comm) {
+  if (c.dist.sync_bn && comm.size() > 1) parts.model->set_sync_batchnorm(std::make_shared<CommSum>(comm));
+  std::vector<at::Tensor> state;  // every replica starts from rank 0's weights and buffers
+  for (const auto& [n, t] : model::model_state(*parts.model)) state.push_back(t);
+  distributed::broadcast_tensors(comm, state, 0);
+  parts.trainable.clear();
+  for (auto& p : parts.model->parameters())
+    if (p.requires_grad()) parts.trainable.push_back(p);
+  parts.sync = std::make_unique<distributed::GradientSynchronizer>(
+      comm, parts.trainable, distributed::GradientSynchronizerOptions{c.dist.bucket_mb, /*loss_prescaled=*/true});
+  parts.step = std::make_unique<TrainStep>(*parts.model, *parts.optimizer, *parts.sync, parts.scaler, parts.trainable, parts.forward,
+                                           TrainStepOptions{c.train.batch_size, c.train.accum_steps, c.train.clip_grad_norm});
+}
+
+TakenStep take_step(StepParts& parts, distributed::Communicator& comm, uint64_t seed, StepPosition at,
+                    const std::function<std::optional<data::Batch>()>& next, const std::function<void(StepSums&)>& before_agree) {
+  torch::manual_seed(derive_seed(seed, {seed_stream::kStepDropout, static_cast<uint64_t>(at.epoch), static_cast<uint64_t>(at.step),
+                                        static_cast<uint64_t>(comm.rank())}));
+  TakenStep taken;
+  taken.sums = parts.step->accumulate(next);
+  if (before_agree) before_agree(taken.sums);
+  // A non-finite loss anywhere is seen everywhere, and handled the same way everywhere.
+  taken.agreed = agree_step(comm, std::isfinite(taken.sums.loss_sum), StopSignals::received(), taken.sums.overflow);
+  if (taken.agreed.nonfinite_ranks.empty()) {
+    taken.applied = parts.step->apply(taken.agreed.overflow);
+  } else {
+    parts.step->skip();
+  }
+  return taken;
+}
+
+}  // namespace finch::train
