@@ -17,7 +17,9 @@ class AgreedExit : public Error {
   AgreedExit(std::string message, int exit_code) : Error(std::move(message), exit_code) {}
 };
 
-// Runs `body` on every rank; throws AgreedExit everywhere if it threw a finch::Error anywhere.
+// Runs `body` on every rank; throws AgreedExit everywhere if it threw anywhere: a finch::Error
+// with its own exit code, any other std::exception (a LibTorch c10::Error, a std::bad_alloc) with
+// exit 1. The exit code is the highest any rank had.
 void run_agreed(Communicator& comm, const std::function<void()>& body);
 
 }  // namespace finch::distributed

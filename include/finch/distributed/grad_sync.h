@@ -5,7 +5,9 @@
 // the buckets: no per-step allocation, flattening or copy-back. A post-hook on each parameter's
 // grad accumulator marks it ready; when a bucket is complete its all-reduce starts at once,
 // overlapping with the rest of backward. Buckets start in index order on every rank (collectives
-// must match); finish() waits for them and averages in place. Frozen parameters are in no bucket.
+// must match); finish() waits for them: each bucket then holds the ranks' average (a plain sum of
+// gradients already divided by the world size with `loss_prescaled`, below; otherwise divided in
+// place after the sum). Frozen parameters are in no bucket.
 // At world size 1 there is nothing to reduce: no hooks, no buffers.
 //
 // The average's 1/world factor: DDP divides every bucket (a pass over all gradient bytes, the last

@@ -1,5 +1,5 @@
-// One optimizer step's compute, shared by the trainer and `finch bench step` (so the benchmark
-// measures the code that trains): the micro-batches' forward and backward with the gradients
+// One optimizer step's compute, built and taken through train/step_parts.h by the trainer and by
+// `finch bench step/e2e` alike (Note [One step assembly]): the micro-batches' forward and backward with the gradients
 // all-reduced in buckets, fp16 gradients unscaled and checked on the device, the loss, hit and
 // overflow flags read from the device once; then — once the ranks have agreed on those — clipping
 // (on the device) and the optimizer step. One host read and one collective (the agreement) per
