@@ -29,12 +29,17 @@ Command add_train(CLI::App& parent) {
     std::string name;
     std::string resume;
     bool dry_run = false;
+    bool force = false;
   };
   auto o = std::make_shared<Opts>();
   app->add_option("--config,-c", o->file, "JSON run config (see configs/ and `finch config --schema`)")->required();
   app->add_option("--set", o->sets, "Override a config key: --set optimizer.lr=3e-4 (repeatable)");
   app->add_option("--name", o->name, "Run name (default: the config's name, else the file's stem)");
-  app->add_option("--resume", o->resume, "Continue a run: 'auto' (the run directory's latest intact checkpoint; starts the run if it has none yet) or a checkpoint directory");
+  auto* resume = app->add_option("--resume", o->resume, "Continue a run: 'auto' (the run directory's latest intact checkpoint; starts the run if it has none yet) or a checkpoint directory");
+  app->add_flag("--force", o->force,
+                "With --resume of an older checkpoint: move the run's newer checkpoints to checkpoints/set-aside-<time>/ "
+                "instead of refusing to start (they are never replaced)")
+      ->needs(resume);
   app->add_flag("--dry-run", o->dry_run, "Validate the config on every rank, print it resolved, and exit");
   return {app, [o]() {
             auto comm = distributed::make_mpi_communicator();
@@ -58,7 +63,7 @@ Command add_train(CLI::App& parent) {
             RunDir dir = run_dir_for(config);
             const train::ResumePlan plan = train::plan_resume(*comm, config, dir, o->resume);
             spdlog::info("device {}: {}", ctx.device.str(), ctx.device_reason);
-            train::TrainRequest request{config, dir, plan.from, {}};
+            train::TrainRequest request{config, dir, plan.from, o->force, {}};
             // The run directory once data, model, weights and checkpoint are in hand on every rank.
             request.open_run_dir = [&](const Config& resolved) {
               std::filesystem::path moved_to;

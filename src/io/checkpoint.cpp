@@ -1,6 +1,7 @@
 #include "finch/io/checkpoint.h"
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -40,6 +41,11 @@ std::vector<std::string> periodic(const std::string& dir) {
   }
   std::sort(names.rbegin(), names.rend());  // newest first (zero-padded steps)
   return names;
+}
+
+bool is_periodic_name(const std::string& name) {
+  return name.size() == std::string(kPrefix).size() + 10 && name.rfind(kPrefix, 0) == 0 &&
+         std::all_of(name.begin() + static_cast<std::ptrdiff_t>(std::string(kPrefix).size()), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
 }
 
 }  // namespace
@@ -130,7 +136,12 @@ std::string find_latest_checkpoint(const std::string& dir, std::vector<std::stri
   std::vector<std::string> candidates;
   std::ifstream latest(fs::path(dir) / "latest");
   std::string pointed;
-  if (latest && std::getline(latest, pointed) && !pointed.empty()) candidates.push_back(pointed);
+  if (latest && std::getline(latest, pointed) && !pointed.empty()) {
+    // A name of this folder only: a pointer to another place (`../other/ckpt-...`, an absolute
+    // path) would make a resume or an eval read, and write next to, checkpoints of another run.
+    if (is_periodic_name(pointed)) candidates.push_back(pointed);
+    else if (notes) notes->push_back(fmt::format("ignoring {}/latest: '{}' is not a checkpoint name of that folder", dir, pointed));
+  }
   for (const auto& n : periodic(dir))
     if (n != pointed) candidates.push_back(n);
   for (const auto& n : candidates) {
@@ -143,6 +154,51 @@ std::string find_latest_checkpoint(const std::string& dir, std::vector<std::stri
     }
   }
   return "";
+}
+
+std::vector<LaterCheckpoint> checkpoints_after(const std::string& dir, int64_t step) {
+  std::vector<LaterCheckpoint> later;
+  auto verify = [&](LaterCheckpoint c) {
+    try {
+      read_checkpoint((fs::path(dir) / c.name).string());
+    } catch (const std::exception& e) {
+      c.problem = e.what();
+    }
+    later.push_back(std::move(c));
+  };
+  for (const auto& n : periodic(dir)) {
+    if (!is_periodic_name(n)) continue;
+    const int64_t s = std::stoll(n.substr(std::string(kPrefix).size()));
+    if (s > step) verify({n, s, ""});
+  }
+  if (fs::is_directory(fs::path(dir) / "best")) {
+    int64_t s = -1;
+    try {
+      std::ifstream in(fs::path(dir) / "best" / "state.json");
+      s = nlohmann::json::parse(in).at("global_step").get<int64_t>();
+    } catch (const std::exception&) {
+    }
+    if (s < 0 || s > step) verify({"best", s, ""});
+  }
+  return later;
+}
+
+std::string set_aside(const std::string& dir, const std::vector<std::string>& names) {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+  fs::path target = fs::path(dir) / fmt::format("set-aside-{}", stamp);
+  for (int k = 2; fs::exists(target); ++k) target = fs::path(dir) / fmt::format("set-aside-{}-{}", stamp, k);
+  std::error_code ec;
+  fs::create_directory(target, ec);
+  if (ec) throw RuntimeError(fmt::format("cannot create '{}': {}", target.string(), ec.message()));
+  for (const auto& n : names) {
+    fs::rename(fs::path(dir) / n, target / n, ec);
+    if (ec) throw RuntimeError(fmt::format("cannot move '{}' to '{}': {}", (fs::path(dir) / n).string(), target.string(), ec.message()));
+  }
+  return target.string();
 }
 
 void prune_checkpoints(const std::string& dir, int keep) {

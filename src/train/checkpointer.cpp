@@ -1,6 +1,7 @@
 #include "finch/train/checkpointer.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -16,6 +17,7 @@
 #include "finch/train/schedule.h"
 
 namespace finch::train {
+namespace fs = std::filesystem;
 
 std::vector<double> RankProgress::to_values() const { return {loss_sum, correct, images, static_cast<double>(skipped)}; }
 
@@ -41,12 +43,13 @@ Checkpointer::Checkpointer(const Config& config, RunDir dir, distributed::Commun
                            std::vector<std::string> class_names)
     : c_(config), dir_(std::move(dir)), comm_(comm), parts_(parts), class_names_(std::move(class_names)) {}
 
-Restored Checkpointer::restore(const std::string& resume) {
+Restored Checkpointer::restore(const std::string& resume, bool force) {
   std::vector<std::string> notes;
   Restored r;
   r.path = resolve_checkpoint(resume, CheckpointPick::kLatest, &notes);
   for (const auto& n : notes) spdlog::warn("{}", n);
   const TrainState s = load_train_checkpoint(r.path, parts_.model, parts_.optimizer, c_.optimizer.name);
+  const bool best_set_aside = guard_later_checkpoints(resume, r.path, s.global_step, force);
   parts_.schedule.load(s.scheduler);
   parts_.stopper.load(s.early_stopping);
   parts_.scaler.load(s.grad_scaler);
@@ -56,9 +59,41 @@ Restored Checkpointer::restore(const std::string& resume) {
   r.saved_by_world = s.world_size;
   r.mine = RankProgress::for_rank(s.rank_progress, comm_.rank(), comm_.size());
   if (s.epoch_complete) r.mine = r.mine.next_epoch();  // the sums were the finished epoch's
-  if (parts_.stopper.has_best())
+  if (parts_.stopper.has_best() && !best_set_aside)
     if (const auto best = best_checkpoint(dir_.checkpoints().string())) best_ = io::read_checkpoint(*best).model;
   return r;
+}
+
+// Note [A resume never replaces a newer checkpoint]. Returns true when `best` is (being) set aside:
+// its weights are not the resumed run's best.
+bool Checkpointer::guard_later_checkpoints(const std::string& resume, const std::string& path, int64_t step, bool force) {
+  const std::string checkpoints = dir_.checkpoints().string();
+  if (!fs::is_directory(checkpoints)) return false;
+  const auto later = io::checkpoints_after(checkpoints, step);
+  if (later.empty()) return false;
+  // Named explicitly (a checkpoint directory, not a run's latest): intact later ones are a history
+  // the user may still want.
+  const bool explicit_checkpoint = fs::exists(fs::path(resume) / "state.json");
+  std::vector<std::string> intact, names;
+  std::string listed;
+  for (const auto& c : later) {
+    if (c.problem.empty()) intact.push_back(c.name);
+    names.push_back(c.name);
+    listed += fmt::format("{}{} (step {}{})", listed.empty() ? "" : ", ", c.name, c.step,
+                          c.problem.empty() ? "" : ", damaged: " + c.problem);
+  }
+  if (explicit_checkpoint && !intact.empty() && !force)
+    throw ConfigError(fmt::format("'{}' is step {}, but this run's {} holds newer checkpoints: {}; training on from step {} would "
+                                  "replace them. Resume the newest with --resume auto, or add --force to move them to "
+                                  "{}/set-aside-<time>/ first",
+                                  path, step, checkpoints, listed, step, checkpoints));
+  if (comm_.rank() == 0) {
+    const std::string aside = io::set_aside(checkpoints, names);
+    if (fs::path(path).parent_path() == fs::path(checkpoints)) io::set_latest(checkpoints, fs::path(path).filename().string());
+    spdlog::warn("set aside {} into {}: newer than the resume point (step {}){}; nothing was deleted", listed, aside, step,
+                 force ? " (--force)" : "");
+  }
+  return std::any_of(later.begin(), later.end(), [](const io::LaterCheckpoint& c) { return c.name == "best"; });
 }
 
 void Checkpointer::step_end_collective(const TrainPosition& at, const RankProgress& mine, bool epoch_ends) {

@@ -1,5 +1,6 @@
 #include "finch/train/train_state.h"
 
+#include <cstdint>
 #include <ctime>
 #include <filesystem>
 
@@ -61,6 +62,18 @@ TrainState train_state_from_json(const nlohmann::json& j, const std::string& sou
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(fmt::format("{}: {}", source, e.what()));
   }
+  // Where a resume would go: within what a run can reach (a hand-edited or damaged state.json could
+  // otherwise send it to epoch -2^31, or to a step whose checkpoint name an intact one holds).
+  auto within = [&](const char* key, int64_t value, int64_t lo, int64_t hi) {
+    if (value < lo || value > hi) throw ConfigError(fmt::format("{}: key '{}' is {}: outside {}..{}", source, key, value, lo, hi));
+  };
+  constexpr int64_t kMaxEpochs = 100'000;  // train.epochs' own limit (config_schema)
+  within("epoch", s.epoch, 0, kMaxEpochs);
+  within("global_step", s.global_step, 0, 9'999'999'999);  // ckpt-<10 digits>
+  within("sample_offset", s.sample_offset, 0, INT64_MAX / 2);
+  within("world_size", s.world_size, 1, 1'000'000);
+  within("batch_size", s.batch_size, 1, 1'000'000);
+  within("accum_steps", s.accum_steps, 1, 1'000'000);
   return s;
 }
 

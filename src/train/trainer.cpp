@@ -41,7 +41,7 @@ namespace {
 class Trainer {
  public:
   Trainer(const TrainRequest& r, distributed::RunContext& ctx)
-      : c_(r.config), dir_(r.run_dir), resume_(r.resume), comm_(*ctx.comm), device_(ctx.device), rank0_(comm_.rank() == 0) {}
+      : c_(r.config), dir_(r.run_dir), resume_(r.resume), force_(r.force), comm_(*ctx.comm), device_(ctx.device), rank0_(comm_.rank() == 0) {}
 
   // Everything each rank does on its own (data, model, optimizer, resume): run under
   // distributed::run_agreed, so a bad dataset or checkpoint stops every rank with one message.
@@ -247,7 +247,7 @@ class Trainer {
   }
 
   void resume() {
-    const Restored r = checkpointer_->restore(resume_);
+    const Restored r = checkpointer_->restore(resume_, force_);
     global_step_ = r.global_step;
     start_epoch_ = r.start_epoch;
     start_offset_ = r.start_offset;
@@ -275,6 +275,7 @@ class Trainer {
   Config c_;
   RunDir dir_;
   std::string resume_;  // "" (a fresh run), a checkpoint directory, or a run directory (its latest)
+  bool force_;          // --force: newer checkpoints set aside rather than refused (checkpointer.h)
   distributed::Communicator& comm_;
   torch::Device device_;
   bool rank0_;  // rank 0 logs, writes metrics and checkpoints

@@ -108,3 +108,41 @@ TEST(Checkpoint, PruneKeepsTheNewestAndBest) {
   EXPECT_TRUE(fs::exists(dir / "best" / "model.safetensors"));
   EXPECT_EQ(find_latest_checkpoint(dir.string()), (dir / periodic_name(20)).string());
 }
+
+// `latest` naming a checkpoint of another folder (an intact copy elsewhere) is not followed: an eval
+// or a resume of this run would otherwise read, and write its report next to, another run.
+TEST(Checkpoint, LatestIsFollowedOnlyWithinItsFolder) {
+  const auto dir = two_checkpoints("contained");
+  const auto elsewhere = fresh_dir("contained_elsewhere");
+  write_checkpoint(elsewhere.string(), periodic_name(99), sample(99));
+  for (const std::string& pointer : {"../finch_ckpt_contained_elsewhere/" + periodic_name(99), (elsewhere / periodic_name(99)).string()}) {
+    std::ofstream(dir / "latest") << pointer << "\n";
+    std::vector<std::string> notes;
+    EXPECT_EQ(find_latest_checkpoint(dir.string(), &notes), (dir / periodic_name(20)).string()) << pointer;
+    ASSERT_EQ(notes.size(), 1u) << pointer;
+    EXPECT_NE(notes[0].find("not a checkpoint name of that folder"), std::string::npos) << notes[0];
+  }
+}
+
+// What a resume from step 10 would replace: the later periodic ones and a later best, each verified.
+TEST(Checkpoint, CheckpointsAfterAStepAreTheLaterOnesVerified) {
+  const auto dir = two_checkpoints("after");
+  write_checkpoint(dir.string(), periodic_name(30), sample(30));
+  write_checkpoint(dir.string(), "best", sample(20));
+  truncate_file(dir / periodic_name(30) / "model.safetensors");
+  const auto later = checkpoints_after(dir.string(), 10);
+  ASSERT_EQ(later.size(), 3u);
+  EXPECT_EQ(later[0].name, periodic_name(30));
+  EXPECT_FALSE(later[0].problem.empty()) << "damaged";
+  EXPECT_EQ(later[1].name, periodic_name(20));
+  EXPECT_TRUE(later[1].problem.empty());
+  EXPECT_EQ(later[2].name, "best");
+  EXPECT_EQ(later[2].step, 20);
+  EXPECT_TRUE(checkpoints_after(dir.string(), 30).empty()) << "best (step 20) is not after step 30";
+  // Set aside: moved whole into a new folder of their own, the names free.
+  const auto aside = set_aside(dir.string(), {periodic_name(20), "best"});
+  EXPECT_TRUE(fs::exists(fs::path(aside) / periodic_name(20) / "state.json"));
+  EXPECT_TRUE(fs::exists(fs::path(aside) / "best" / "state.json"));
+  EXPECT_FALSE(fs::exists(dir / periodic_name(20)));
+  EXPECT_NE(set_aside(dir.string(), {}), aside) << "a second set-aside gets a folder of its own";
+}

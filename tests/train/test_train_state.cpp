@@ -119,6 +119,26 @@ TEST(TrainState, JsonRoundTrip) {
   EXPECT_EQ(s.resume_offset(), 0);
 }
 
+// A state.json that would send a resume somewhere impossible is refused naming the file and key:
+// an epoch of 2^31 - 1 once resumed at "epoch -2147483648", a global step of -1 made the resumed
+// run overwrite an intact ckpt-0000000001.
+TEST(TrainState, ImpossiblePositionsAreRefusedNamingTheKey) {
+  const std::vector<std::pair<const char*, nlohmann::json>> bad = {
+      {"epoch", 2147483647}, {"epoch", -1}, {"global_step", -1}, {"sample_offset", -8},
+      {"world_size", 0}, {"batch_size", 0}, {"accum_steps", -2}};
+  for (const auto& [key, value] : bad) {
+    auto j = to_json(TrainState{});
+    j[key] = value;
+    try {
+      train_state_from_json(j, "runs/r/checkpoints/ckpt-0000000001/state.json");
+      ADD_FAILURE() << key << " = " << value.dump() << " was accepted";
+    } catch (const finch::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("runs/r/checkpoints/ckpt-0000000001/state.json: key '") + key + "'"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(TrainState, MissingKeyNamesTheFileAndKey) {
   auto j = to_json(TrainState{});
   j.erase("global_step");

@@ -43,8 +43,23 @@ struct FileCheck {
 std::vector<FileCheck> verify_checkpoint_files(const std::string& path, const nlohmann::json& state);
 
 // The newest intact periodic checkpoint of `dir` (the `latest` pointer first, then older ones by
-// step); `notes` receives why a newer one was passed over. Empty when there is none.
+// step); `notes` receives why a newer one was passed over. Empty when there is none. `latest` is
+// followed only to a periodic checkpoint of `dir` itself (a name, not a path elsewhere).
 std::string find_latest_checkpoint(const std::string& dir, std::vector<std::string>* notes = nullptr);
+
+// A checkpoint of `dir` beyond a resume point: a periodic one of a higher step, or `best` when its
+// state says a higher step (or cannot be read).
+struct LaterCheckpoint {
+  std::string name;      // "ckpt-0000000004", "best"
+  int64_t step = -1;     // its global step (-1: unreadable)
+  std::string problem;   // empty: intact; else why not
+};
+// Every checkpoint of `dir` beyond global step `step`, each verified (sizes, checksums), newest first.
+std::vector<LaterCheckpoint> checkpoints_after(const std::string& dir, int64_t step);
+// Moves the entries `names` of `dir` into a new folder dir/set-aside-<UTC time>/ (a suffix keeps it
+// new) and returns its path: kept whole for a person to look at, out of the way of the names a run
+// writes. RuntimeError naming the path when a move fails.
+std::string set_aside(const std::string& dir, const std::vector<std::string>& names);
 
 // Deletes periodic checkpoints beyond the newest `keep`.
 void prune_checkpoints(const std::string& dir, int keep);

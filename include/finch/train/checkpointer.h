@@ -14,6 +14,16 @@
 // same point of the run, with the same arguments apart from each rank's own RankProgress; called
 // on rank 0 alone they hang. They save on every rank or on none, as their decisions use only what
 // every rank agrees on (global step, epoch, the broadcast decisions).
+//
+// Note [A resume never replaces a newer checkpoint]
+// A resumed run writes ckpt-<step> and best again from its resume point on, so whatever this run's
+// checkpoints/ holds beyond that point would be replaced, silently, by a different history. restore()
+// looks first (io::checkpoints_after). Intact ones stop the start with a ConfigError (exit 2, before
+// anything is written) when the user named an older checkpoint; --force moves them aside instead.
+// Damaged ones (the latest lookup passed them over) and, when the run's own latest was asked for
+// (--resume auto, a run directory), a newer `best`, are moved aside with a warning. Aside means
+// checkpoints/set-aside-<UTC time>/, whole, by rank 0: nothing is deleted, and `latest` then names
+// the resumed checkpoint.
 #pragma once
 
 #include <cstdint>
@@ -95,7 +105,9 @@ class Checkpointer {
   // Local (every rank reads the files itself; no collective): loads the checkpoint `resume` means (a
   // checkpoint directory, or a run directory's latest intact one) into the parts, and the best
   // epoch's weights when early stopping has a best. Throws naming the file for what does not fit.
-  Restored restore(const std::string& resume);
+  // This run's checkpoints beyond the resume point are never replaced (Note [A resume never
+  // replaces a newer checkpoint]): a ConfigError when intact ones are there, unless `force`.
+  Restored restore(const std::string& resume, bool force = false);
 
   // Collective (Note [Checkpoint calls are collective]), after every optimizer step taken: a
   // mid-epoch checkpoint when checkpoint.every_steps says so. The epoch's last step is left to
@@ -115,6 +127,7 @@ class Checkpointer {
   const io::NamedTensors& best_weights() const { return best_; }
 
  private:
+  bool guard_later_checkpoints(const std::string& resume, const std::string& path, int64_t step, bool force);
   TrainState state(const TrainPosition& at) const;
   void save_periodic(const TrainPosition& at, const RankProgress& mine);
   std::vector<std::vector<double>> gather_progress(const RankProgress& mine);

@@ -23,7 +23,7 @@ struct TrainState {
   int64_t global_step = 0;      // optimizer steps taken so far
   int64_t sample_offset = 0;    // global samples of `epoch` already consumed (mid-epoch)
   int world_size = 1;           // ranks that wrote it (a resume may use another number)
-  int batch_size = 0, accum_steps = 1, seed = 0;
+  int batch_size = 1, accum_steps = 1, seed = 0;
   OptimizerKind optimizer = OptimizerKind::kAdam;
   nlohmann::json scheduler = nlohmann::json::object();       // LrSchedule::state()
   nlohmann::json early_stopping = nlohmann::json::object();  // EarlyStopping::state()

@@ -18,6 +18,7 @@ struct TrainRequest {
   Config config;
   RunDir run_dir;      // its paths; the directory itself is made by open_run_dir
   std::string resume;  // "": a fresh run; a checkpoint directory, or a run directory (its latest intact checkpoint)
+  bool force = false;  // resuming an older checkpoint: move this run's newer ones aside instead of refusing
   // Called on every rank once every rank has opened its data, built the model, loaded weights and
   // the checkpoint to resume (any of which may fail), with the config as resolved from those inputs
   // (train/run_inputs): creates the run directory. A start that fails before it leaves nothing
