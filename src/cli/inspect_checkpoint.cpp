@@ -4,6 +4,7 @@
 // resume or an evaluation. Exit 1 when a file does not match its checksum.
 #include <ctime>
 #include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "finch/core/bounded_json.h"
 #include "commands.h"
 #include "finch/core/error.h"
 #include "finch/io/checkpoint.h"
@@ -56,17 +58,29 @@ nlohmann::json last_epoch_record(const fs::path& checkpoint, const train::TrainS
   nlohmann::json last;
   const int through = s.epoch_complete ? s.epoch : s.epoch - 1;
   for (std::string line; std::getline(in, line);) {
-    const auto r = nlohmann::json::parse(line, nullptr, false);
+    const auto r = parse_bounded_json(line);
     if (r.is_object() && r.value("kind", "") == "epoch" && r.value("epoch", -1) <= through) last = r;
   }
   return last;
 }
 
-std::string when(int64_t t) {
+// state.json's "time" as a date; "time unknown" for a value no calendar holds (gmtime fails on it:
+// a hand-edited 2^63 - 1 once crashed inspect) or a missing one.
+std::string when(const nlohmann::json& time) {
+  if (!time.is_number_integer()) return "time unknown";
+  const std::time_t tt = static_cast<std::time_t>(time.get<int64_t>());
+  std::tm utc{};
   char buf[32];
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&tt));
+  if (gmtime_r(&tt, &utc) == nullptr || std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &utc) == 0) return "time unknown";
   return buf;
+}
+
+// A metric of a metrics.jsonl record: "n/a" when the run had none (null: no validation split, a
+// non-finite loss).
+std::string metric(const nlohmann::json& record, const char* key, const char* format) {
+  const auto it = record.find(key);
+  if (it == record.end() || !it->is_number()) return "n/a";
+  return fmt::format(fmt::runtime(format), it->get<double>());
 }
 
 }  // namespace
@@ -77,7 +91,7 @@ int inspect_checkpoint(const std::string& where, const std::string& config_path,
   for (const auto& n : notes) std::cerr << "finch: note: " << n << "\n";
   const std::string state_file = (fs::path(path) / "state.json").string();
   std::ifstream in(state_file);
-  const auto state = nlohmann::json::parse(in, nullptr, false);
+  const auto state = parse_bounded_json(std::string(std::istreambuf_iterator<char>(in), {}));
   if (state.is_discarded() || !state.is_object()) throw RuntimeError(fmt::format("'{}' is not valid JSON", state_file));
   const train::TrainState s = train::train_state_from_json(state, state_file);
   const auto checks = io::verify_checkpoint_files(path, state);
@@ -101,7 +115,7 @@ int inspect_checkpoint(const std::string& where, const std::string& config_path,
   j["early_stopping"] = s.early_stopping;
   j["grad_scaler"] = s.grad_scaler;
   j["versions"] = state.value("versions", nlohmann::json::object());
-  j["time"] = state.value("time", int64_t{0});
+  j["time"] = state.contains("time") ? state.at("time") : nlohmann::json();
   for (const auto& c : checks)
     j["files"].push_back({{"file", c.file}, {"bytes", c.bytes}, {"expected_bytes", c.expected_bytes}, {"fnv1a64", c.fnv1a64},
                           {"expected_fnv1a64", c.expected_fnv1a64}, {"ok", c.problem.empty()}, {"problem", c.problem}});
@@ -132,12 +146,13 @@ int inspect_checkpoint(const std::string& where, const std::string& config_path,
                              s.resume_epoch(), s.resume_offset() ? fmt::format(" sample {}", s.resume_offset()) : "");
     std::cout << fmt::format("  written by {} rank(s), batch {} x accum {}, seed {}, optimizer {}, finch {}, LibTorch {}, {}\n",
                              s.world_size, s.batch_size, s.accum_steps, s.seed, choice_name(s.optimizer),
-                             j["versions"].value("finch", "?"), j["versions"].value("libtorch", "?"), when(j["time"].get<int64_t>()));
+                             j["versions"].value("finch", "?"), j["versions"].value("libtorch", "?"), when(j.value("time", nlohmann::json())));
     std::cout << fmt::format("  schedule   {}\n  stopping   {}\n", s.scheduler.dump(), s.early_stopping.dump());
     if (!j["last_epoch"].is_null()) {
       const auto& e = j["last_epoch"];
-      std::cout << fmt::format("  metrics    epoch {}: train loss {:.4f}, val loss {:.4f}, val acc {:.4f}, lr {:g}\n", e.value("epoch", -1),
-                               e.value("train_loss", 0.0), e.value("val_loss", 0.0), e.value("val_acc", 0.0), e.value("lr", 0.0));
+      std::cout << fmt::format("  metrics    epoch {}: train loss {}, val loss {}, val acc {}, lr {}\n", metric(e, "epoch", "{:.0f}"),
+                               metric(e, "train_loss", "{:.4f}"), metric(e, "val_loss", "{:.4f}"), metric(e, "val_acc", "{:.4f}"),
+                               metric(e, "lr", "{:g}"));
     }
     for (const auto& c : checks)
       std::cout << fmt::format("  {:<21} {:>12} bytes  fnv1a64 {}  {}\n", c.file, c.bytes, c.fnv1a64.empty() ? "-" : c.fnv1a64,

@@ -10,10 +10,18 @@
 #include <fmt/format.h>
 
 #include "config_schema.h"
+#include "finch/core/bounded_json.h"
 #include "finch/core/error.h"
 
 namespace finch {
 namespace {
+
+// A value or argument as an error message quotes it: whole when short, else its start and its
+// length (a 60,000-character --set made a 60,000-character "one line").
+std::string quoted_briefly(const std::string& text) {
+  constexpr size_t kMax = 80;
+  return text.size() <= kMax ? text : fmt::format("{}... ({} characters)", text.substr(0, kMax - 20), text.size());
+}
 
 using config_detail::ChoiceSlot;
 using config_detail::Field;
@@ -75,7 +83,7 @@ bool is_integral(const json& v) {
 // Checks `v` against the field and stores it; throws ConfigError naming `source` and the key.
 void assign(const Field& f, const json& v, const std::string& source) {
   auto fail = [&](const std::string& expected) {
-    throw ConfigError(fmt::format("{}: key '{}': expected {}, got {}", source, f.path, expected, v.dump()));
+    throw ConfigError(fmt::format("{}: key '{}': expected {}, got {}", source, f.path, expected, quoted_briefly(v.dump())));
   };
   struct {
     const Field& f;
@@ -189,7 +197,7 @@ void check_known_keys(const json& obj, const std::string& prefix, const std::vec
     if (is_field) continue;
     if (sections.count(path)) {
       if (!value.is_object())
-        throw ConfigError(fmt::format("{}: key '{}': expected an object (a section), got {}", source, path, value.dump()));
+        throw ConfigError(fmt::format("{}: key '{}': expected an object (a section), got {}", source, path, quoted_briefly(value.dump())));
       check_known_keys(value, path, fields, sections, source);
       continue;
     }
@@ -201,6 +209,21 @@ json::json_pointer pointer(const std::string& path) {
   std::string p = "/" + path;
   std::replace(p.begin(), p.end(), '.', '/');
   return json::json_pointer(p);
+}
+
+// The run directory is output_dir/name: the name must stay one folder inside output_dir ("..",
+// "../x" or "/abs" once put config.json, checkpoints/ and train.log outside it).
+void check_run_name(const std::string& name, const std::string& source) {
+  auto bad = [&](const std::string& why) {
+    throw ConfigError(fmt::format("{}: key 'name': {}; a run name is one folder name inside output_dir", source, why));
+  };
+  if (name.empty()) bad("empty");
+  if (name == "." || name == "..") bad(fmt::format("'{}' is not a folder of its own", name));
+  if (name.size() > 200) bad(fmt::format("{} characters (at most 200)", name.size()));
+  for (unsigned char ch : name) {
+    if (ch == '/' || ch == '\\') bad(fmt::format("'{}' holds a path separator", name));
+    if (ch < 0x20 || ch == 0x7f) bad("it holds a control character");
+  }
 }
 
 // Rules that involve more than one key.
@@ -261,7 +284,7 @@ nlohmann::ordered_json config_to_json(const Config& config) {
 }
 
 void apply_override(json& doc, const std::string& assignment) {
-  const std::string source = "--set '" + assignment + "'";
+  const std::string source = "--set '" + quoted_briefly(assignment) + "'";
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ConfigError(source + ": expected KEY=VALUE, e.g. --set train.epochs=5");
@@ -275,7 +298,7 @@ void apply_override(json& doc, const std::string& assignment) {
   if (std::holds_alternative<std::string*>(it->slot) || std::holds_alternative<ChoiceSlot>(it->slot)) {
     value = text;
   } else {
-    value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    value = parse_bounded_json(text);  // Note [Bounded JSON]
     if (value.is_discarded()) value = text;  // reported below as the wrong type
   }
   assign(*it, value, source);
@@ -285,14 +308,20 @@ void apply_override(json& doc, const std::string& assignment) {
 namespace {
 
 json parse_config_file(const std::string& path) {
+  // A FIFO or a device would block the read (or never end): configs are regular files.
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw ConfigError("config file '" + path + "' is not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError("cannot read config file '" + path + "'");
   std::stringstream buffer;
   buffer << in.rdbuf();
   const std::string text = buffer.str();
-  json doc;
-  try {
-    doc = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  std::string problem;
+  json doc = parse_bounded_json(text, &problem, /*comments=*/true);  // Note [Bounded JSON]
+  if (!doc.is_discarded()) return doc;
+  try {  // again, for the error's place (the document is not too deep, or it would have said so)
+    if (problem.rfind("nested deeper", 0) != 0) doc = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
   } catch (const json::parse_error& e) {
     // nlohmann reports a byte offset; people count lines and columns.
     size_t line = 1, col = 1;
@@ -304,8 +333,10 @@ json parse_config_file(const std::string& path) {
     const auto colon = what.find(": ", what.find("parse error"));
     if (colon != std::string::npos) what = what.substr(colon + 2);
     throw ConfigError(fmt::format("{}:{}:{}: invalid JSON: {}", path, line, col, what));
+  } catch (const json::exception& e) {  // a number out of range (1e400), ...
+    throw ConfigError(fmt::format("{}: invalid JSON: {}", path, e.what()));
   }
-  return doc;
+  throw ConfigError(fmt::format("{}: invalid JSON: {}", path, problem));
 }
 
 // `over` on top of `under`: objects merge key by key, anything else replaces.
@@ -334,12 +365,13 @@ json resolve_bases(const std::string& path, std::vector<std::string>& chain) {
   }
   const json base = doc["base"];
   if (!base.is_string() || base.get<std::string>().empty())
-    throw ConfigError(fmt::format("{}: key 'base': expected the path of another config file, got {}", path, base.dump()));
+    throw ConfigError(fmt::format("{}: key 'base': expected the path of another config file, got {}", path, quoted_briefly(base.dump())));
   doc.erase("base");
   fill_from_json(doc, path);
   chain.push_back(canonical);
   const auto base_path = std::filesystem::path(path).parent_path() / base.get<std::string>();
-  if (!std::filesystem::is_regular_file(base_path))
+  std::error_code base_ec;  // a symlink loop is a bad config (exit 2), not a filesystem_error
+  if (!std::filesystem::is_regular_file(base_path, base_ec))
     throw ConfigError(fmt::format("{}: key 'base': no config file '{}'", path, base_path.string()));
   json merged = resolve_bases(base_path.string(), chain);
   chain.pop_back();
@@ -356,6 +388,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     for (const auto& o : overrides) apply_override(doc, o);
   Config c = config_from_json(doc, path);
   if (c.name.empty()) c.name = std::filesystem::path(path).stem().string();
+  check_run_name(c.name, path);
   return c;
 }
 

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "finch/core/bounded_json.h"
 #include "finch/core/atomic_file.h"
 #include "finch/core/error.h"
 #include "finch/data/image_ops.h"
@@ -56,7 +57,7 @@ class PackedSource final : public ImageSource {
     for (int k = 7; k >= 0; --k) hlen = (hlen << 8) | base_[size_ - 16 + k];
     if (hlen > size_ - 24) throw fail("index length runs past the start of the file");
     const uint8_t* index = base_ + size_ - 16 - hlen;
-    const auto header = nlohmann::json::parse(index, index + hlen, nullptr, false);
+    const auto header = parse_bounded_json(std::string_view(reinterpret_cast<const char*>(index), hlen));
     if (header.is_discarded() || !header.is_object()) throw fail("index is not valid JSON");
     const uint64_t data_end = size_ - 16 - hlen;
     try {

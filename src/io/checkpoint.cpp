@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <iterator>
 #include <fstream>
 
 #include <fmt/format.h>
 
+#include "finch/core/bounded_json.h"
 #include "finch/core/atomic_file.h"
 #include "finch/core/error.h"
 #include "finch/io/safetensors.h"
@@ -99,8 +101,9 @@ CheckpointData read_checkpoint(const std::string& path) {
   std::ifstream in(p / "state.json");
   if (!in) throw RuntimeError(fmt::format("checkpoint '{}' has no readable state.json", path));
   CheckpointData d;
-  d.state = nlohmann::json::parse(in, nullptr, false);
-  if (d.state.is_discarded() || !d.state.is_object()) throw RuntimeError(fmt::format("'{}/state.json' is not valid JSON", path));
+  std::string problem = "not an object";
+  d.state = parse_bounded_json(std::string(std::istreambuf_iterator<char>(in), {}), &problem);
+  if (d.state.is_discarded() || !d.state.is_object()) throw RuntimeError(fmt::format("'{}/state.json' is not valid JSON: {}", path, problem));
   for (const auto& c : verify_checkpoint_files(path, d.state))
     if (!c.problem.empty()) throw RuntimeError(c.problem);
   d.model = read_safetensors((p / "model.safetensors").string()).in_order();
@@ -175,7 +178,7 @@ std::vector<LaterCheckpoint> checkpoints_after(const std::string& dir, int64_t s
     int64_t s = -1;
     try {
       std::ifstream in(fs::path(dir) / "best" / "state.json");
-      s = nlohmann::json::parse(in).at("global_step").get<int64_t>();
+      s = parse_bounded_json(std::string(std::istreambuf_iterator<char>(in), {})).at("global_step").get<int64_t>();
     } catch (const std::exception&) {
     }
     if (s < 0 || s > step) verify({"best", s, ""});

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "finch/core/bounded_json.h"
 #include "finch/core/atomic_file.h"
 #include "finch/core/error.h"
 
@@ -102,7 +103,7 @@ TensorFile read_safetensors(const std::string& path) {
   if (header_len > map->size - 8)
     throw bad(fmt::format("header length {} runs past the end of the file ({} bytes): truncated?", header_len, map->size));
   if (header_len < 2 || bytes[8] != '{') throw bad("the header does not start with a JSON object");
-  nlohmann::json header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_len, nullptr, false);
+  nlohmann::json header = parse_bounded_json(std::string_view(reinterpret_cast<const char*>(bytes + 8), header_len));
   if (header.is_discarded() || !header.is_object()) throw bad("the header is not valid JSON");
 
   const uint64_t data_start = 8 + header_len;

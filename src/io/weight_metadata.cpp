@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "finch/core/bounded_json.h"
 #include "finch/core/error.h"
 
 namespace finch::io {
@@ -23,12 +24,12 @@ WeightMetadata weight_metadata(const std::map<std::string, std::string>& md, con
     throw RuntimeError(fmt::format("'{}': metadata key '{}' is \"{}\", expected {}", path, key, md.at(key), expected));
   };
   auto number = [&](const std::string& key) {
-    const auto j = nlohmann::json::parse(md.at(key), nullptr, /*allow_exceptions=*/false);
+    const auto j = parse_bounded_json(md.at(key));
     if (!j.is_number() || j.get<double>() <= 0 || j.get<double>() > 1) bad(key, "a number in (0, 1]");
     return j.get<double>();
   };
   auto rgb = [&](const std::string& key) {
-    const auto j = nlohmann::json::parse(md.at(key), nullptr, /*allow_exceptions=*/false);
+    const auto j = parse_bounded_json(md.at(key));
     if (!j.is_array() || j.size() != 3) bad(key, "a list of 3 numbers");
     std::array<double, 3> v{};
     for (size_t c = 0; c < 3; ++c) {

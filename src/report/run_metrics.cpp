@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "finch/core/bounded_json.h"
 #include "finch/core/error.h"
 
 namespace finch::report {
@@ -22,7 +23,7 @@ RunMetrics read_run_metrics(const std::string& run_dir) {
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.empty()) continue;
-    const auto r = nlohmann::json::parse(line, nullptr, false);
+    const auto r = parse_bounded_json(line);
     if (r.is_discarded() || !r.is_object() || !r.contains("kind"))
       throw RuntimeError(fmt::format("{}:{}: not a finch metrics record", path.string(), n));
     const std::string kind = r["kind"];
