@@ -12,6 +12,11 @@ namespace finch {
 namespace fs = std::filesystem;
 
 void write_file_atomically(const fs::path& path, const std::function<void(std::FILE*)>& write) {
+  // The rename below replaces whatever `path` is: a device node (`--out /dev/full`), a FIFO, a
+  // socket. Only a regular file (or nothing) is ever replaced.
+  std::error_code st;
+  if (fs::exists(fs::symlink_status(path, st)) && !fs::is_regular_file(path, st))
+    throw RuntimeError("'" + path.string() + "' exists and is not a regular file (a device, FIFO or directory): not replaced");
   const fs::path tmp = path.string() + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) throw RuntimeError("cannot write '" + tmp.string() + "': " + std::strerror(errno));

@@ -1,15 +1,31 @@
 // Parts of image_ops shared by both implementations.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "finch/data/image_ops.h"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include "finch/core/error.h"
 
 namespace finch::data {
 
+void check_image_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw RuntimeError(fmt::format("'{}' is not an image file ({})", path,
+                                   std::filesystem::exists(path, ec) ? "a FIFO, device or directory" : "missing"));
+  if (int64_t h = 0, w = 0; jpeg_dims(path, h, w) && h * w > kMaxImagePixels)
+    throw RuntimeError(fmt::format("'{}' claims {} x {} pixels, more than the {} finch decodes (a decompression bomb, or an image "
+                                   "to shrink first)", path, w, h, kMaxImagePixels));
+}
+
 bool jpeg_dims(const std::string& path, int64_t& height, int64_t& width) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;  // never open a FIFO: it blocks
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
   auto u8 = [&]() { return in.get(); };

@@ -41,6 +41,7 @@ at::Tensor decode_image_file(const std::string& path, int reduction) {
   if (reduction >= 8) flags = cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION;
   else if (reduction >= 4) flags = cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION;
   else if (reduction >= 2) flags = cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION;
+  check_image_file(path);
   cv::Mat bgr;
   try {
     bgr = cv::imread(path, flags);

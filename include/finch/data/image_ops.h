@@ -17,12 +17,23 @@ struct Box {
 
 bool have_jpeg_codec();
 
-// Width and height from the JPEG header without decoding; false when they cannot be read.
+// Images larger than this are refused before decoding, as Pillow refuses them (its
+// DecompressionBombError at twice MAX_IMAGE_PIXELS): a 1.5 KB JPEG can claim 20000 x 20000 pixels
+// and take gigabytes to decode. (Formats whose header finch does not read get OpenCV's own cap,
+// 2^30 pixels.)
+inline constexpr int64_t kMaxImagePixels = 178'956'970;
+
+// RuntimeError naming the file unless `path` is a regular file (a FIFO would block the reader for
+// good, and a signal with it) whose JPEG header, where it has one, claims at most kMaxImagePixels.
+void check_image_file(const std::string& path);
+
+// Width and height from the JPEG header without decoding; false when they cannot be read (or the
+// file is not a regular file).
 bool jpeg_dims(const std::string& path, int64_t& height, int64_t& width);
 
 // Decodes to RGB at 1/reduction of the stored size where the format has such modes (JPEG: 2, 4, 8;
 // libjpeg rounds each side up), in full otherwise. RuntimeError naming the file when it is missing
-// or not a decodable image.
+// or not a decodable image, or check_image_file refuses it.
 at::Tensor decode_image_file(const std::string& path, int reduction = 1);
 at::Tensor decode_jpeg_bytes(const uint8_t* data, size_t size, const std::string& what);
 std::vector<uint8_t> encode_jpeg(const at::Tensor& rgb, int quality);
