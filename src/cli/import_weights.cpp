@@ -54,6 +54,11 @@ io::NamedTensors read_source(const std::string& from, const std::string& path, c
     return io::read_torch_state_dict(path);
   }
   io::NamedTensors in = from == "efficientnet-pytorch" && !safetensors ? io::read_torch_state_dict(path) : io::read_safetensors(path).in_order();
+  // Names are matched with std::regex, one stack frame per character: a 200,000-character name
+  // overflowed the stack. Real names are under 100 characters.
+  for (const auto& [n, t] : in)
+    if (n.size() > 256)
+      throw RuntimeError(fmt::format("{}: a tensor name of {} characters ('{}...'): not an EfficientNet state dict", path, n.size(), n.substr(0, 40)));
   io::NamedTensors out;
   for (auto& [n, t] : in)
     out.emplace_back(from == "efficientnet-pytorch" ? io::efficientnet_pytorch_to_torchvision(n, layout) : io::timm_to_torchvision(n, layout), t);

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "finch/core/checked_int.h"
 #include "finch/core/error.h"
 #include "finch/data/layouts.h"
 
@@ -109,7 +110,11 @@ std::shared_ptr<ImageSource> open_csv_manifest(const std::string& manifest) {
   std::map<std::string, int> label_of;
   if (indices) {
     int top = 0;
-    for (const auto& r : rows) top = std::max(top, std::stoi(r.label));
+    for (const auto& r : rows) {
+      const auto k = parse_int(r.label, 0, 99'999);  // more classes than that is a typo, not a data set
+      if (!k) fail(r.line, fmt::format("class index {} is beyond 99999", r.label));
+      top = std::max(top, static_cast<int>(*k));
+    }
     for (int k = 0; k <= top; ++k) label_of[std::to_string(k)] = k, classes.push_back(std::to_string(k));
   } else {
     std::set<std::string> names;
@@ -120,7 +125,7 @@ std::shared_ptr<ImageSource> open_csv_manifest(const std::string& manifest) {
   std::vector<int> train_count(classes.size(), 0);
   std::vector<FileSample> samples;
   for (const auto& r : rows) {
-    const auto it = label_of.find(indices ? std::to_string(std::stoi(r.label)) : r.label);
+    const auto it = label_of.find(indices ? std::to_string(*parse_int(r.label, 0, 99'999)) : r.label);
     if (it == label_of.end())
       fail(r.line, fmt::format("label '{}' is outside the classes: no training image has it", r.label));
     if (r.split == "train") ++train_count[it->second];

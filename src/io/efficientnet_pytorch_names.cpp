@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "finch/core/checked_int.h"
 #include "finch/core/error.h"
 #include "finch/io/weight_import.h"
 
@@ -49,7 +50,7 @@ std::string efficientnet_pytorch_to_torchvision(const std::string& name, const E
   const int num_stages = static_cast<int>(layout.stage_blocks.size());
   std::smatch m;
   if (std::regex_match(name, m, block)) {
-    int n = std::stoi(m[1]), stage = 0;
+    int n = static_cast<int>(parse_int(m[1].str(), 0, 100000).value_or(100000)), stage = 0;  // too big: beyond every stage
     while (stage < num_stages && n >= layout.stage_blocks[stage]) n -= layout.stage_blocks[stage++];
     const auto it = block_layers().find(m[2]);
     if (stage < num_stages && it != block_layers().end()) {

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "finch/core/checked_int.h"
 #include "finch/core/error.h"
 #include "finch/io/weight_import.h"
 
@@ -32,10 +33,10 @@ std::string timm_to_torchvision(const std::string& name, const EfficientNetLayou
   const int num_stages = static_cast<int>(layout.stage_blocks.size());
   std::smatch m;
   if (std::regex_match(name, m, block)) {
-    const int stage = std::stoi(m[1]);
+    const int stage = static_cast<int>(parse_int(m[1].str(), 0, 1000).value_or(1000));  // beyond any layout: unknown
     const auto& table = stage == 0 ? ds : ir;
     const auto it = table.find(m[3]);
-    if (it != table.end() && it->second[0] != '-' && stage < num_stages && std::stoi(m[2]) < layout.stage_blocks[stage])
+    if (it != table.end() && it->second[0] != '-' && stage < num_stages && parse_int(m[2].str(), 0, 1000).value_or(1000) < layout.stage_blocks[stage])
       return fmt::format("features.{}.{}.block.{}.{}", stage + 1, m[2].str(), it->second, m[4].str());
   } else if (std::regex_match(name, m, top)) {
     const std::string layer = m[1], leaf = m[2];

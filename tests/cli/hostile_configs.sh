@@ -3,7 +3,8 @@
 # `finch: error: ...` naming the file or key, exit 2, within seconds, and touches nothing:
 #   a value nested 100,000 levels deep (Note [Bounded JSON]; once exit 139), the same in --set;
 #   a number out of range (1e400; once exit 1 naming no file); a `base` symlink loop (once exit 1);
-#   a FIFO as --config (once blocked for good); run names that leave output_dir (.., ../x, /abs,
+#   a FIFO as --config (once blocked for good); a 100,000-character or 2^31 freeze policy (once a
+#   stack overflow, and "stoi" with exit 1); run names that leave output_dir (.., ../x, /abs,
 #   a control character; once accepted, writing into output_dir's parent).
 # Usage: hostile_configs.sh FINCH WORKDIR
 set -uo pipefail
@@ -38,6 +39,11 @@ echo '{"base": "loop_a.json"}' >looped.json
 expect base_symlink_loop 2 "looped.json: key 'base'" -- config --config looped.json
 mkfifo fifo.json
 expect fifo_config 2 "fifo.json' is not a regular file" -- config --config fifo.json
+long_freeze=$(/usr/bin/python3 -c 'print("last_blocks:1" + "0" * 100000)')  # once a stack overflow in std::regex
+expect freeze_long 2 "key 'model.freeze': expected one of" -- config --set "model.freeze=$long_freeze"
+expect freeze_long_inspect 2 "model.freeze: 'last_blocks:1000.*\\(100013 characters\\)" -- inspect --freeze "$long_freeze"
+expect freeze_int_overflow 2 "key 'model.freeze'" -- config --set model.freeze=last_blocks:2147483648
+expect freeze_int_overflow_inspect 2 "model.freeze: 'last_blocks:2147483648'" -- inspect --freeze last_blocks:2147483648
 echo '{"output_dir": "out"}' >ok.json
 for name in .. ../escaped /tmp/abs "a$(printf '\001')b"; do
   expect "name_$(tr -c 'a-z' '_' <<<"$name")" 2 "key 'name'" -- config --config ok.json --set "name=$name"
