@@ -29,7 +29,6 @@
 #include "finch/io/safetensors.h"
 #include "finch/model/weights.h"
 #include "finch/train/optim.h"
-#include "finch/train/run_inputs.h"
 #include "finch/train/schedule.h"
 #include "finch/train/train_data.h"
 
@@ -103,14 +102,9 @@ int run_e2e_bench(const E2eBenchOptions& o) {
     c.data.prefetch = o.prefetch > 0 ? o.prefetch : std::max(2, 2 * o.workers);
     c.model.classes = 0;  // the data set's
   }
-  // As the trainer's setup: the data set, then the keys left to it and to the weights, then the step.
+  // As the trainer's setup: the data (the keys left to it and to the weights resolved), then the step.
   std::unique_ptr<train::TrainData> data_ptr;
-  distributed::run_agreed(comm, [&] {
-    auto bundle = data::open_dataset(c.data, c.train.seed);
-    train::resolve_classes(c, bundle.source->class_names().size());
-    train::resolve_from_weights(c);
-    data_ptr = std::make_unique<train::TrainData>(c, comm.rank(), comm.size(), ctx.device, std::move(bundle));
-  });
+  distributed::run_agreed(comm, [&] { data_ptr = train::open_train_data(c, comm.rank(), comm.size(), ctx.device); });
   train::TrainData& data = *data_ptr;
   StepRig rig(c, comm, ctx.device);
   const train::LrSchedule schedule(c.scheduler, c.optimizer.lr, c.train.epochs);

@@ -58,7 +58,7 @@ io::NamedTensors read_source(const std::string& from, const std::string& path, c
   // overflowed the stack. Real names are under 100 characters.
   for (const auto& [n, t] : in)
     if (n.size() > 256)
-      throw RuntimeError(fmt::format("{}: a tensor name of {} characters ('{}...'): not an EfficientNet state dict", path, n.size(), n.substr(0, 40)));
+      throw RuntimeError(fmt::format("{}: a tensor name '{}': not an EfficientNet state dict", path, briefly(n)));
   io::NamedTensors out;
   for (auto& [n, t] : in)
     out.emplace_back(from == "efficientnet-pytorch" ? io::efficientnet_pytorch_to_torchvision(n, layout) : io::timm_to_torchvision(n, layout), t);

@@ -16,13 +16,6 @@
 namespace finch {
 namespace {
 
-// A value or argument as an error message quotes it: whole when short, else its start and its
-// length (a 60,000-character --set made a 60,000-character "one line").
-std::string quoted_briefly(const std::string& text) {
-  constexpr size_t kMax = 80;
-  return text.size() <= kMax ? text : fmt::format("{}... ({} characters)", text.substr(0, kMax - 20), text.size());
-}
-
 using config_detail::ChoiceSlot;
 using config_detail::Field;
 using nlohmann::json;
@@ -83,7 +76,7 @@ bool is_integral(const json& v) {
 // Checks `v` against the field and stores it; throws ConfigError naming `source` and the key.
 void assign(const Field& f, const json& v, const std::string& source) {
   auto fail = [&](const std::string& expected) {
-    throw ConfigError(fmt::format("{}: key '{}': expected {}, got {}", source, f.path, expected, quoted_briefly(v.dump())));
+    throw ConfigError(fmt::format("{}: key '{}': expected {}, got {}", source, f.path, expected, briefly(v.dump())));
   };
   struct {
     const Field& f;
@@ -197,7 +190,7 @@ void check_known_keys(const json& obj, const std::string& prefix, const std::vec
     if (is_field) continue;
     if (sections.count(path)) {
       if (!value.is_object())
-        throw ConfigError(fmt::format("{}: key '{}': expected an object (a section), got {}", source, path, quoted_briefly(value.dump())));
+        throw ConfigError(fmt::format("{}: key '{}': expected an object (a section), got {}", source, path, briefly(value.dump())));
       check_known_keys(value, path, fields, sections, source);
       continue;
     }
@@ -284,7 +277,7 @@ nlohmann::ordered_json config_to_json(const Config& config) {
 }
 
 void apply_override(json& doc, const std::string& assignment) {
-  const std::string source = "--set '" + quoted_briefly(assignment) + "'";
+  const std::string source = "--set '" + briefly(assignment) + "'";
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ConfigError(source + ": expected KEY=VALUE, e.g. --set train.epochs=5");
@@ -365,7 +358,7 @@ json resolve_bases(const std::string& path, std::vector<std::string>& chain) {
   }
   const json base = doc["base"];
   if (!base.is_string() || base.get<std::string>().empty())
-    throw ConfigError(fmt::format("{}: key 'base': expected the path of another config file, got {}", path, quoted_briefly(base.dump())));
+    throw ConfigError(fmt::format("{}: key 'base': expected the path of another config file, got {}", path, briefly(base.dump())));
   doc.erase("base");
   fill_from_json(doc, path);
   chain.push_back(canonical);

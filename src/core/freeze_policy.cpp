@@ -13,7 +13,7 @@ FreezePolicy FreezePolicy::parse(const std::string& text) {
   static const std::regex re(R"((none|head|last_blocks:([1-9][0-9]*))(\+bn)?)");
   auto bad = [&] {
     return ConfigError(fmt::format("model.freeze: '{}' is not one of none, head, last_blocks:K (K 1..1000), optionally followed by +bn",
-                                   text.size() <= 40 ? text : fmt::format("{}... ({} characters)", text.substr(0, 30), text.size())));
+                                   briefly(text, 50)));
   };
   // std::regex matches recursively, one frame per character: a 120,000-character value overflowed
   // the stack. No policy is longer than this.

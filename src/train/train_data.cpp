@@ -4,6 +4,7 @@
 
 #include "finch/core/error.h"
 #include "finch/core/seed.h"
+#include "finch/train/run_inputs.h"
 
 namespace finch::train {
 
@@ -54,6 +55,14 @@ EvalOptions TrainData::eval_options(bool per_class, bool channels_last) const {
   o.per_class = per_class;
   o.classes = c_.model.classes;
   return o;
+}
+
+std::unique_ptr<TrainData> open_train_data(Config& config, int rank, int world, c10::Device device, std::vector<std::string>* notes) {
+  auto bundle = data::open_dataset(config.data, config.train.seed);
+  resolve_classes(config, bundle.source->class_names().size());
+  auto resolved = resolve_from_weights(config);
+  if (notes) *notes = std::move(resolved);
+  return std::make_unique<TrainData>(config, rank, world, device, std::move(bundle));
 }
 
 }  // namespace finch::train

@@ -28,7 +28,6 @@
 #include "finch/train/evaluate.h"
 #include "finch/train/fault_injection.h"
 #include "finch/train/optim.h"
-#include "finch/train/run_inputs.h"
 #include "finch/train/run_log.h"
 #include "finch/train/schedule.h"
 #include "finch/train/step_parts.h"
@@ -49,10 +48,7 @@ class Trainer {
     // Keys left to the inputs (model.classes 0, padding auto, normalisation null) are resolved once,
     // here, before the data path and the model are built from them; c_ is the resolved config from
     // now on (config.json, checkpoints).
-    auto bundle = data::open_dataset(c_.data, c_.train.seed);
-    resolve_classes(c_, bundle.source->class_names().size());
-    input_notes_ = resolve_from_weights(c_);
-    data_ = std::make_unique<TrainData>(c_, comm_.rank(), comm_.size(), device_, std::move(bundle));
+    data_ = open_train_data(c_, comm_.rank(), comm_.size(), device_, &input_notes_);
     parts_ = build_step_parts(c_, device_);
     schedule_ = std::make_unique<LrSchedule>(c_.scheduler, c_.optimizer.lr, c_.train.epochs);
     stopper_ = std::make_unique<EarlyStopping>(c_.early_stopping);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "finch/core/error.h"
 #include "finch/distributed/agree.h"
 #include "finch/distributed/communicator.h"
 #include "finch/io/checkpoint.h"
@@ -111,10 +112,17 @@ TEST(Checkpointer, SavesWhenItsPolicySaysWithEveryRanksProgressAndRestoresIt) {
   EXPECT_EQ(got.saved_by_world, W);
   EXPECT_EQ(got.mine.to_values(), progress_of(r).next_epoch().to_values()) << "a complete epoch's sums start again";
   EXPECT_TRUE(torch::equal(again.model->weight, parts.model->weight));
-  // ... and of the mid-epoch ckpt-6: this rank's own row, where the epoch stood.
+  // ... and of the older, mid-epoch ckpt-6: refused while ckpt-8 and best are newer (Note [A resume
+  // never replaces a newer checkpoint]); with force they are set aside and it gives this rank its
+  // own row, where the epoch stood.
   Parts mid(c);
   train::Checkpointer back_mid(c, dir, *comm, mid.refs(), {"a", "b", "c"});
-  const auto m = back_mid.restore((dir.checkpoints() / io::periodic_name(6)).string());
+  const std::string six = (dir.checkpoints() / io::periodic_name(6)).string();
+  EXPECT_THROW(back_mid.restore(six), ConfigError);
+  comm->barrier();
+  const auto m = back_mid.restore(six, /*force=*/true);
+  comm->barrier();
+  if (r == 0) EXPECT_FALSE(fs::exists(dir.checkpoints() / io::periodic_name(8))) << "set aside";
   EXPECT_EQ(m.start_epoch, 0);
   EXPECT_EQ(m.start_offset, 24 * W);
   EXPECT_EQ(m.mine.to_values(), progress_of(r).to_values());

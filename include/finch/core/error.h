@@ -28,4 +28,10 @@ class RuntimeError : public Error {
   explicit RuntimeError(std::string message) : Error(std::move(message), 1) {}
 };
 
+// A value as an error message quotes it: whole when it is short, else its start and its length (a
+// 60,000-character --set once made a 60,000-character "one line").
+inline std::string briefly(const std::string& text, size_t max = 80) {
+  return text.size() <= max ? text : text.substr(0, max - 20) + "... (" + std::to_string(text.size()) + " characters)";
+}
+
 }  // namespace finch

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <c10/core/Device.h>
@@ -41,5 +43,12 @@ class TrainData {
   c10::Device device_;
   data::DatasetBundle bundle_;
 };
+
+// A run's data, opened as finch train and `finch bench e2e --config` open it: config.data's data
+// set, then the keys left to the inputs resolved in `config` once, before anything is built from
+// them (model.classes from the data set; padding, eps and normalisation from the weights:
+// train/run_inputs). `notes` receives where each resolved key came from. Not collective.
+std::unique_ptr<TrainData> open_train_data(Config& config, int rank, int world, c10::Device device,
+                                           std::vector<std::string>* notes = nullptr);
 
 }  // namespace finch::train
