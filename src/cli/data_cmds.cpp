@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "finch/core/worker_threads.h"
 #include "finch/core/error.h"
 #include "finch/data/cub.h"
 #include "finch/data/dataset.h"
@@ -27,9 +28,7 @@ std::vector<std::string> check_files(const std::vector<std::string>& paths, bool
   std::vector<std::string> missing;
   std::mutex m;
   std::atomic<size_t> next{0};
-  std::vector<std::thread> threads;
-  for (int w = 0; w < std::max(1, workers); ++w)
-    threads.emplace_back([&] {
+  std::vector<std::thread> threads = start_threads(std::max(1, workers), [&](int) {
       for (size_t i = next++; i < paths.size(); i = next++) {
         const std::string& path = paths[i];
         struct stat st {};
@@ -46,7 +45,7 @@ std::vector<std::string> check_files(const std::vector<std::string>& paths, bool
           corrupt.push_back(e.what());
         }
       }
-    });
+    }, [&] { next = paths.size(); }, fmt::format("--workers {}", workers));
   for (auto& t : threads) t.join();
   std::sort(missing.begin(), missing.end());
   std::sort(corrupt.begin(), corrupt.end());

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "finch/core/worker_threads.h"
 #include "finch/core/error.h"
 #include "finch/core/seed.h"
 
@@ -19,7 +20,13 @@ BatchLoader::BatchLoader(std::shared_ptr<const ImageSource> source, std::vector<
     : source_(std::move(source)), indices_(std::move(indices)), o_(options) {
   if (o_.batch_size < 1) throw RuntimeError("loader: batch size must be >= 1");
   num_batches_ = (static_cast<int64_t>(indices_.size()) + o_.batch_size - 1) / o_.batch_size;
-  for (int w = 0; w < o_.workers; ++w) threads_.emplace_back([this, w] { work(w); });
+  threads_ = start_threads(o_.workers, [this](int w) { work(w); }, [this] {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }, fmt::format("data.workers {}", o_.workers));
 }
 
 BatchLoader::~BatchLoader() {

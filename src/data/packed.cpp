@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "finch/core/worker_threads.h"
 #include "finch/core/bounded_json.h"
 #include "finch/core/atomic_file.h"
 #include "finch/core/error.h"
@@ -189,8 +190,13 @@ void pack_items(size_t count, const std::function<PackItem(size_t)>& make, const
       cv.notify_all();
     }
   };
-  std::vector<std::thread> threads;
-  for (int k = 0; k < std::max(1, o.workers); ++k) threads.emplace_back(worker);
+  std::vector<std::thread> threads = start_threads(std::max(1, o.workers), [&](int) { worker(); }, [&] {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      if (error.empty()) error = "interrupted";
+    }
+    cv.notify_all();
+  }, fmt::format("--workers {}", o.workers));
   auto join = [&] {
     {
       std::lock_guard<std::mutex> lock(m);

@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include "finch/core/worker_threads.h"
 #include "finch/core/error.h"
 #include "finch/core/seed.h"
 #include "finch/data/image_ops.h"
@@ -189,9 +190,7 @@ void write_synthetic_tree(const std::string& dir, const SynthOptions& o) {
   std::atomic<size_t> next{0};
   std::string error;
   std::mutex error_mutex;
-  std::vector<std::thread> threads;
-  for (int w = 0; w < std::max(1, o.workers); ++w)
-    threads.emplace_back([&] {
+  std::vector<std::thread> threads = start_threads(std::max(1, o.workers), [&](int) {
       for (size_t i = next++; i < n; i = next++) {
         try {
           PackItem item = item_at(o, i);
@@ -203,7 +202,7 @@ void write_synthetic_tree(const std::string& dir, const SynthOptions& o) {
           next = n;
         }
       }
-    });
+    }, [&] { next = n; }, fmt::format("--workers {}", o.workers));
   for (auto& t : threads) t.join();
   if (!error.empty()) throw RuntimeError("synth: " + error);
   std::ofstream images(fs::path(dir) / "images.txt"), labels(fs::path(dir) / "image_class_labels.txt"),
