@@ -13,6 +13,12 @@
 // rebuild functions only, anything outside the subset is an error naming the opcode, and every
 // storage size and tensor view is checked against the bytes the file holds. Storages are looked up
 // after the pickle is read (the legacy format stores them after it), then tensors are cut from them.
+//
+// A pickle is a program, and a hostile one can build a container that holds itself (through the
+// memo) or 100,000 containers each inside the next. So objects live in one arena per file (freed
+// flat: no destructor recursion, no reference cycle), each container knows how deep it nests and
+// may not pass kMaxPickleDepth, and the one walk through the object (find_state_dict) remembers
+// where it has been.
 #include <caffe2/serialize/inline_container.h>
 
 #include <cerrno>
@@ -32,7 +38,11 @@ namespace finch::io {
 namespace {
 
 struct Obj;
-using Value = std::shared_ptr<Obj>;
+using Value = Obj*;  // owned by the file's Arena
+
+// Deeper than any state dict (a dict of tensors, inside at most a few wrapper dicts; a tensor
+// record is a tuple of tuples): past it the pickle is refused, not walked.
+constexpr int kMaxPickleDepth = 64;
 
 struct Obj {
   enum Kind { kNone, kBool, kInt, kFloat, kString, kTuple, kList, kDict, kGlobal, kStorage, kTensor, kOpaque, kMark } kind;
@@ -44,13 +54,22 @@ struct Obj {
   at::ScalarType dtype = at::kFloat;  // storages
   std::vector<int64_t> size, stride;  // tensors (cut from their storage once it is read)
   at::Tensor tensor;
+  int depth = 0;                      // containers: 1 + the deepest thing put into them so far
 };
 
-Value make(Obj::Kind k) {
-  auto v = std::make_shared<Obj>();
-  v->kind = k;
-  return v;
-}
+// Every object of one file's pickles. Containers point at their items without owning them, so a
+// cycle or a deep chain is freed here, flat.
+class Arena {
+ public:
+  Value make(Obj::Kind k) {
+    objects_.push_back(std::make_unique<Obj>());
+    objects_.back()->kind = k;
+    return objects_.back().get();
+  }
+
+ private:
+  std::vector<std::unique_ptr<Obj>> objects_;
+};
 
 const std::map<std::string, at::ScalarType>& storage_types() {
   static const std::map<std::string, at::ScalarType> m = {
@@ -68,8 +87,9 @@ class StateDictUnpickler {
     at::ScalarType dtype;
     int64_t numel;
   };
-  StateDictUnpickler(const std::string& path, const uint8_t* data, size_t size, std::map<std::string, StorageRef>& storages)
-      : path_(path), start_(data), p_(data), end_(data + size), storages_(storages) {}
+  StateDictUnpickler(const std::string& path, const uint8_t* data, size_t size, Arena& arena,
+                     std::map<std::string, StorageRef>& storages)
+      : path_(path), start_(data), p_(data), end_(data + size), arena_(arena), storages_(storages) {}
 
   size_t consumed() const { return static_cast<size_t>(p_ - start_); }
 
@@ -80,6 +100,7 @@ class StateDictUnpickler {
         case 0x80: byte(); break;                                   // PROTO
         case 0x95: take(8); break;                                  // FRAME
         case '.': return pop();                                     // STOP
+        case '0': pop(); break;                                     // POP
         case '(': push(make(Obj::kMark)); break;                    // MARK
         case 'N': push(make(Obj::kNone)); break;
         case 0x88: push(boolean(true)); break;                      // NEWTRUE
@@ -144,24 +165,30 @@ class StateDictUnpickler {
         }
         case 'a': {                                                 // APPEND
           auto v = pop();
-          top()->items.push_back(v);
+          auto list = top();
+          nest(list, v);
+          list->items.push_back(v);
           break;
         }
         case 'e': {                                                 // APPENDS
           auto items = pop_to_mark();
-          auto& list = top()->items;
-          list.insert(list.end(), items.begin(), items.end());
+          auto list = top();
+          for (const auto& v : items) nest(list, v);
+          list->items.insert(list->items.end(), items.begin(), items.end());
           break;
         }
         case 's': {                                                 // SETITEM
           auto v = pop(), k = pop();
-          dict_target()->dict.emplace_back(k, v);
+          auto dict = dict_target();
+          nest(dict, k), nest(dict, v);
+          dict->dict.emplace_back(k, v);
           break;
         }
         case 'u': {                                                 // SETITEMS
           auto items = pop_to_mark();
           if (items.size() % 2) fail("odd SETITEMS");
           auto target = dict_target();
+          for (const auto& v : items) nest(target, v);
           for (size_t k = 0; k < items.size(); k += 2) target->dict.emplace_back(items[k], items[k + 1]);
           break;
         }
@@ -208,20 +235,30 @@ class StateDictUnpickler {
     v->s.assign(reinterpret_cast<const char*>(b), n);
     return v;
   }
-  static Value boolean(bool b) {
+  Value make(Obj::Kind k) { return arena_.make(k); }
+  Value boolean(bool b) {
     auto v = make(Obj::kBool);
     v->i = b;
     return v;
   }
-  static Value integer(int64_t i) {
+  Value integer(int64_t i) {
     auto v = make(Obj::kInt);
     v->i = i;
     return v;
   }
-  static Value tuple(std::vector<Value> items) {
+  Value tuple(std::vector<Value> items) {
     auto v = make(Obj::kTuple);
+    for (const auto& item : items) nest(v, item);
     v->items = std::move(items);
     return v;
+  }
+  // `item` goes into `container`: the container is now at least one deeper than the item. A list
+  // filled after it was itself put somewhere does not deepen its holders here; find_state_dict's
+  // walk is bounded on its own.
+  void nest(const Value& container, const Value& item) {
+    container->depth = std::max(container->depth, item->depth + 1);
+    if (container->depth > kMaxPickleDepth)
+      fail(fmt::format("the pickle's objects are nested more than {} deep (not a plain state dict)", kMaxPickleDepth));
   }
   void push(Value v) { stack_.push_back(std::move(v)); }
   Value pop() {
@@ -316,6 +353,7 @@ class StateDictUnpickler {
   const uint8_t* start_;
   const uint8_t* p_;
   const uint8_t* end_;
+  Arena& arena_;
   std::vector<Value> stack_;
   std::map<uint64_t, Value> memo_;
   std::map<std::string, StorageRef>& storages_;
@@ -342,15 +380,24 @@ at::Tensor cut_tensor(const std::string& path, const Obj& t, const std::map<std:
   return storage.as_strided(t.size, t.stride, offset).clone();
 }
 
-Value find_state_dict(const Value& root) {
+// The dict of tensors in `root` or in one of its wrapper keys ({"state_dict": {...}}, ...). `outer`
+// holds the wrappers walked so far: a wrapper that holds itself (a memo cycle) or a chain of them
+// deeper than kMaxPickleDepth is refused, not followed.
+Value find_state_dict(const std::string& path, const Value& root, std::vector<Value>& outer) {
   if (root->kind != Obj::kDict) return nullptr;
+  if (std::find(outer.begin(), outer.end(), root) != outer.end())
+    fail_file(path, "the object holds itself (a pickle memo cycle): not a plain state dict");
+  if (outer.size() >= static_cast<size_t>(kMaxPickleDepth))
+    fail_file(path, fmt::format("the pickle's objects are nested more than {} deep (not a plain state dict)", kMaxPickleDepth));
   const bool all_tensors = std::all_of(root->dict.begin(), root->dict.end(),
                                        [](const auto& kv) { return kv.second->kind == Obj::kTensor; });
   if (all_tensors && !root->dict.empty()) return root;
+  outer.push_back(root);
   for (const char* wrapper : {"state_dict", "model", "model_state_dict", "module"})
     for (const auto& [k, v] : root->dict)
       if (k->kind == Obj::kString && k->s == wrapper)
-        if (auto inner = find_state_dict(v)) return inner;
+        if (auto inner = find_state_dict(path, v, outer)) return inner;
+  outer.pop_back();
   return nullptr;
 }
 
@@ -360,7 +407,8 @@ namespace {
 
 // The state dict in `root` with every tensor cut from `storages`.
 NamedTensors state_dict_of(const std::string& path, const Value& root, const std::map<std::string, at::Tensor>& storages) {
-  const Value state = find_state_dict(root);
+  std::vector<Value> outer;
+  const Value state = find_state_dict(path, root, outer);
   if (!state) throw RuntimeError(fmt::format("'{}' does not hold a state dict (a dict of tensors)", path));
   NamedTensors out;
   for (const auto& [k, v] : state->dict) {
@@ -380,7 +428,8 @@ NamedTensors read_zip(const std::string& path) {
   if (!zip->hasRecord("data.pkl")) throw RuntimeError("'" + path + "' has no data.pkl: not a torch.save file");
   auto [pkl, size] = zip->getRecord("data.pkl");
   StorageRefs refs;
-  StateDictUnpickler unpickler(path, static_cast<const uint8_t*>(pkl.get()), size, refs);
+  Arena arena;
+  StateDictUnpickler unpickler(path, static_cast<const uint8_t*>(pkl.get()), size, arena, refs);
   const Value root = unpickler.run();
   std::map<std::string, at::Tensor> storages;
   for (const auto& [key, ref] : refs) {
@@ -402,8 +451,9 @@ constexpr uint8_t kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x
 NamedTensors read_legacy(const std::string& path, const std::vector<uint8_t>& bytes) {
   size_t pos = sizeof(kLegacyMagic);
   StorageRefs refs;
+  Arena arena;
   auto next_pickle = [&]() {
-    StateDictUnpickler u(path, bytes.data() + pos, bytes.size() - pos, refs);
+    StateDictUnpickler u(path, bytes.data() + pos, bytes.size() - pos, arena, refs);
     Value v = u.run();
     pos += u.consumed();
     return v;

@@ -14,12 +14,18 @@
                    lying_legacy_size.pth                 a storage's element count altered
                    truncated_zip.pth                     a zip archive cut in half
                    not_torch.pth                         a text file
+                   self_dict_zip.pth                     data.pkl a dict that holds itself under
+                                                         'state_dict' (a memo cycle)
+                   deep_tuples_zip.pth, deep_legacy.pth  100,000 nested tuples; 100,000 dicts
+                                                         each under 'state_dict' of the one
+                                                         before, nested through the memo
   compare DIR    finch's import of both good files equals expected.safetensors bit for bit.
 """
 import io
 import os
 import pickletools
 import sys
+import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))
@@ -35,6 +41,26 @@ class Evil:
 
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
+
+
+def with_data_pkl(good_zip, out, pkl):
+    """A copy of the zip archive `good_zip` whose data.pkl is `pkl` (the storages stay)."""
+    with zipfile.ZipFile(good_zip) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            dst.writestr(info, pkl if info.filename.endswith("/data.pkl") else src.read(info))
+
+
+def memo_chain(n):
+    """A pickle (protocol 2) of n dicts, each under the key 'state_dict' of the one before, nested
+    through the memo after all are made, so that no dict's depth is known when it is put in its
+    holder: only the walk to the state dict meets the depth."""
+    ops = [b"\x80\x02"]
+    for k in range(n):
+        ops.append(b"}r" + k.to_bytes(4, "little") + b"0")  # EMPTY_DICT, LONG_BINPUT k, POP
+    for k in range(n - 1):  # dict k['state_dict'] = dict k+1
+        ops.append(b"j" + k.to_bytes(4, "little") + b"\x8c\x0astate_dict" + b"j" + (k + 1).to_bytes(4, "little") + b"s0")
+    ops.append(b"j" + (0).to_bytes(4, "little") + b".")
+    return b"".join(ops)
 
 
 def generate(d):
@@ -63,6 +89,14 @@ def generate(d):
     z = (d / "good_zip.pth").read_bytes()
     (d / "truncated_zip.pth").write_bytes(z[: len(z) // 2])
     (d / "not_torch.pth").write_text("this is not a torch.save file\n")
+    # The campaign's reproducers (issue 25, #3): each crashed the reader with a stack overflow.
+    with_data_pkl(d / "good_zip.pth", d / "self_dict_zip.pth", b"\x80\x02}q\x00X\x0a\x00\x00\x00state_dicth\x00s.")
+    with_data_pkl(d / "good_zip.pth", d / "deep_tuples_zip.pth", b"\x80\x02]" + b"\x85" * 100000 + b".")
+    f = io.BytesIO(legacy)
+    for _ in range(3):
+        for _ in pickletools.genops(f):
+            pass
+    (d / "deep_legacy.pth").write_bytes(legacy[: f.tell()] + memo_chain(100000) + b"\x80\x02].")
     bad = {
         "hostile_zip.pth": "refuses to call posix.system",
         "hostile_legacy.pth": "refuses to call posix.system",
@@ -71,6 +105,9 @@ def generate(d):
         "lying_legacy_size.pth": f"says {n + 1} elements, the pickle {n}",
         "truncated_zip.pth": "is not a readable torch.save zip archive",
         "not_torch.pth": "is not a torch.save file",
+        "self_dict_zip.pth": "holds itself",
+        "deep_tuples_zip.pth": "nested more than 64 deep",
+        "deep_legacy.pth": "nested more than 64 deep",
     }
     (d / "bad.txt").write_text("".join(f"{k}\t{v}\n" for k, v in bad.items()))
     print(f"torch {torch.__version__}: wrote 2 good and {len(bad)} bad files to {d}")
