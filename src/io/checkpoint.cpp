@@ -67,7 +67,10 @@ std::string write_checkpoint(const std::string& dir, const std::string& name, co
     for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
       uint64_t bytes = 0;
       const auto sum = fnv1a64(tmp / f, bytes);
-      state["files"][f] = {{"bytes", bytes}, {"fnv1a64", sum}};
+      // The tensor count too: a file replaced by an empty one whose checksum was updated (a
+      // careless hand) would otherwise restore as "no optimizer state" without a word.
+      const size_t tensors = std::string(f) == "model.safetensors" ? data.model.size() : data.optimizer.size();
+      state["files"][f] = {{"bytes", bytes}, {"fnv1a64", sum}, {"tensors", tensors}};
     }
     write_file_atomically(tmp / "state.json", state.dump(2) + "\n");
     sync_directory(tmp);
@@ -108,6 +111,12 @@ CheckpointData read_checkpoint(const std::string& path) {
     if (!c.problem.empty()) throw RuntimeError(c.problem);
   d.model = read_safetensors((p / "model.safetensors").string()).in_order();
   d.optimizer = read_safetensors((p / "optimizer.safetensors").string()).in_order();
+  for (const auto& [f, tensors] : {std::pair<const char*, size_t>{"model.safetensors", d.model.size()}, {"optimizer.safetensors", d.optimizer.size()}}) {
+    const auto& want = d.state["files"][f];  // checked to be an object above
+    if (want.contains("tensors") && !(want["tensors"].is_number_unsigned() && want["tensors"].get<uint64_t>() == tensors))  // checkpoints older than the count: none recorded
+      throw RuntimeError(fmt::format("'{}' holds {} tensors, its state.json says {}: not the file this checkpoint wrote",
+                                     (p / f).string(), tensors, briefly(want["tensors"].dump())));
+  }
   return d;
 }
 
@@ -118,8 +127,9 @@ std::vector<FileCheck> verify_checkpoint_files(const std::string& path, const nl
     c.file = f;
     const fs::path file = fs::path(path) / f;
     const nlohmann::json want = state.contains("files") && state["files"].contains(f) ? state["files"][f] : nlohmann::json();
-    if (!want.is_object() || !want.contains("bytes") || !want.contains("fnv1a64")) {
-      c.problem = fmt::format("'{}/state.json' records no checksum for {}", path, f);
+    if (!want.is_object() || !want.contains("bytes") || !want.contains("fnv1a64") || !want["bytes"].is_number_unsigned() ||
+        !want["fnv1a64"].is_string()) {
+      c.problem = fmt::format("'{}/state.json' records no checksum for {} (files.{}: bytes and fnv1a64)", path, f, f);
     } else if (!fs::exists(file)) {
       c.problem = fmt::format("checkpoint '{}' is missing {}", path, f);
     } else {

@@ -113,27 +113,39 @@ io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKi
   return out;
 }
 
-void load_optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind, const io::NamedTensors& saved) {
+void load_optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind, const io::NamedTensors& saved,
+                          const std::string& source) {
   std::map<std::string, at::Tensor> by_name(saved.begin(), saved.end());
   auto get = [&](const std::string& key, const at::Tensor& like) -> at::Tensor {
     const auto it = by_name.find(key);
     if (it == by_name.end()) return {};
     if (like.defined() && !it->second.sizes().equals(like.sizes()))
-      throw RuntimeError(fmt::format("optimizer state '{}' has shape {} but the parameter has {}: not the same model or freeze policy",
-                                     key, fmt::join(it->second.sizes(), "x"), fmt::join(like.sizes(), "x")));
+      throw RuntimeError(fmt::format("{}: '{}' has shape {} but the parameter has {}: not the same model or freeze policy",
+                                     source, key, fmt::join(it->second.sizes(), "x"), fmt::join(like.sizes(), "x")));
     return it->second.to(like.defined() ? like.options() : it->second.options()).clone();
+  };
+  // A parameter's entry is whole or absent: one tensor of it alone is a damaged file.
+  auto need = [&](const std::string& key, const std::string& because) -> const at::Tensor& {
+    const auto it = by_name.find(key);
+    if (it == by_name.end()) throw RuntimeError(fmt::format("{}: no '{}' although '{}' is there: damaged or edited", source, key, because));
+    return it->second;
   };
   auto& state = optimizer.state();
   auto& groups = optimizer.param_groups();
-  size_t restored = 0;
+  size_t restored = 0, params_total = 0;
+  std::string first_missing;
   for (size_t g = 0; g < groups.size(); ++g) {
     const auto& params = groups[g].params();
     for (size_t i = 0; i < params.size(); ++i) {
+      ++params_total;
       const std::string prefix = fmt::format("g{}.p{}.", g, i);
       const auto& p = params[i];
       if (kind == OptimizerKind::kSgd) {
         auto buf = get(prefix + "momentum_buffer", p);
-        if (!buf.defined()) continue;
+        if (!buf.defined()) {
+          if (first_missing.empty()) first_missing = prefix + "momentum_buffer";
+          continue;
+        }
         auto s = std::make_unique<torch::optim::SGDParamState>();
         s->momentum_buffer(buf);
         state[compat::optimizer_state_key(p)] = std::move(s);
@@ -141,9 +153,18 @@ void load_optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind
         continue;
       }
       auto exp_avg = get(prefix + "exp_avg", p);
-      if (!exp_avg.defined()) continue;
+      if (!exp_avg.defined()) {
+        for (const char* part : {"step", "exp_avg_sq", "max_exp_avg_sq"})
+          if (by_name.count(prefix + part)) need(prefix + "exp_avg", prefix + part);
+        if (first_missing.empty()) first_missing = prefix + "exp_avg";
+        continue;
+      }
+      const at::Tensor& step = need(prefix + "step", prefix + "exp_avg");
+      if (step.numel() != 1 || step.item<double>() < 0)
+        throw RuntimeError(fmt::format("{}: '{}' is not a step count", source, prefix + "step"));
+      need(prefix + "exp_avg_sq", prefix + "exp_avg");
       auto fill = [&](auto s) {
-        s->step(by_name.at(prefix + "step").template item<int64_t>());
+        s->step(step.item<int64_t>());
         s->exp_avg(exp_avg);
         s->exp_avg_sq(get(prefix + "exp_avg_sq", p));
         auto mx = get(prefix + "max_exp_avg_sq", p);
@@ -155,7 +176,13 @@ void load_optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind
       ++restored;
     }
   }
-  if (restored == 0 && !saved.empty()) throw RuntimeError(fmt::format("optimizer state does not match the optimizer '{}'", choice_name(kind)));
+  if (restored == 0 && !saved.empty())
+    throw RuntimeError(fmt::format("{}: the state does not match the optimizer '{}'", source, choice_name(kind)));
+  // Every trainable parameter gets a gradient on every step, so after a step all of them have
+  // state, and before one none: some but not all is a damaged file or another model.
+  if (restored > 0 && restored < params_total)
+    throw RuntimeError(fmt::format("{}: state for {} of the optimizer's {} parameters (no '{}'): damaged, or another model or freeze policy",
+                                   source, restored, params_total, first_missing));
 }
 
 }  // namespace finch::train

@@ -1,5 +1,6 @@
 #include "finch/train/train_state.h"
 
+#include <cmath>
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
@@ -35,6 +36,53 @@ nlohmann::json to_json(const TrainState& s) {
           {"versions", {{"finch", FINCH_VERSION}, {"libtorch", TORCH_VERSION}}},
           {"time", std::time(nullptr)}};
 }
+
+namespace {
+
+// The parts' own states (schedule, early stopping, scaler, rank progress) are read by the parts;
+// what they may hold is checked here, once, where the file is named: a hand-edited or damaged
+// state.json must not train with "lr -1" or stop with "key 'lr' not found" naming no file.
+void check_part_states(const TrainState& s, const std::string& source) {
+  auto object = [&](const char* key, const nlohmann::json& v) {
+    if (!v.is_object()) throw ConfigError(fmt::format("{}: key '{}' is not an object", source, key));
+  };
+  // A number within [lo, hi] (null allowed where `nullable`): `where` is the key's dotted path.
+  auto number = [&](const nlohmann::json& obj, const std::string& where, const char* key, double lo, double hi,
+                    bool nullable = false, bool integer = false) {
+    const std::string name = where + "." + key;
+    if (!obj.contains(key)) throw ConfigError(fmt::format("{}: no key '{}'", source, name));
+    const auto& v = obj.at(key);
+    if (nullable && (v.is_null() || (v.is_number_float() && std::isinf(v.get<double>())))) return;  // none yet (an inf is written as null)
+    if (!v.is_number() || (integer && !v.is_number_integer()))
+      throw ConfigError(fmt::format("{}: key '{}' is {}: expected {}{}", source, name, briefly(v.dump()),
+                                    integer ? "an integer" : "a number", nullable ? " or null" : ""));
+    const double x = v.get<double>();
+    if (!std::isfinite(x) || x < lo || x > hi)
+      throw ConfigError(fmt::format("{}: key '{}' is {}: outside {}..{}", source, name, v.dump(), lo, hi));
+  };
+  constexpr double kMaxEpochs = 100'000, kHuge = 1e300;
+  object("scheduler", s.scheduler);
+  number(s.scheduler, "scheduler", "lr", 0, 10);  // optimizer.lr's own range (config_schema)
+  number(s.scheduler, "scheduler", "best", -kHuge, kHuge, true);
+  number(s.scheduler, "scheduler", "bad_epochs", 0, kMaxEpochs, false, true);
+  number(s.scheduler, "scheduler", "cooldown_counter", 0, kMaxEpochs, false, true);
+  object("early_stopping", s.early_stopping);
+  number(s.early_stopping, "early_stopping", "best", -kHuge, kHuge, true);
+  number(s.early_stopping, "early_stopping", "best_epoch", -1, kMaxEpochs, false, true);
+  number(s.early_stopping, "early_stopping", "bad_epochs", 0, kMaxEpochs, false, true);
+  if (!s.grad_scaler.is_null()) {
+    object("grad_scaler", s.grad_scaler);
+    number(s.grad_scaler, "grad_scaler", "scale", 1e-30, 1e30);  // float32's range, with room
+    if (s.grad_scaler.contains("growth_tracker"))
+      number(s.grad_scaler, "grad_scaler", "growth_tracker", 0, 1e9, false, true);
+  }
+  for (size_t r = 0; r < s.rank_progress.size(); ++r)
+    for (double x : s.rank_progress[r])
+      if (!std::isfinite(x) || x < 0)
+        throw ConfigError(fmt::format("{}: key 'rank_progress' row {} holds {}: expected finite counts >= 0", source, r, x));
+}
+
+}  // namespace
 
 TrainState train_state_from_json(const nlohmann::json& j, const std::string& source) {
   auto field = [&](const char* key) -> const nlohmann::json& {
@@ -74,6 +122,7 @@ TrainState train_state_from_json(const nlohmann::json& j, const std::string& sou
   within("world_size", s.world_size, 1, 1'000'000);
   within("batch_size", s.batch_size, 1, 1'000'000);
   within("accum_steps", s.accum_steps, 1, 1'000'000);
+  check_part_states(s, source);
   return s;
 }
 
@@ -100,7 +149,7 @@ TrainState load_train_checkpoint(const std::string& path, torch::nn::Module& mod
     throw ConfigError(fmt::format("{}/state.json: saved with optimizer.name={}, but this run uses {}: resume with the same optimizer",
                                   path, choice_name(s.optimizer), choice_name(kind)));
   model::load_weights(model, ck.model, path + "/model.safetensors");
-  load_optimizer_state(optimizer, kind, ck.optimizer);
+  load_optimizer_state(optimizer, kind, ck.optimizer, path + "/optimizer.safetensors");
   return s;
 }
 

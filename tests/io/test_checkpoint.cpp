@@ -9,6 +9,7 @@
 
 #include "finch/core/error.h"
 #include "finch/io/checkpoint.h"
+#include "finch/io/safetensors.h"
 
 namespace fs = std::filesystem;
 using namespace finch::io;
@@ -145,4 +146,28 @@ TEST(Checkpoint, CheckpointsAfterAStepAreTheLaterOnesVerified) {
   EXPECT_TRUE(fs::exists(fs::path(aside) / "best" / "state.json"));
   EXPECT_FALSE(fs::exists(dir / periodic_name(20)));
   EXPECT_NE(set_aside(dir.string(), {}), aside) << "a second set-aside gets a folder of its own";
+}
+
+// A checkpoint's file swapped for an empty one whose size and checksum were written into
+// state.json (a careless hand) once resumed with Adam's state silently reset: the tensor count
+// recorded beside the checksum catches it, naming the file.
+TEST(Checkpoint, AFileHoldingAnotherTensorCountIsRefused) {
+  const auto dir = two_checkpoints("tensor_count");
+  const auto ck = dir / periodic_name(20);
+  write_safetensors((ck / "optimizer.safetensors").string(), {}, {{"format", "finch"}});
+  auto state = nlohmann::json::parse(std::ifstream(ck / "state.json"));
+  for (const auto& c : verify_checkpoint_files(ck.string(), state))
+    if (c.file == "optimizer.safetensors") state["files"][c.file].update({{"bytes", c.bytes}, {"fnv1a64", c.fnv1a64}});
+  std::ofstream(ck / "state.json") << state.dump();
+  try {
+    read_checkpoint(ck.string());
+    FAIL() << "an emptied optimizer.safetensors was read";
+  } catch (const finch::RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find((ck / "optimizer.safetensors").string() + "' holds 0 tensors, its state.json says 1"), std::string::npos)
+        << e.what();
+  }
+  // Checkpoints written before the count was recorded are read as before.
+  state["files"]["optimizer.safetensors"].erase("tensors");
+  std::ofstream(ck / "state.json") << state.dump();
+  EXPECT_TRUE(read_checkpoint(ck.string()).optimizer.empty());
 }

@@ -2,6 +2,7 @@
 // takes exactly the steps the original would have), TrainState survives its JSON, and the
 // checkpoint a path means is found (best, else latest).
 #include <filesystem>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -10,6 +11,7 @@
 #include "finch/io/checkpoint.h"
 #include "finch/train/grad_scaler.h"
 #include "finch/train/optim.h"
+#include "finch/train/schedule.h"
 #include "finch/train/train_state.h"
 
 namespace fs = std::filesystem;
@@ -86,8 +88,48 @@ TEST(OptimizerState, AnotherOptimizersStateIsAnError) {
   EXPECT_THROW(optimizer_state(*opt, OptimizerKind::kSgd), RuntimeError);
 }
 
-TEST(TrainState, JsonRoundTrip) {
+// A damaged optimizer file is refused naming the file and the tensor, never restored in part: a
+// missing step tensor once stopped with "map::at".
+TEST(OptimizerState, AnEntryMissingATensorOrAParameterIsRefused) {
+  OptimizerConfig adam;
+  auto m = small_model();
+  auto opt = make_optimizer(*m, adam);
+  step(m, *opt, 0);
+  const auto saved = optimizer_state(*opt, OptimizerKind::kAdam);
+  auto without = [&](std::set<std::string> keys) {
+    io::NamedTensors out;
+    for (const auto& [k, v] : saved)
+      if (!keys.count(k)) out.emplace_back(k, v);
+    return out;
+  };
+  const std::vector<std::pair<io::NamedTensors, std::string>> bad = {
+      {without({"g0.p0.step"}), "ck/optimizer.safetensors: no 'g0.p0.step' although 'g0.p0.exp_avg' is there"},
+      {without({"g0.p0.exp_avg_sq"}), "ck/optimizer.safetensors: no 'g0.p0.exp_avg_sq' although 'g0.p0.exp_avg' is there"},
+      {without({"g0.p1.exp_avg"}), "no 'g0.p1.exp_avg' although 'g0.p1.step' is there"},
+      {without({"g0.p1.exp_avg", "g0.p1.exp_avg_sq", "g0.p1.step"}),
+       "ck/optimizer.safetensors: state for 3 of the optimizer's 4 parameters (no 'g0.p1.exp_avg')"}};
+  for (const auto& [state, message] : bad) {
+    auto fresh = make_optimizer(*m, adam);
+    try {
+      load_optimizer_state(*fresh, OptimizerKind::kAdam, state, "ck/optimizer.safetensors");
+      ADD_FAILURE() << "accepted; wanted: " << message;
+    } catch (const RuntimeError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+}
+
+// A state as the trainer's parts write it (their own state(), not a copy of its keys).
+TrainState parts_state() {
   TrainState s;
+  s.scheduler = LrSchedule(SchedulerConfig{}, 0.01, 10).state();
+  s.early_stopping = EarlyStopping(EarlyStoppingConfig{}).state();
+  s.grad_scaler = GradScaler().state();
+  return s;
+}
+
+TEST(TrainState, JsonRoundTrip) {
+  TrainState s = parts_state();
   s.epoch = 3;
   s.epoch_complete = false;
   s.global_step = 41;
@@ -97,9 +139,7 @@ TEST(TrainState, JsonRoundTrip) {
   s.accum_steps = 2;
   s.seed = 5;
   s.optimizer = OptimizerKind::kAdamW;
-  s.scheduler = {{"lr", 0.01}};
-  s.early_stopping = {{"best", 0.5}};
-  s.grad_scaler = {{"scale", 1024.0}};
+  s.grad_scaler["scale"] = 1024.0;
   s.rank_progress = {{1.25, 3, 16, 0}, {0.1 + 0.2, 5, 16, 2}};  // each rank's epoch sums, exact through JSON
   const auto back = train_state_from_json(nlohmann::json::parse(to_json(s).dump()), "state.json");
   EXPECT_EQ(back.rank_progress, s.rank_progress);
@@ -110,7 +150,7 @@ TEST(TrainState, JsonRoundTrip) {
   EXPECT_EQ(back.world_size, 4);
   EXPECT_EQ(back.accum_steps, 2);
   EXPECT_EQ(back.optimizer, OptimizerKind::kAdamW);
-  EXPECT_EQ(back.scheduler, s.scheduler);
+  EXPECT_EQ(back.scheduler, nlohmann::json::parse(s.scheduler.dump()));  // "best": inf is written as null
   EXPECT_EQ(back.grad_scaler, s.grad_scaler);
   EXPECT_EQ(back.resume_epoch(), 3);
   EXPECT_EQ(back.resume_offset(), 96);
@@ -127,7 +167,7 @@ TEST(TrainState, ImpossiblePositionsAreRefusedNamingTheKey) {
       {"epoch", 2147483647}, {"epoch", -1}, {"global_step", -1}, {"sample_offset", -8},
       {"world_size", 0}, {"batch_size", 0}, {"accum_steps", -2}};
   for (const auto& [key, value] : bad) {
-    auto j = to_json(TrainState{});
+    auto j = to_json(parts_state());
     j[key] = value;
     try {
       train_state_from_json(j, "runs/r/checkpoints/ckpt-0000000001/state.json");
@@ -135,6 +175,34 @@ TEST(TrainState, ImpossiblePositionsAreRefusedNamingTheKey) {
     } catch (const finch::ConfigError& e) {
       EXPECT_NE(std::string(e.what()).find(std::string("runs/r/checkpoints/ckpt-0000000001/state.json: key '") + key + "'"), std::string::npos)
           << e.what();
+    }
+  }
+}
+
+// The parts' states are checked where the file is named: `scheduler.lr = -1` once trained with
+// "lr -1", `scheduler: {}` stopped with "key 'lr' not found" naming no file.
+TEST(TrainState, PartStatesOutsideTheirRangesAreRefusedNamingFileAndKey) {
+  const std::string file = "runs/r/checkpoints/ckpt-0000000001/state.json";
+  EXPECT_NO_THROW(train_state_from_json(to_json(parts_state()), file));
+  const std::vector<std::tuple<nlohmann::json::json_pointer, nlohmann::json, std::string>> bad = {
+      {"/scheduler/lr"_json_pointer, -1, "key 'scheduler.lr' is -1: outside 0..10"},
+      {"/scheduler"_json_pointer, nlohmann::json::object(), "no key 'scheduler.lr'"},
+      {"/scheduler"_json_pointer, 3, "key 'scheduler' is not an object"},
+      {"/scheduler/lr"_json_pointer, "fast", "key 'scheduler.lr' is \"fast\": expected a number"},
+      {"/scheduler/bad_epochs"_json_pointer, 1.5, "key 'scheduler.bad_epochs' is 1.5: expected an integer"},
+      {"/scheduler/cooldown_counter"_json_pointer, -3, "key 'scheduler.cooldown_counter' is -3"},
+      {"/early_stopping/best_epoch"_json_pointer, 1e9, "key 'early_stopping.best_epoch'"},
+      {"/early_stopping/best"_json_pointer, "x", "key 'early_stopping.best' is \"x\": expected a number or null"},
+      {"/grad_scaler/scale"_json_pointer, 0, "key 'grad_scaler.scale' is 0"},
+      {"/rank_progress"_json_pointer, nlohmann::json::array({{1.0, -1.0, 8.0, 0.0}}), "key 'rank_progress' row 0 holds -1"}};
+  for (const auto& [where, value, message] : bad) {
+    auto j = to_json(parts_state());
+    j[where] = value;
+    try {
+      train_state_from_json(j, file);
+      ADD_FAILURE() << where.to_string() << " = " << value.dump() << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(file + ": " + message), std::string::npos) << e.what();
     }
   }
 }
@@ -172,7 +240,7 @@ TEST(TrainState, ResolvesBestElseLatest) {
 // Checkpoints written before GradScaler had its own state hold a bare "loss_scale": an fp16 run
 // resumed from one keeps that scale; a scale of 1 (fp16 was off) leaves a new fp16 run at its start.
 TEST(TrainState, ReadsTheLegacyLossScale) {
-  auto j = to_json(TrainState{});
+  auto j = to_json(parts_state());
   j.erase("grad_scaler");
   j["loss_scale"] = 1024.0;
   const auto s = train_state_from_json(j, "old/state.json");

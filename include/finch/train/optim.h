@@ -23,7 +23,9 @@ double get_lr(const torch::optim::Optimizer& optimizer);
 
 // "g{group}.p{index}.{exp_avg|exp_avg_sq|max_exp_avg_sq|step|momentum_buffer}" -> tensor.
 io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind);
-// Restores what optimizer_state wrote; RuntimeError naming what does not fit.
-void load_optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind, const io::NamedTensors& state);
+// Restores what optimizer_state wrote; RuntimeError naming `source` (the file) and what does not fit:
+// a shape, a parameter's entry missing one of its tensors, state for some parameters but not all.
+void load_optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind, const io::NamedTensors& state,
+                          const std::string& source = "optimizer state");
 
 }  // namespace finch::train
