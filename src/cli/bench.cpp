@@ -27,10 +27,10 @@ Command add_bench(CLI::App& parent) {
   };
   auto o = std::make_shared<Opts>();
   loader->add_option("--root", o->roots, "CUB folder and/or packed file (repeatable)")->required();
-  loader->add_option("--threads", o->threads, "Loader thread counts to try")->capture_default_str();
-  loader->add_option("--batches", o->batches, "Batches per measurement")->capture_default_str();
-  loader->add_option("--batch-size", o->batch_size, "Batch size")->capture_default_str();
-  loader->add_option("--image-size", o->image_size, "Crop size")->capture_default_str();
+  loader->add_option("--threads", o->threads, "Loader thread counts to try")->check(CLI::Range(1, 1024))->capture_default_str();
+  loader->add_option("--batches", o->batches, "Batches per measurement")->check(CLI::Range(1, 1000000))->capture_default_str();
+  loader->add_option("--batch-size", o->batch_size, "Batch size")->check(CLI::Range(1, 65536))->capture_default_str();
+  loader->add_option("--image-size", o->image_size, "Crop size")->check(CLI::Range(8, 4096))->capture_default_str();
   loader->add_flag("--json", o->json, "Machine-readable output");
   return {loader, [o]() {
             nlohmann::ordered_json rows = nlohmann::ordered_json::array();

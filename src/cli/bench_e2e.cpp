@@ -190,12 +190,12 @@ Command add_bench_e2e(CLI::App& root) {
   app->add_option("--data", o->data, "Packed file or CUB folder (default: generated synthetic packed data)");
   app->add_option("--work-dir", o->work_dir, "Where the generated data is kept (shared by every node)")->capture_default_str();
   app->add_option("--synth-per-class", o->synth_per_class, "Generated images per class (200 classes)")->capture_default_str();
-  app->add_option("--image-size", o->image_size, "Train crop (the data is kept at size x 256/224)")->capture_default_str();
-  app->add_option("--steps", o->steps, "Measured steps")->capture_default_str();
-  app->add_option("--warmup", o->warmup, "Steps before measuring")->capture_default_str();
-  app->add_option("--workers", o->workers, "Loader threads per rank (data.workers)")->capture_default_str();
-  app->add_option("--prefetch", o->prefetch, "Batches in flight per rank (data.prefetch; 0: 2 x workers)")->capture_default_str();
-  app->add_option("--threads", o->threads, "Intra-op threads (0: as finch train)")->capture_default_str();
+  app->add_option("--image-size", o->image_size, "Train crop (the data is kept at size x 256/224)")->check(CLI::Range(8, 4096))->capture_default_str();
+  app->add_option("--steps", o->steps, "Measured steps")->check(CLI::Range(1, 10000000))->capture_default_str();
+  app->add_option("--warmup", o->warmup, "Steps before measuring")->check(CLI::Range(0, 10000000))->capture_default_str();
+  app->add_option("--workers", o->workers, "Loader threads per rank (data.workers)")->check(CLI::Range(0, 256))->capture_default_str();
+  app->add_option("--prefetch", o->prefetch, "Batches in flight per rank (data.prefetch; 0: 2 x workers)")->check(CLI::Range(0, 4096))->capture_default_str();
+  app->add_option("--threads", o->threads, "Intra-op threads (0: as finch train)")->check(CLI::Range(0, 1024))->capture_default_str();
   add_device_option(app, o->device);
   add_rig_options(app, o->rig);
   app->add_option("--json", o->json, "Also write the result as JSON to this file");

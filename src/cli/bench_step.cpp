@@ -120,11 +120,11 @@ Command add_bench_step(CLI::App& root) {
   auto* bench = root.get_subcommand("bench");
   auto* app = bench->add_subcommand("step", "Images/s of one training step (forward, backward, all-reduce, optimizer) on a fixed batch");
   auto o = std::make_shared<StepBenchOptions>();
-  app->add_option("--classes", o->rig.classes, "Classes of the head")->capture_default_str();
-  app->add_option("--image-size", o->image_size, "Input size")->capture_default_str();
-  app->add_option("--steps", o->steps, "Measured steps")->capture_default_str();
-  app->add_option("--warmup", o->warmup, "Steps before measuring")->capture_default_str();
-  app->add_option("--threads", o->threads, "Intra-op threads (0: as finch train)")->capture_default_str();
+  app->add_option("--classes", o->rig.classes, "Classes of the head")->check(CLI::Range(1, 1000000))->capture_default_str();
+  app->add_option("--image-size", o->image_size, "Input size")->check(CLI::Range(8, 4096))->capture_default_str();
+  app->add_option("--steps", o->steps, "Measured steps")->check(CLI::Range(1, 10000000))->capture_default_str();
+  app->add_option("--warmup", o->warmup, "Steps before measuring")->check(CLI::Range(0, 10000000))->capture_default_str();
+  app->add_option("--threads", o->threads, "Intra-op threads (0: as finch train)")->check(CLI::Range(0, 1024))->capture_default_str();
   add_device_option(app, o->device);
   add_rig_options(app, o->rig);
   app->add_option("--json", o->json, "Also write the result as JSON to this file");

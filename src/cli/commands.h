@@ -17,6 +17,10 @@ using Run = std::function<int()>;
 struct Command {
   CLI::App* app;
   Run run;
+  // train: the stop-signal handlers (train::StopSignals) are installed before MPI starts and held
+  // until the process exits, so that a SIGTERM at any time after finch's libraries have loaded
+  // ends the run resumably (exit 75), never as a signal death (143).
+  bool stop_signals = false;
 };
 
 Command add_train(CLI::App& parent);

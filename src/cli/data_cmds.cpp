@@ -66,7 +66,7 @@ Command add_dataset(CLI::App& parent) {
   app->add_option("--root", o->root, "CUB_200_2011 folder, ImageFolder tree, CSV manifest, or a file written by finch pack")->required();
   app->add_flag("--json", o->json, "Machine-readable report");
   app->add_flag("--deep", o->deep, "Also decode every image (finds corrupt JPEGs)");
-  app->add_option("--workers", o->workers, "Threads for file checks")->capture_default_str();
+  app->add_option("--workers", o->workers, "Threads for file checks")->check(CLI::Range(1, 4096))->capture_default_str();
   return {app, [o]() {
             nlohmann::ordered_json r = {{"root", o->root}};
             std::vector<std::string> problems;
@@ -159,11 +159,11 @@ Command add_synth(CLI::App& parent) {
   auto packed = std::make_shared<std::string>();
   app->add_option("--out", *out, "Folder for a CUB-layout tree of JPEGs");
   app->add_option("--packed", *packed, "Write a packed file instead (no JPEG codec needed)");
-  app->add_option("--classes", o->classes, "Classes (2..400)")->capture_default_str();
-  app->add_option("--per-class", o->per_class, "Images per class (about half go to the train split)")->capture_default_str();
-  app->add_option("--size", o->size, "Shorter image side in pixels")->capture_default_str();
+  app->add_option("--classes", o->classes, "Classes (2..400)")->check(CLI::Range(2, 400))->capture_default_str();
+  app->add_option("--per-class", o->per_class, "Images per class (about half go to the train split)")->check(CLI::Range(1, 1000000))->capture_default_str();
+  app->add_option("--size", o->size, "Shorter image side in pixels")->check(CLI::Range(8, 4096))->capture_default_str();
   app->add_option("--seed", o->seed, "Seed")->capture_default_str();
-  app->add_option("--workers", o->workers, "Threads")->capture_default_str();
+  app->add_option("--workers", o->workers, "Threads")->check(CLI::Range(1, 4096))->capture_default_str();
   app->add_flag("--easy", o->easy, "The class also sets the background hue (learnable in a few CPU epochs: smoke tests)");
   return {app, [o, out, packed]() {
             if (out->empty() == packed->empty()) throw ConfigError("synth: give exactly one of --out DIR or --packed FILE");
@@ -190,11 +190,11 @@ Command add_pack(CLI::App& parent) {
   auto out = std::make_shared<std::string>();
   app->add_option("--root", *root, "CUB_200_2011 folder, ImageFolder tree or CSV manifest")->required();
   app->add_option("--out", *out, "Packed file to write")->required();
-  app->add_option("--size", o->short_side, "Shorter side after resizing (0: keep original size)")->capture_default_str();
+  app->add_option("--size", o->short_side, "Shorter side after resizing (0: keep original size)")->check(CLI::Range(0, 65535))->capture_default_str();
   app->add_option("--encoding", o->encoding, "raw (uint8, fastest to read) or jpeg (smaller)")
       ->check(CLI::IsMember({"raw", "jpeg"}))->capture_default_str();
-  app->add_option("--quality", o->jpeg_quality, "JPEG quality for --encoding jpeg")->capture_default_str();
-  app->add_option("--workers", o->workers, "Threads")->capture_default_str();
+  app->add_option("--quality", o->jpeg_quality, "JPEG quality for --encoding jpeg")->check(CLI::Range(1, 100))->capture_default_str();
+  app->add_option("--workers", o->workers, "Threads")->check(CLI::Range(1, 4096))->capture_default_str();
   return {app, [o, root, out]() {
             const bool tty = isatty(fileno(stderr));
             auto progress = [&](size_t done, size_t total) {

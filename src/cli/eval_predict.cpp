@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "finch/core/atomic_file.h"
+#include "finch/core/regular_file.h"
 #include "finch/core/error.h"
 #include "finch/data/dataset.h"
 #include "finch/data/file_input.h"
@@ -44,8 +45,8 @@ Command add_eval(CLI::App& parent) {
   app->add_option("--split", o->split, "test (the official test split) or val")->check(CLI::IsMember({"test", "val"}))->capture_default_str();
   app->add_option("--root", o->root, "Dataset (default: the checkpoint's data.root)");
   app->add_option("--out", o->out, "Folder for per_class.csv, confusion.csv, eval.json (default: next to the run's report)");
-  app->add_option("--batch-size", o->batch, "Batch size per rank")->capture_default_str();
-  app->add_option("--workers", o->workers, "Loader threads per rank")->capture_default_str();
+  app->add_option("--batch-size", o->batch, "Batch size per rank")->check(CLI::Range(1, 65536))->capture_default_str();
+  app->add_option("--workers", o->workers, "Loader threads per rank")->check(CLI::Range(0, 256))->capture_default_str();
   add_device_option(app, o->device);
   app->add_flag("--json", o->json, "Print the result as JSON");
   return {app, [o]() {
@@ -108,7 +109,10 @@ namespace {
 // Class names, one a line (blank lines at the end ignored): ImageNet's 1,000 for raw ImageNet
 // weights, or your own. ConfigError naming the file when the count is not the model's.
 std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
-  std::ifstream in(path);
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))  // a usage error, as a missing file is
+    throw ConfigError("--labels: " + not_a_regular_file(path));
+  std::ifstream in = open_regular(path);  // Note [Only regular files are opened]
   if (!in) throw ConfigError(fmt::format("--labels: cannot read '{}'", path));
   std::vector<std::string> names;
   for (std::string line; std::getline(in, line);) {
@@ -164,8 +168,8 @@ Command add_predict(CLI::App& parent) {
   app->add_option("--arch", o->arch, "With --weights that do not record it: the architecture");
   app->add_option("--labels", o->labels, "Class names, one a line in label order (default: those the checkpoint records)");
   app->add_option("--image", o->images, "Image files (JPEG, PNG, ...)")->required();
-  app->add_option("--topk", o->topk, "Classes to show per image")->capture_default_str();
-  app->add_option("--size", o->size, "Crop size (default: the checkpoint's data.image_size; with --weights the variant's resolution)");
+  app->add_option("--topk", o->topk, "Classes to show per image")->check(CLI::Range(1, 1000000))->capture_default_str();
+  app->add_option("--size", o->size, "Crop size (default: the checkpoint's data.image_size; with --weights the variant's resolution)")->check(CLI::Range(8, 4096));
   add_device_option(app, o->device);
   app->add_flag("--json", o->json, "Machine-readable output");
   return {app, [o]() {

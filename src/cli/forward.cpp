@@ -31,12 +31,12 @@ Command add_forward(CLI::App& parent) {
   auto o = std::make_shared<Opts>();
   app->add_option("--arch", o->arch, "efficientnet_b0 ... efficientnet_b7, efficientnet_lite0 ... efficientnet_lite4")->required();
   add_choice_option(app, "--padding", o->padding, "auto (what the weights record, else symmetric), symmetric or tf_same");
-  app->add_option("--classes", o->classes, "Classes of the head in the weights")->capture_default_str();
+  app->add_option("--classes", o->classes, "Classes of the head in the weights")->check(CLI::Range(1, 1000000))->capture_default_str();
   app->add_option("--weights,-w", o->weights, "finch safetensors (from import-weights or a checkpoint)")->required();
   app->add_option("--input,-i", o->input, "safetensors with a float32 tensor 'input' (N x 3 x H x W)")->required();
   app->add_option("--output,-o", o->output, "safetensors to write the tensor 'logits' to")->required();
   app->add_flag("--train", o->train, "Train mode instead (BatchNorm uses batch statistics and updates its running ones)");
-  app->add_option("--stochastic-depth", o->stochastic_depth, "Stochastic depth probability (train mode only)")->capture_default_str();
+  app->add_option("--stochastic-depth", o->stochastic_depth, "Stochastic depth probability (train mode only)")->check(CLI::Range(0.0, 0.999))->capture_default_str();
   app->add_option("--state-out", o->state_out, "Also write every parameter and buffer after the forward (e.g. BN running stats)");
   add_device_option(app, o->device);
   add_choice_option(app, "--amp", o->amp, "Autocast on CUDA: none, bf16 or fp16 (as train.amp)");

@@ -91,7 +91,7 @@ Command add_import_weights(CLI::App& parent) {
   app->add_option("--output,-o", o->output, "finch safetensors to write")->required();
   app->add_option("--classes", o->classes,
                   "Classes of your task: a source head of another size is dropped (the model re-initialises it). "
-                  "Default: keep the source's head");
+                  "Default: keep the source's head")->check(CLI::Range(0, 1000000));
   app->add_option("--mean", o->mean, "Record this input normalisation mean (3 numbers) instead of the source's")->expected(3);
   app->add_option("--std", o->std, "Record this input normalisation std (3 numbers) instead of the source's")->expected(3);
   return {app, [o]() {

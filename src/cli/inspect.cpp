@@ -26,9 +26,9 @@ Command add_inspect(CLI::App& parent) {
   };
   auto o = std::make_shared<Opts>();
   app->add_option("--arch", o->arch, "efficientnet_b0 ... efficientnet_b7, efficientnet_lite0 ... efficientnet_lite4")->capture_default_str();
-  app->add_option("--classes", o->classes, "Classes of the head")->capture_default_str();
+  app->add_option("--classes", o->classes, "Classes of the head")->check(CLI::Range(1, 1000000))->capture_default_str();
   app->add_option("--freeze", o->freeze, "none | head | last_blocks:K, optionally +bn")->capture_default_str();
-  app->add_option("--head-hidden", o->hidden, "Hidden units of an extra head layer (model.head.hidden)")->capture_default_str();
+  app->add_option("--head-hidden", o->hidden, "Hidden units of an extra head layer (model.head.hidden)")->check(CLI::Range(0, 1000000))->capture_default_str();
   app->add_flag("--json", o->json, "Machine-readable output");
   app->add_option("--checkpoint", o->checkpoint,
                   "A checkpoint directory, or a run directory (its latest intact checkpoint): where it stands, its files' checksums "

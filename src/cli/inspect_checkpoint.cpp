@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "finch/core/bounded_json.h"
+#include "finch/core/regular_file.h"
 #include "commands.h"
 #include "finch/core/error.h"
 #include "finch/io/checkpoint.h"
@@ -54,7 +55,7 @@ nlohmann::json config_difference(const nlohmann::json& saved, const nlohmann::js
 // The run's last epoch record the checkpoint has seen (checkpoints/<name>/../../metrics.jsonl).
 nlohmann::json last_epoch_record(const fs::path& checkpoint, const train::TrainState& s) {
   const fs::path metrics = checkpoint.parent_path().parent_path() / "metrics.jsonl";
-  std::ifstream in(metrics);
+  std::ifstream in = open_regular(metrics);
   nlohmann::json last;
   const int through = s.epoch_complete ? s.epoch : s.epoch - 1;
   for (std::string line; std::getline(in, line);) {
@@ -90,7 +91,7 @@ int inspect_checkpoint(const std::string& where, const std::string& config_path,
   const std::string path = train::resolve_checkpoint(where, train::CheckpointPick::kLatest, &notes);
   for (const auto& n : notes) std::cerr << "finch: note: " << n << "\n";
   const std::string state_file = (fs::path(path) / "state.json").string();
-  std::ifstream in(state_file);
+  std::ifstream in = open_regular(state_file);
   const auto state = parse_bounded_json(std::string(std::istreambuf_iterator<char>(in), {}));
   if (state.is_discarded() || !state.is_object()) throw RuntimeError(fmt::format("'{}' is not valid JSON", state_file));
   const train::TrainState s = train::train_state_from_json(state, state_file);

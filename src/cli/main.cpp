@@ -1,12 +1,15 @@
 // finch: one binary, subcommands (train, eval, predict, ...). Errors end as one message and an
 // exit code (2 usage/config, 1 runtime); with several ranks a runtime failure aborts the whole job.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "commands.h"
 #include "finch/core/error.h"
 #include "finch/distributed/agree.h"
 #include "finch/distributed/world.h"
+#include "finch/train/stop_signals.h"
 
 namespace {
 
@@ -33,6 +36,12 @@ int main(int argc, char** argv) {
   app.add_flag("--version", show_version, "Print finch, LibTorch, CUDA/NCCL and MPI versions");
   app.require_subcommand(0, 1);
   app.footer("Run `finch SUBCOMMAND --help` for a subcommand's options. Multi-rank: mpirun -np N finch train ...");
+  // Usage errors are one line too, as every other error (README "Errors and exit codes").
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    return "finch: error: " + what + " (see --help)\n";
+  });
 
   std::vector<finch::cli::Command> commands = {finch::cli::add_train(app),          finch::cli::add_config(app),
                                                finch::cli::add_forward(app),        finch::cli::add_import_weights(app),
@@ -55,6 +64,8 @@ int main(int argc, char** argv) {
   }
   for (auto& c : commands) {
     if (!c.app->parsed()) continue;
+    std::optional<finch::train::StopSignals> stop_signals;
+    if (c.stop_signals) stop_signals.emplace();  // before MPI: its start can take seconds (Command::stop_signals)
     try {
       finch::distributed::init_world(&argc, &argv);
       const int rc = c.run();

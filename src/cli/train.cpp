@@ -1,10 +1,13 @@
 // finch train: load and validate the config on every rank (one agreed error if it is bad), check
 // the run directory, open data, model, weights and checkpoint, and only then create the run
 // directory on rank 0 (a start that fails leaves nothing behind), and train.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
@@ -20,6 +23,29 @@
 #include "finch/train/trainer.h"
 
 namespace finch::cli {
+namespace {
+
+// Every rank must train the same resolved config (README: the ranks agree on it): a rank launched
+// with another --set, another file or another data set would otherwise train a different batch
+// size without a word, or fail deep in a broadcast (MPI_ERR_TRUNCATE for another head). Rank 0's
+// config goes to every rank, and a rank that differs names the first key.
+void check_same_config_on_every_rank(distributed::Communicator& comm, const Config& resolved) {
+  const nlohmann::json mine = config_to_json(resolved);
+  const nlohmann::json rank0 = nlohmann::json::parse(comm.broadcast_text(mine.dump(), 0));
+  distributed::run_agreed(comm, [&] {
+    if (mine == rank0) return;
+    const auto patch = nlohmann::json::diff(rank0, mine);
+    std::string key = patch.empty() ? "" : patch[0].value("path", "");
+    const nlohmann::json::json_pointer at(key);
+    const auto value = [&](const nlohmann::json& j) { return j.contains(at) ? briefly(j.at(at).dump()) : std::string("absent"); };
+    std::replace(key.begin(), key.end(), '/', '.');
+    throw ConfigError(fmt::format("the resolved config differs from rank 0's at key '{}' ({} here, {} on rank 0): every rank must "
+                                  "train the same config (the same file, --set options and data set)",
+                                  key.empty() ? key : key.substr(1), value(mine), value(rank0)));
+  });
+}
+
+}  // namespace
 
 Command add_train(CLI::App& parent) {
   auto* app = parent.add_subcommand("train", "Train (fine-tune) a model; launch with mpirun/srun for several ranks");
@@ -66,6 +92,7 @@ Command add_train(CLI::App& parent) {
             train::TrainRequest request{config, dir, plan.from, o->force, {}};
             // The run directory once data, model, weights and checkpoint are in hand on every rank.
             request.open_run_dir = [&](const Config& resolved) {
+              check_same_config_on_every_rank(*comm, resolved);
               std::filesystem::path moved_to;
               distributed::run_agreed(*comm, [&] {
                 if (comm->rank() == 0) dir = create_run_dir(resolved, plan.mode, &moved_to);
@@ -76,7 +103,8 @@ Command add_train(CLI::App& parent) {
                 spdlog::info("{}{}", plan.why, moved_to.empty() ? "" : " (its logs were moved to " + moved_to.string() + ")");
             };
             return train::run_training(request, ctx);
-          }};
+          },
+          /*stop_signals=*/true};
 }
 
 }  // namespace finch::cli

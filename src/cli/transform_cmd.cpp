@@ -31,8 +31,8 @@ Command add_transform(CLI::App& parent) {
   app->add_option("--config", o->config, "Take data.image_size, data.resize and the augmentation from this config");
   app->add_option("--weights", o->weights,
                   "Normalise as these converted weights record (their data.mean/std; default: the config's model.pretrained)");
-  app->add_option("--size", o->size, "Crop size (default: data.image_size)");
-  app->add_option("--resize", o->resize, "Eval: shorter side before the centre crop (default: data.resize)");
+  app->add_option("--size", o->size, "Crop size (default: data.image_size)")->check(CLI::Range(8, 4096));
+  app->add_option("--resize", o->resize, "Eval: shorter side before the centre crop (default: data.resize)")->check(CLI::Range(8, 65535));
   app->add_flag("--train", o->train, "The train transform (RandomResizedCrop, flip, ...) instead of the eval one");
   app->add_option("--seed", o->seed, "Train transform: the sample seed of the random draws")->capture_default_str();
   return {app, [o]() {

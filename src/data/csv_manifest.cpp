@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "finch/core/checked_int.h"
+#include "finch/core/regular_file.h"
 #include "finch/core/error.h"
 #include "finch/data/layouts.h"
 
@@ -69,7 +70,7 @@ struct Row {
 bool is_csv_manifest(const std::string& path) { return lower(fs::path(path).extension().string()) == ".csv" && fs::is_regular_file(path); }
 
 std::shared_ptr<ImageSource> open_csv_manifest(const std::string& manifest) {
-  std::ifstream in(manifest);
+  std::ifstream in = open_regular(manifest);  // Note [Only regular files are opened]
   if (!in) throw ConfigError(fmt::format("cannot read the CSV manifest '{}'", manifest));
   const fs::path base = fs::path(manifest).parent_path();
   auto fail = [&](size_t line, const std::string& what) { throw ConfigError(fmt::format("{}:{}: {}", manifest, line, what)); };

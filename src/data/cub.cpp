@@ -1,6 +1,7 @@
 #include "finch/data/cub.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "finch/core/error.h"
+#include "finch/core/regular_file.h"
 #include "finch/core/seed.h"
 
 namespace finch::data {
@@ -21,7 +23,7 @@ struct Line {
 };
 
 bool read_lines(const std::string& path, std::vector<Line>& out, std::vector<std::string>& problems) {
-  std::ifstream in(path);
+  std::ifstream in = open_regular(path);  // Note [Only regular files are opened]
   if (!in) {
     problems.push_back(fmt::format("{}: missing or unreadable", path));
     return false;
@@ -44,6 +46,8 @@ bool parse_number(const std::string& s, T& v) {
     size_t used = 0;
     if constexpr (std::is_integral_v<T>) v = std::stoll(s, &used);
     else v = std::stof(s, &used);
+    if constexpr (std::is_floating_point_v<T>)
+      if (!std::isfinite(v)) return false;  // "nan", "inf": a box of them would crop nothing sensible
     return used == s.size();
   } catch (...) {
     return false;
@@ -105,7 +109,7 @@ CubReadResult read_cub_report(const std::string& root) {
   const auto labels = by_id(labels_txt, 2, problems);
   const auto splits = by_id(split_txt, 2, problems);
   std::map<int64_t, Line> boxes;
-  ds.has_bboxes = std::ifstream(boxes_txt).good();
+  ds.has_bboxes = open_regular(boxes_txt).good();
   if (ds.has_bboxes) boxes = by_id(boxes_txt, 5, problems);
 
   std::map<int64_t, int> seen;
@@ -163,18 +167,18 @@ CubReadResult read_cub_report(const std::string& root) {
   for (const auto& [table, name] : {std::pair{&labels, labels_txt}, std::pair{&splits, split_txt}})
     for (const auto& [id, line] : *table)
       if (!seen.count(id)) problems.push_back(fmt::format("{}:{}: image id {} is not in images.txt", name, line.number, id));
-  if (image_lines.empty() && std::ifstream(images_txt).good()) problems.push_back(images_txt + ": no images");
+  if (image_lines.empty() && open_regular(images_txt).good()) problems.push_back(images_txt + ": no images");
   return r;
 }
 
 CubDataset read_cub(const std::string& root) {
   auto r = read_cub_report(root);
   if (!r.problems.empty()) {
-    std::string msg = fmt::format("'{}' is not a usable CUB-200-2011 tree ({} problem{}):", root, r.problems.size(),
-                                  r.problems.size() == 1 ? "" : "s");
-    for (size_t k = 0; k < r.problems.size() && k < 10; ++k) msg += "\n  " + r.problems[k];
-    if (r.problems.size() > 10) msg += fmt::format("\n  ... (run `finch dataset --root {}` for all)", root);
-    throw RuntimeError(msg);
+    // One line, the first problem (README: every error is one line); `finch dataset` lists them all.
+    const size_t more = r.problems.size() - 1;
+    throw RuntimeError(fmt::format("'{}' is not a usable CUB-200-2011 tree: {}{}", root, r.problems.front(),
+                                   more == 0 ? "" : fmt::format(" (and {} more problem{}: `finch dataset --root {}` lists them all)", more,
+                                                                more == 1 ? "" : "s", root)));
   }
   return std::move(r.dataset);
 }

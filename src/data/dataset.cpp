@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "finch/core/error.h"
+#include "finch/core/regular_file.h"
 #include "finch/data/layouts.h"
 #include "finch/data/packed.h"
 #include "finch/data/synth.h"
@@ -32,6 +33,8 @@ std::shared_ptr<ImageSource> open_source(const DataConfig& data) {
     throw ConfigError("key 'data.root' is empty: point it at a CUB_200_2011 folder, an ImageFolder tree, a CSV manifest or a packed file");
   if (!std::filesystem::exists(data.root)) throw ConfigError(fmt::format("key 'data.root': '{}' does not exist", data.root));
   const bool is_dir = std::filesystem::is_directory(data.root);
+  if (!is_dir && !std::filesystem::is_regular_file(data.root))  // Note [Only regular files are opened]
+    throw ConfigError(fmt::format("key 'data.root': {}: a data set is a folder, a CSV manifest or a packed file", not_a_regular_file(data.root)));
   const DataFormat format = data.format != DataFormat::kAuto ? data.format : detect_format(data.root);
   const bool wants_dir = format == DataFormat::kRaw || format == DataFormat::kImageFolder;
   if (wants_dir != is_dir)

@@ -5,10 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <map>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -21,6 +24,7 @@
 #include "finch/core/bounded_json.h"
 #include "finch/core/atomic_file.h"
 #include "finch/core/error.h"
+#include "finch/core/regular_file.h"
 #include "finch/data/image_ops.h"
 
 namespace finch::data {
@@ -38,7 +42,7 @@ struct Entry {
 class PackedSource final : public ImageSource {
  public:
   explicit PackedSource(const std::string& path) : path_(path) {
-    const int fd = ::open(path.c_str(), O_RDONLY);
+    const int fd = open_regular_fd(path);  // Note [Only regular files are opened]
     if (fd < 0) throw RuntimeError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
     struct stat st {};
     ::fstat(fd, &st);
@@ -51,6 +55,36 @@ class PackedSource final : public ImageSource {
     base_ = static_cast<uint8_t*>(::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0));
     ::close(fd);
     if (base_ == MAP_FAILED) throw RuntimeError(fmt::format("cannot mmap '{}': {}", path, std::strerror(errno)));
+    try {  // a refused file is unmapped again (the destructor does not run for a throwing constructor)
+      read_index();
+    } catch (...) {
+      ::munmap(base_, size_);
+      throw;
+    }
+  }
+  ~PackedSource() override { ::munmap(base_, size_); }
+
+  size_t size() const override { return entries_.size(); }
+  const SampleInfo& info(size_t i) const override { return infos_[i]; }
+  const std::vector<std::string>& class_names() const override { return classes_; }
+  std::string name(size_t i) const override { return fmt::format("{}[{}]", path_, entries_[i].path); }
+  std::string describe() const override {
+    return fmt::format("packed file {} ({} images, {} encoding, from {})", path_, size(), encoding_, source_);
+  }
+  std::optional<std::pair<int64_t, int64_t>> original_size(size_t i) const override {
+    return std::make_pair(entries_[i].orig_h, entries_[i].orig_w);
+  }
+  at::Tensor decode(size_t i, int) const override {  // stored at the packed size: no reduced decode
+    const Entry& e = entries_[i];
+    const uint8_t* p = base_ + e.offset;
+    if (encoding_ == "raw")  // zero-copy view of the mapping (read-only use)
+      return at::from_blob(const_cast<uint8_t*>(p), {e.h, e.w, 3}, at::kByte);
+    return decode_jpeg_bytes(p, e.bytes, name(i));
+  }
+
+ private:
+  void read_index() {
+    const std::string& path = path_;
     auto fail = [&](const std::string& why) { return RuntimeError(fmt::format("'{}' is not a valid finch packed dataset: {}", path, why)); };
     if (std::memcmp(base_, kMagic, 8) != 0) throw fail("wrong magic (not written by `finch pack`?)");
     if (std::memcmp(base_ + size_ - 8, kMagic, 8) != 0) throw fail("no index at the end of the file (truncated or still being written?)");
@@ -78,9 +112,20 @@ class PackedSource final : public ImageSource {
         info.label = e.at("label");
         info.is_train = e.at("train");
         info.is_val = e.value("val", false);
+        // What `finch pack` writes, and nothing else: sizes that fit an image finch would decode,
+        // a box of four finite numbers with a positive size.
+        auto pixels_ok = [](int64_t h, int64_t w) { return h >= 1 && w >= 1 && h <= kMaxImagePixels && w <= kMaxImagePixels / h; };
+        if (!pixels_ok(en.h, en.w))
+          throw fail(fmt::format("image '{}' has size {} x {} (1 to {} pixels expected)", en.path, en.h, en.w, kMaxImagePixels));
+        if (!pixels_ok(en.orig_h, en.orig_w))
+          throw fail(fmt::format("image '{}' has original size {} x {} (1 to {} pixels expected)", en.path, en.orig_h, en.orig_w, kMaxImagePixels));
         if (e.contains("bbox")) {
-          const auto b = e["bbox"].get<std::vector<float>>();
-          if (b.size() == 4) info.bbox = BBox{b[0], b[1], b[2], b[3]};
+          const auto b = e["bbox"].get<std::vector<double>>();
+          const bool finite = std::all_of(b.begin(), b.end(), [](double v) { return std::isfinite(v) && std::abs(v) < 1e9; });
+          if (b.size() != 4 || !finite || b[0] < 0 || b[1] < 0 || b[2] <= 0 || b[3] <= 0)
+            throw fail(fmt::format("image '{}' has bounding box {}: expected [x, y, width, height], finite, with a positive size",
+                                   en.path, briefly(e["bbox"].dump())));
+          info.bbox = BBox{static_cast<float>(b[0]), static_cast<float>(b[1]), static_cast<float>(b[2]), static_cast<float>(b[3])};
         }
         if (info.label < 0 || info.label >= static_cast<int>(classes_.size()))
           throw fail(fmt::format("image '{}' has label {} outside 0..{}", en.path, info.label, classes_.size() - 1));
@@ -98,28 +143,8 @@ class PackedSource final : public ImageSource {
     if (encoding_ == "jpeg" && !have_jpeg_codec())
       throw RuntimeError(fmt::format("'{}' stores JPEG-encoded images, but this finch has no OpenCV (FINCH_WITH_OPENCV=OFF): "
                                      "repack with `finch pack --encoding raw`", path));
-  }
-  ~PackedSource() override { ::munmap(base_, size_); }
+    }
 
-  size_t size() const override { return entries_.size(); }
-  const SampleInfo& info(size_t i) const override { return infos_[i]; }
-  const std::vector<std::string>& class_names() const override { return classes_; }
-  std::string name(size_t i) const override { return fmt::format("{}[{}]", path_, entries_[i].path); }
-  std::string describe() const override {
-    return fmt::format("packed file {} ({} images, {} encoding, from {})", path_, size(), encoding_, source_);
-  }
-  std::optional<std::pair<int64_t, int64_t>> original_size(size_t i) const override {
-    return std::make_pair(entries_[i].orig_h, entries_[i].orig_w);
-  }
-  at::Tensor decode(size_t i, int) const override {  // stored at the packed size: no reduced decode
-    const Entry& e = entries_[i];
-    const uint8_t* p = base_ + e.offset;
-    if (encoding_ == "raw")  // zero-copy view of the mapping (read-only use)
-      return at::from_blob(const_cast<uint8_t*>(p), {e.h, e.w, 3}, at::kByte);
-    return decode_jpeg_bytes(p, e.bytes, name(i));
-  }
-
- private:
   std::string path_, encoding_, source_;
   uint8_t* base_ = nullptr;
   size_t size_ = 0;
@@ -131,7 +156,9 @@ class PackedSource final : public ImageSource {
 }  // namespace
 
 bool is_packed_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;  // Note [Only regular files are opened]
+  std::ifstream in = open_regular(path, std::ios::binary);
   char m[8] = {};
   return in.read(m, 8) && std::memcmp(m, kMagic, 8) == 0;
 }

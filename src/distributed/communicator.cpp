@@ -26,4 +26,13 @@ int64_t Communicator::broadcast_value(int64_t value, int root) {
   return value;
 }
 
+std::string Communicator::broadcast_text(const std::string& text, int root) {
+  const int64_t n = broadcast_value(static_cast<int64_t>(text.size()), root);
+  std::string out = rank() == root ? text : std::string(static_cast<size_t>(n), '\0');
+  if (n == 0) return out;
+  std::vector<at::Tensor> t{at::from_blob(out.data(), {n}, at::kByte)};
+  broadcast(t, root);
+  return out;
+}
+
 }  // namespace finch::distributed

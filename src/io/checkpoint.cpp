@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "finch/core/bounded_json.h"
+#include "finch/core/regular_file.h"
 #include "finch/core/atomic_file.h"
 #include "finch/core/error.h"
 #include "finch/io/safetensors.h"
@@ -20,7 +21,7 @@ namespace {
 constexpr const char* kPrefix = "ckpt-";
 
 std::string fnv1a64(const fs::path& path, uint64_t& bytes) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in = open_regular(path.string(), std::ios::binary);  // Note [Only regular files are opened]
   if (!in) throw RuntimeError("cannot read '" + path.string() + "'");
   uint64_t h = 0xcbf29ce484222325ULL;
   bytes = 0;
@@ -101,7 +102,7 @@ void set_latest(const std::string& dir, const std::string& name) {
 
 CheckpointData read_checkpoint(const std::string& path) {
   const fs::path p(path);
-  std::ifstream in(p / "state.json");
+  std::ifstream in = open_regular((p / "state.json").string());
   if (!in) throw RuntimeError(fmt::format("checkpoint '{}' has no readable state.json", path));
   CheckpointData d;
   std::string problem = "not an object";
@@ -135,7 +136,13 @@ std::vector<FileCheck> verify_checkpoint_files(const std::string& path, const nl
     } else {
       c.expected_bytes = want.at("bytes").get<uint64_t>();
       c.expected_fnv1a64 = want.at("fnv1a64").get<std::string>();
-      c.fnv1a64 = fnv1a64(file, c.bytes);
+      try {
+        c.fnv1a64 = fnv1a64(file, c.bytes);
+      } catch (const Error& e) {  // unreadable, or not a regular file: damaged like any other
+        c.problem = e.what();
+        checks.push_back(c);
+        continue;
+      }
       if (c.bytes != c.expected_bytes || c.fnv1a64 != c.expected_fnv1a64)
         c.problem = fmt::format("'{}' does not match its checksum in state.json ({} bytes, expected {}): corrupt or truncated",
                                 file.string(), c.bytes, c.expected_bytes);
@@ -147,7 +154,7 @@ std::vector<FileCheck> verify_checkpoint_files(const std::string& path, const nl
 
 std::string find_latest_checkpoint(const std::string& dir, std::vector<std::string>* notes) {
   std::vector<std::string> candidates;
-  std::ifstream latest(fs::path(dir) / "latest");
+  std::ifstream latest = open_regular((fs::path(dir) / "latest").string());
   std::string pointed;
   if (latest && std::getline(latest, pointed) && !pointed.empty()) {
     // A name of this folder only: a pointer to another place (`../other/ckpt-...`, an absolute
@@ -187,7 +194,7 @@ std::vector<LaterCheckpoint> checkpoints_after(const std::string& dir, int64_t s
   if (fs::is_directory(fs::path(dir) / "best")) {
     int64_t s = -1;
     try {
-      std::ifstream in(fs::path(dir) / "best" / "state.json");
+      std::ifstream in = open_regular((fs::path(dir) / "best" / "state.json").string());
       s = parse_bounded_json(std::string(std::istreambuf_iterator<char>(in), {})).at("global_step").get<int64_t>();
     } catch (const std::exception&) {
     }

@@ -17,6 +17,7 @@
 #include "finch/core/bounded_json.h"
 #include "finch/core/atomic_file.h"
 #include "finch/core/error.h"
+#include "finch/core/regular_file.h"
 
 namespace finch::io {
 namespace {
@@ -50,7 +51,7 @@ struct Mapping {
 };
 
 std::shared_ptr<Mapping> map_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
+  const int fd = open_regular_fd(path);  // Note [Only regular files are opened]
   if (fd < 0) throw RuntimeError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {

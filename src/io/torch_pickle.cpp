@@ -32,6 +32,7 @@
 #include <fmt/format.h>
 
 #include "finch/core/error.h"
+#include "finch/core/regular_file.h"
 #include "finch/io/weight_import.h"
 
 namespace finch::io {
@@ -497,7 +498,7 @@ NamedTensors read_legacy(const std::string& path, const std::vector<uint8_t>& by
 }  // namespace
 
 NamedTensors read_torch_state_dict(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in = open_regular(path, std::ios::binary);  // Note [Only regular files are opened]
   if (!in) throw RuntimeError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
   char head[4] = {};
   in.read(head, 4);

@@ -39,7 +39,7 @@ io::NamedTensors clone_state(const io::NamedTensors& state) {
 LoadReport load_weights(torch::nn::Module& model, const io::NamedTensors& weights, const std::string& source,
                         const LoadOptions& options) {
   std::map<std::string, at::Tensor> given(weights.begin(), weights.end());
-  std::vector<std::string> missing, mismatched;
+  std::vector<std::string> missing, mismatched, mistyped;
   LoadReport report;
   std::vector<std::pair<at::Tensor, at::Tensor>> copies;
   for (const auto& [name, dst] : model_state(model)) {
@@ -52,6 +52,10 @@ LoadReport load_weights(torch::nn::Module& model, const io::NamedTensors& weight
     if (!it->second.sizes().equals(dst.sizes())) {
       if (options.allow_head_mismatch && is_head(name)) report.kept_fresh.push_back(name);
       else mismatched.push_back(fmt::format("{} {} (model {})", name, shape(it->second), shape(dst)));
+    } else if (at::isFloatingType(it->second.scalar_type()) != at::isFloatingType(dst.scalar_type())) {
+      // Floats relabelled as integers (or the reverse) would copy as values of +-1e9: the bits of
+      // one read as the other, or a truncation. Precision may differ (fp16 -> fp32), kind may not.
+      mistyped.push_back(fmt::format("{} {} (model {})", name, c10::toString(it->second.scalar_type()), c10::toString(dst.scalar_type())));
     } else {
       copies.emplace_back(dst, it->second);
     }
@@ -60,12 +64,13 @@ LoadReport load_weights(torch::nn::Module& model, const io::NamedTensors& weight
   std::vector<std::string> unexpected;
   for (const auto& [name, t] : given)
     if (!(options.allow_head_mismatch && is_head(name))) unexpected.push_back(name);
-  if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
-    std::string msg = fmt::format("weights '{}' do not fit the model:", source);
-    if (!missing.empty()) msg += fmt::format("\n  missing keys ({}): {}", missing.size(), listing(missing));
-    if (!unexpected.empty()) msg += fmt::format("\n  unexpected keys ({}): {}", unexpected.size(), listing(unexpected));
-    if (!mismatched.empty()) msg += fmt::format("\n  shape mismatches ({}): {}", mismatched.size(), listing(mismatched, 4));
-    throw RuntimeError(msg);
+  if (!missing.empty() || !unexpected.empty() || !mismatched.empty() || !mistyped.empty()) {
+    std::vector<std::string> parts;  // one line (README: every error is one line)
+    if (!missing.empty()) parts.push_back(fmt::format("missing keys ({}): {}", missing.size(), listing(missing)));
+    if (!unexpected.empty()) parts.push_back(fmt::format("unexpected keys ({}): {}", unexpected.size(), listing(unexpected)));
+    if (!mismatched.empty()) parts.push_back(fmt::format("shape mismatches ({}): {}", mismatched.size(), listing(mismatched, 4)));
+    if (!mistyped.empty()) parts.push_back(fmt::format("type mismatches ({}): {}", mistyped.size(), listing(mistyped, 4)));
+    throw RuntimeError(fmt::format("weights '{}' do not fit the model: {}", source, fmt::join(parts, "; ")));
   }
   torch::NoGradGuard no_grad;
   for (auto& [dst, src] : copies) dst.copy_(src);

@@ -8,13 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include "finch/core/bounded_json.h"
+#include "finch/core/regular_file.h"
 #include "finch/core/error.h"
 
 namespace finch::report {
 
 RunMetrics read_run_metrics(const std::string& run_dir) {
   const auto path = std::filesystem::path(run_dir) / "metrics.jsonl";
-  std::ifstream in(path);
+  std::ifstream in = open_regular(path.string());  // Note [Only regular files are opened]
   if (!in) throw RuntimeError(fmt::format("cannot read '{}' (is '{}' a finch run directory?)", path.string(), run_dir));
   RunMetrics m;
   m.name = std::filesystem::path(run_dir).filename().string();

@@ -56,6 +56,10 @@ class Trainer {
                                                    data_->bundle().source->class_names());
     if (!resume_.empty()) resume();
     current_lr_ = schedule_->lr_at(start_epoch_);  // every rank loaded the same schedule state
+    // Test hooks read here, with everything else a rank checks alone: a bad value stops every rank
+    // before the run directory exists (it once left a run behind that refused the corrected command).
+    nan_fault_ = NanFault::from_env(comm_.rank());
+    signal_fault_ = SignalFault::from_env(comm_.rank());
   }
 
   const Config& config() const { return c_; }
@@ -97,8 +101,6 @@ class Trainer {
       for (const auto& n : bundle().source->class_names()) names += n + "\n";
       write_file_atomically(dir_.classes_file(), names);
     }
-    nan_fault_ = NanFault::from_env(comm_.rank());
-    signal_fault_ = SignalFault::from_env(comm_.rank());
     connect_step_parts(*parts_, c_, comm_);
     progress_bar_ = c_.logging.progress == Progress::kOn || (c_.logging.progress == Progress::kAuto && isatty(fileno(stderr)));
     log_ = std::make_unique<RunLog>(comm_, metrics_, RunLogOptions{c_.logging.every_steps, progress_bar_});
@@ -306,9 +308,17 @@ class Trainer {
 }  // namespace
 
 int run_training(const TrainRequest& request, distributed::RunContext& context) {
-  StopSignals stop_signals;  // from here on a stop signal ends the run resumably
+  // The stop-signal handlers were installed by the train command before MPI started
+  // (cli::Command::stop_signals): a signal that came during the start is honoured here, before
+  // the run directory exists (nothing to save yet), or at the first step boundary.
   Trainer trainer(request, context);
   distributed::run_agreed(*context.comm, [&] { trainer.setup_local(); });
+  if (const int early = static_cast<int>(context.comm->allreduce_value(StopSignals::received(), distributed::ReduceOp::kMax)); early != 0) {
+    if (context.comm->rank() == 0)
+      spdlog::warn("{} before training began: stopping with nothing to save and no run directory created (exit {}; run the same "
+                   "command again, or with --resume auto)", signal_name(early), kExitPreempted);
+    return kExitPreempted;
+  }
   if (request.open_run_dir) request.open_run_dir(trainer.config());
   return trainer.run();
 }

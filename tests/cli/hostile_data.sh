@@ -3,7 +3,8 @@
 # a line naming the file, within seconds, with nothing replaced:
 #   a FIFO in place of an image (train once blocked in open() for good, deaf to SIGTERM);
 #   a JPEG whose header claims 20000 x 20000 pixels (dataset --deep once took 3.7 GB decoding it);
-#   `pack --out` onto a FIFO (as onto /dev/full: the rename once replaced it with a regular file).
+#   `pack --out` onto a FIFO (as onto /dev/full: the rename once replaced it with a regular file);
+#   a FIFO as data.root, model.pretrained, a .pth, --labels, images.txt, a checkpoint's state.json.
 # (timeout -k: the old finch, blocked in open(), ignored the SIGTERM.)
 # Usage: WORK=DIR hostile_data.sh FINCH (uses the np2_data fixture's JPEGs in $WORK/data)
 set -uo pipefail
@@ -50,4 +51,27 @@ mkfifo "$dir/out.finchpack"
 timeout 60 "$finch" pack --root "$work/data" --out "$dir/out.finchpack" >"$dir/pack.out" 2>&1
 check pack_onto_fifo 1 "finch: error: '.*out.finchpack' exists and is not a regular file" "$dir/pack.out" $?
 [ -p "$dir/out.finchpack" ] || { echo "FAIL pack_onto_fifo: the FIFO was replaced"; failed=1; }
+# A FIFO wherever finch reads a file (Note [Only regular files are opened]): each is named and
+# refused, never opened, within the timeout (a FIFO as data.root once hung train for good).
+timeout -k 10 120 "$finch" train --config "$here/../e2e/smoke.json" --set data.root="$dir/tree" --set output_dir="$dir/runs" --name ok \
+  --set data.on_error=skip --set data.val_fraction=0 --set early_stopping.enabled=false --set train.epochs=1 --set model.classes=0 >"$dir/ok.out" 2>&1 ||
+  { echo "FAIL: the one-epoch run for the FIFO checks: $(tail -c 400 "$dir/ok.out")"; failed=1; }
+ck=$(ls -d "$dir"/runs/ok/checkpoints/ckpt-* | head -1)
+mkfifo "$dir/fifo"
+fifo_check() {  # fifo_check NAME CODE COMMAND...
+  local name=$1 code=$2
+  shift 2
+  timeout -k 10 60 "$@" >"$dir/$name.out" 2>&1
+  check "$name" "$code" "finch: error: .*' is a FIFO, not a regular file" "$dir/$name.out" $?
+}
+fifo_check fifo_data_root 2 "$finch" train --config "$here/../e2e/smoke.json" --set data.root="$dir/fifo" --set output_dir="$dir/runs" --name fifo_root
+fifo_check fifo_dataset_root 2 "$finch" dataset --root "$dir/fifo"
+fifo_check fifo_pretrained 1 "$finch" train --config "$here/../e2e/smoke.json" --set data.root="$dir/tree" --set output_dir="$dir/runs" \
+  --name fifo_weights --set model.pretrained="$dir/fifo" --set data.val_fraction=0 --set early_stopping.enabled=false --set model.classes=0
+fifo_check fifo_pth 1 "$finch" import-weights --from torchvision --arch b0 -i "$dir/fifo" -o "$dir/fifo.safetensors"
+fifo_check fifo_labels 2 "$finch" predict --checkpoint "$ck" --labels "$dir/fifo" --image "${jpegs[0]}"
+mkdir -p "$dir/cub" && cp -r "$work/data/." "$dir/cub/" && rm "$dir/cub/images.txt" && mkfifo "$dir/cub/images.txt"
+fifo_check fifo_images_txt 1 "$finch" dataset --root "$dir/cub"
+cp -r "$ck" "$dir/ck_fifo_state" && rm "$dir/ck_fifo_state/state.json" && mkfifo "$dir/ck_fifo_state/state.json"
+fifo_check fifo_state_json 1 "$finch" eval --checkpoint "$dir/ck_fifo_state" --split test
 exit $failed

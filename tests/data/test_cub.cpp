@@ -62,12 +62,35 @@ TEST(CubReader, MalformedLinesNameFileAndLine) {
   t = copy_tree(base, "badbox");
   replace_line(t + "/bounding_boxes.txt", 4, "4 1 2 -3 4");
   expect_problem(t, "bounding_boxes.txt:4:");
+  for (const char* odd : {"4 nan 2 3 4", "4 1 2 inf 4", "4 1 2 3 -nan", "4 1e39 2 3 4"}) {  // nan and inf were accepted
+    t = copy_tree(base, "oddbox");
+    replace_line(t + "/bounding_boxes.txt", 4, odd);
+    expect_problem(t, "bounding_boxes.txt:4: expected '<id> <x> <y> <width> <height>'");
+  }
   t = copy_tree(base, "dup");
   replace_line(t + "/images.txt", 5, "4 001.Synthetic_bird_001/x.jpg");
   expect_problem(t, "images.txt:5: duplicate image id 4 (first at line 4)");
   t = copy_tree(base, "escape");
   replace_line(t + "/images.txt", 5, "5 ../../etc/passwd");
   expect_problem(t, "leaves the images folder");
+}
+
+// README promises one line per error: read_cub says the first problem and how many more there are
+// (they were a list of up to 10 lines).
+TEST(CubReader, AnUnusableTreeIsOneLine) {
+  const auto base = synthetic_tree(6, 10);
+  const auto t = copy_tree(base, "oneline");
+  replace_line(t + "/image_class_labels.txt", 7, "7 201");
+  replace_line(t + "/train_test_split.txt", 2, "2 yes");
+  try {
+    read_cub(t);
+    FAIL() << "a broken tree was read";
+  } catch (const finch::RuntimeError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    EXPECT_NE(what.find("usable CUB-200-2011 tree: " + t + "/train_test_split.txt:2: is_training_image must be 0 or 1"), std::string::npos) << what;
+    EXPECT_NE(what.find("and 1 more problem: `finch dataset --root " + t + "` lists them all"), std::string::npos) << what;
+  }
 }
 
 TEST(CubReader, IdsMissingFromAFile) {

@@ -2,11 +2,14 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <mutex>
 #include <tuple>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "data_fixtures.h"
 #include "finch/core/error.h"
@@ -258,6 +261,57 @@ TEST(Packed, HeaderIsValidated) {
     EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(is_packed_file(synthetic_tree(6, 10) + "/images.txt"));
+}
+
+namespace {
+
+// Rewrites a packed file's JSON index (the tail: index, its length as a little-endian u64, the magic).
+void edit_packed_index(const std::string& path, const std::function<void(nlohmann::json&)>& edit) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  uint64_t hlen = 0;
+  for (int k = 7; k >= 0; --k) hlen = (hlen << 8) | static_cast<uint8_t>(bytes[bytes.size() - 16 + k]);
+  const size_t index_at = bytes.size() - 16 - hlen;
+  auto index = nlohmann::json::parse(bytes.substr(index_at, hlen));
+  edit(index);
+  std::string out = bytes.substr(0, index_at) + index.dump();
+  const uint64_t n = out.size() - index_at;
+  for (int k = 0; k < 8; ++k) out.push_back(static_cast<char>((n >> (8 * k)) & 0xff));
+  out += bytes.substr(bytes.size() - 8);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << out;
+}
+
+}  // namespace
+
+// An index entry the packer never writes is refused naming the file and image, before any image is
+// decoded: sizes of -2 x -2 with 12 bytes (raw) and an original size of 0 or 10^12 were "usable: yes"
+// and then failed deep in LibTorch (or with vector::_M_default_append); a box of 1e39 became inf.
+TEST(Packed, ImpossibleIndexEntriesAreRefused) {
+  const auto packed = (std::filesystem::temp_directory_path() / "finch_packed_odd.bin").string();
+  PackOptions p;
+  p.short_side = 32;
+  const std::vector<std::pair<std::function<void(nlohmann::json&)>, std::string>> odd = {
+      {[](nlohmann::json& e) { e["h"] = -2, e["w"] = -2, e["bytes"] = 12; }, "has size -2 x -2"},
+      {[](nlohmann::json& e) { e["orig_h"] = 0, e["orig_w"] = 0; }, "has original size 0 x 0"},
+      {[](nlohmann::json& e) { e["orig_h"] = -5; }, "has original size -5 x"},
+      {[](nlohmann::json& e) { e["orig_w"] = 1'000'000'000'000; }, "x 1000000000000"},
+      {[](nlohmann::json& e) { e["bbox"] = {1, 2, 1e39, 4}; }, "has bounding box"},
+      {[](nlohmann::json& e) { e["bbox"] = {1, 2}; }, "has bounding box"},
+      {[](nlohmann::json& e) { e["bbox"] = {1, 2, -3, 4}; }, "has bounding box"}};
+  for (const auto& [edit, message] : odd) {
+    pack_cub(read_cub(synthetic_tree(6, 10)), packed, p);
+    edit_packed_index(packed, [&](nlohmann::json& index) { edit(index["images"][3]); });
+    try {
+      open_packed(packed);
+      ADD_FAILURE() << "accepted; wanted: " << message;
+    } catch (const finch::RuntimeError& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + packed + "' is not a valid finch packed dataset: image '"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+  pack_cub(read_cub(synthetic_tree(6, 10)), packed, p);
+  edit_packed_index(packed, [](nlohmann::json&) {});
+  EXPECT_EQ(open_packed(packed)->size(), 60u);  // the rewrite alone keeps it usable
 }
 
 TEST(Dataset, OpensFromConfigAndMarksSyntheticData) {

@@ -23,6 +23,9 @@
 #                         checkpoint.on_error=warn trains on and writes the next one; earlier ones intact
 #   config_error_one_rank one rank's config is bad (its data.root does not exist): every rank exits, the
 #                         error names the rank, nothing hangs (a rank killed mid-run is tested elsewhere)
+#   ranks_disagree        rank 1 launched with another batch size, another head, a bad FINCH_FAULT_SIGNAL:
+#                         exit 2 naming rank 1 and the key, no run directory
+#   early_signal_rank1    SIGTERM to rank 1 as soon as its handlers exist: exit 75, nothing written
 #   failed_start          a start with a missing data.root, then one whose classes do not match the
 #                         data: exit 2 and no run directory; the corrected command then simply works
 #                         (no --resume, same name) and its train.log holds what was logged before it existed
@@ -417,6 +420,55 @@ failed_start)
     { cat "$work/typo.out"; echo "the corrected command failed"; exit 1; }
   grep -q "device cpu" "$work/runs/typo/train.log"   # logged before the run directory existed
   grep -q "done (train.max_steps)" "$work/runs/typo/train.log"
+  ;;
+
+ranks_disagree)
+  # Rank 1 launched differently from rank 0 (its own --set, its own environment): every rank stops
+  # with exit 2 naming rank 1 and the first key that differs, before a run directory exists. Another
+  # batch size once trained with exit 0; another head ended in "MPI_Bcast failed: MPI_ERR_TRUNCATE";
+  # a bad FINCH_FAULT_SIGNAL once left a run directory that refused the corrected command.
+  rm -rf "$work/runs/disagree"
+  for case in "--set train.batch_size=4|key 'train.batch_size' (4 here, 8 on rank 0)" \
+              "--set model.head.hidden=16|key 'model.head.hidden' (16 here, 0 on rank 0)" \
+              "env FINCH_FAULT_SIGNAL=garbage|FINCH_FAULT_SIGNAL='garbage': expected RANK:STEP:SIG"; do
+    extra=${case%%|*} want=${case#*|}
+    set +e
+    timeout 120 "${mpiexec[@]}" -n 2 bash -c 'extra=(); pre=(); if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then case "$1" in env*) pre=(env "${1#env }");; *) extra=($1);; esac; fi
+      shift; exec "${pre[@]}" "$@" "${extra[@]}"' _ "$extra" "$finch" train --config "$here/smoke.json" --set data.root="$work/data" \
+      --set output_dir="$work/runs" --name disagree --set train.max_steps=2 >"$work/disagree.out" 2>&1
+    rc=$?
+    set -e
+    grep "finch: error" "$work/disagree.out" | head -2
+    [ "$rc" = 2 ] || { echo "$extra on rank 1: expected exit 2, got $rc"; tail -5 "$work/disagree.out"; exit 1; }
+    grep -qF "finch: error: rank 1: " "$work/disagree.out" && grep -qF "$want" "$work/disagree.out" ||
+      { echo "$extra on rank 1: the error does not name rank 1 and: $want"; exit 1; }
+    [ ! -e "$work/runs/disagree" ] || { echo "$extra on rank 1: a run directory was left behind"; exit 1; }
+  done
+  ;;
+
+early_signal_rank1)
+  # SIGTERM to rank 1 as soon as its handlers are in place (they are installed before MPI starts,
+  # train::StopSignals): every rank exits 75 with nothing written, not 143. It once died by the
+  # signal when it came in the first 0.15 s.
+  rm -rf "$work/runs/early"
+  "${mpiexec[@]}" -n 2 "$finch" train --config "$here/smoke.json" --set data.root="$work/data" \
+    --set output_dir="$work/runs" --name early >"$work/early.out" 2>&1 &
+  launcher=$!
+  pid=""
+  for _ in $(seq 1 3000); do
+    [ -n "$pid" ] || pid=$(rank_pid early 1)
+    if [ -n "$pid" ]; then
+      mask=$(awk '/^SigCgt:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+      [ -n "$mask" ] && (( 0x$mask & 0x4000 )) && break  # SIGTERM (15) caught: bit 14
+    fi
+    sleep 0.002
+  done
+  [ -n "$pid" ] || { echo "rank 1 not found"; kill "$launcher"; exit 1; }
+  kill -TERM "$pid"
+  wait_launcher
+  [ "$rc" = 75 ] || { echo "expected exit 75, got $rc"; tail -5 "$work/early.out"; exit 1; }
+  grep -q "SIGTERM before training began: stopping with nothing to save" "$work/early.out"
+  [ ! -e "$work/runs/early" ] || { echo "a run directory was created"; exit 1; }
   ;;
 
 *)

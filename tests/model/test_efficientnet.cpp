@@ -186,6 +186,18 @@ TEST(LoadWeights, StrictWithAListOfWhatIsWrong) {
   } catch (const finch::RuntimeError& e) {
     EXPECT_NE(std::string(e.what()).find("missing keys (1): features.0.0.weight"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("unexpected keys (1): features.99.weight"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "not one line: " << e.what();
+  }
+  // A float tensor relabelled I32 (its bits read as integers) once loaded as weights of +-1e9.
+  state = model_state(*src);
+  for (auto& [name, t] : state)
+    if (name == "features.0.1.weight") t = t.view(torch::kInt);
+  try {
+    load_weights(*dst, state, "in.safetensors", {true});
+    FAIL() << "integer weights were loaded into float parameters";
+  } catch (const finch::RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("weights 'in.safetensors' do not fit the model: type mismatches (1): features.0.1.weight Int (model Float)"),
+              std::string::npos) << e.what();
   }
 }
 

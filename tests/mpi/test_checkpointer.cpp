@@ -122,7 +122,9 @@ TEST(Checkpointer, SavesWhenItsPolicySaysWithEveryRanksProgressAndRestoresIt) {
   comm->barrier();
   const auto m = back_mid.restore(six, /*force=*/true);
   comm->barrier();
-  if (r == 0) EXPECT_FALSE(fs::exists(dir.checkpoints() / io::periodic_name(8))) << "set aside";
+  if (r == 0) {
+    EXPECT_FALSE(fs::exists(dir.checkpoints() / io::periodic_name(8))) << "set aside";
+  }
   EXPECT_EQ(m.start_epoch, 0);
   EXPECT_EQ(m.start_offset, 24 * W);
   EXPECT_EQ(m.mine.to_values(), progress_of(r).to_values());
@@ -142,7 +144,9 @@ TEST(Checkpointer, AFailedWriteStopsEveryRankOrNone) {
     ADD_FAILURE() << "rank " << comm->rank() << " went on after a failed checkpoint";
   } catch (const distributed::AgreedExit& e) {
     EXPECT_EQ(e.exit_code(), 1);
-    if (comm->rank() == 0) EXPECT_NE(std::string(e.what()).find("checkpoint not written"), std::string::npos) << e.what();
+    if (comm->rank() == 0) {
+      EXPECT_NE(std::string(e.what()).find("checkpoint not written"), std::string::npos) << e.what();
+    }
   }
   c.checkpoint.on_error = OnCheckpointError::kWarn;
   train::Checkpointer warn(c, dir, *comm, parts.refs(), {});

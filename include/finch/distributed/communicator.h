@@ -57,6 +57,8 @@ class Communicator {
   std::vector<double> allreduce_values(std::vector<double> values, ReduceOp op);
   double allreduce_value(double value, ReduceOp op) { return allreduce_values({value}, op)[0]; }
   int64_t broadcast_value(int64_t value, int root);
+  // `root`'s text on every rank (a resolved config to compare with one's own).
+  std::string broadcast_text(const std::string& text, int root);
   void allreduce(at::Tensor tensor, ReduceOp op) {
     std::vector<at::Tensor> one{std::move(tensor)};
     allreduce(one, op);
