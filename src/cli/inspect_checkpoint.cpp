@@ -168,8 +168,14 @@ int inspect_checkpoint(const std::string& where, const std::string& config_path,
                                  k["config"].dump());
     }
   }
+  // One error line (README): the first problem, and how many files have one (the table above lists each).
+  std::vector<std::string> problems;
   for (const auto& c : checks)
-    if (!c.problem.empty()) std::cerr << "finch: error: " << c.problem << "\n";
+    if (!c.problem.empty()) problems.push_back(c.problem);
+  if (!problems.empty())
+    std::cerr << "finch: error: " << one_line(problems.front())
+              << (problems.size() > 1 ? fmt::format(" (and {} more damaged file{})", problems.size() - 1, problems.size() == 2 ? "" : "s") : "")
+              << "\n";
   return intact ? 0 : 1;
 }
 

@@ -1,6 +1,5 @@
 // finch: one binary, subcommands (train, eval, predict, ...). Errors end as one message and an
 // exit code (2 usage/config, 1 runtime); with several ranks a runtime failure aborts the whole job.
-#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -15,10 +14,11 @@ namespace {
 
 int fail(const std::string& message, int code) {
   const auto& w = finch::distributed::world();
+  const std::string line = finch::one_line(message);
   if (w.size > 1)
-    std::fprintf(stderr, "finch: error: rank %d: %s\n", w.rank, message.c_str());
+    std::fprintf(stderr, "finch: error: rank %d: %s\n", w.rank, line.c_str());
   else
-    std::fprintf(stderr, "finch: error: %s\n", message.c_str());
+    std::fprintf(stderr, "finch: error: %s\n", line.c_str());
   std::fflush(stderr);
   // Other ranks may sit in a collective waiting for this one: take the job down, don't hang it.
   if (w.size > 1) finch::distributed::abort_job(code);
@@ -38,9 +38,7 @@ int main(int argc, char** argv) {
   app.footer("Run `finch SUBCOMMAND --help` for a subcommand's options. Multi-rank: mpirun -np N finch train ...");
   // Usage errors are one line too, as every other error (README "Errors and exit codes").
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    std::string what = e.what();
-    std::replace(what.begin(), what.end(), '\n', ' ');
-    return "finch: error: " + what + " (see --help)\n";
+    return "finch: error: " + finch::one_line(e.what()) + " (see --help)\n";
   });
 
   std::vector<finch::cli::Command> commands = {finch::cli::add_train(app),          finch::cli::add_config(app),
@@ -73,7 +71,7 @@ int main(int argc, char** argv) {
       return rc;
     } catch (const finch::distributed::AgreedExit& e) {
       // Every rank reached this together: no abort needed, and only one of them speaks.
-      if (*e.what()) std::fprintf(stderr, "finch: error: %s\n", e.what());
+      if (*e.what()) std::fprintf(stderr, "finch: error: %s\n", finch::one_line(e.what()).c_str());
       finch::distributed::finalize_world();
       return e.exit_code();
     } catch (const finch::Error& e) {

@@ -54,18 +54,25 @@ Command add_train(CLI::App& parent) {
     std::vector<std::string> sets;
     std::string name;
     std::string resume;
+    std::string new_run;
     bool dry_run = false;
     bool force = false;
   };
   auto o = std::make_shared<Opts>();
   app->add_option("--config,-c", o->file, "JSON run config (see configs/ and `finch config --schema`)")->required();
   app->add_option("--set", o->sets, "Override a config key: --set optimizer.lr=3e-4 (repeatable)");
-  app->add_option("--name", o->name, "Run name (default: the config's name, else the file's stem)");
+  auto* name = app->add_option("--name", o->name, "Run name (default: the config's name, else the file's stem)");
   auto* resume = app->add_option("--resume", o->resume, "Continue a run: 'auto' (the run directory's latest intact checkpoint; starts the run if it has none yet) or a checkpoint directory");
   app->add_flag("--force", o->force,
                 "With --resume of an older checkpoint: move the run's newer checkpoints to checkpoints/set-aside-<time>/ "
                 "instead of refusing to start (they are never replaced)")
       ->needs(resume);
+  app->add_option("--resume-into-new-run", o->new_run,
+                  "With --resume CHECKPOINT: continue from it in a new run directory NAME (weights, optimizer, schedule and "
+                  "position), leaving the run it came from as it is")
+      ->needs(resume)
+      ->excludes(name)
+      ->excludes("--force");
   app->add_flag("--dry-run", o->dry_run, "Validate the config on every rank, print it resolved, and exit");
   return {app, [o]() {
             auto comm = distributed::make_mpi_communicator();
@@ -73,6 +80,11 @@ Command add_train(CLI::App& parent) {
             distributed::run_agreed(*comm, [&] {
               std::vector<std::string> sets = o->sets;
               if (!o->name.empty()) sets.push_back("name=" + o->name);
+              if (!o->new_run.empty()) {
+                if (o->resume == "auto")
+                  throw ConfigError("--resume-into-new-run starts from a checkpoint or run directory: give its path to --resume, not 'auto'");
+                sets.push_back("name=" + o->new_run);  // checked as any name (one folder inside output_dir)
+              }
               config = load_config(o->file, sets);
             });
             distributed::set_collective_timeout(config.dist.timeout_s);
@@ -87,7 +99,7 @@ Command add_train(CLI::App& parent) {
             auto ctx = distributed::make_run_context(
                 *comm, {config.train.device, config.dist.share_gpus, config.dist.backend, static_cast<double>(config.dist.timeout_s)});
             RunDir dir = run_dir_for(config);
-            const train::ResumePlan plan = train::plan_resume(*comm, config, dir, o->resume);
+            const train::ResumePlan plan = train::plan_resume(*comm, config, dir, o->resume, /*into_new_run=*/!o->new_run.empty());
             spdlog::info("device {}: {}", ctx.device.str(), ctx.device_reason);
             train::TrainRequest request{config, dir, plan.from, o->force, {}};
             // The run directory once data, model, weights and checkpoint are in hand on every rank.

@@ -40,8 +40,9 @@ AutoResume plan_auto_resume(const RunDir& dir) {
                       dir.root.string())};
 }
 
-ResumePlan plan_resume(distributed::Communicator& comm, const Config& config, const RunDir& dir, const std::string& resume) {
-  AutoResume found{resume.empty() ? RunDirMode::kFresh : RunDirMode::kResume, ""};
+ResumePlan plan_resume(distributed::Communicator& comm, const Config& config, const RunDir& dir, const std::string& resume,
+                       bool into_new_run) {
+  AutoResume found{resume.empty() || into_new_run ? RunDirMode::kFresh : RunDirMode::kResume, ""};
   distributed::run_agreed(comm, [&] {
     if (comm.rank() != 0) return;
     if (resume == "auto") found = plan_auto_resume(dir);
@@ -51,6 +52,10 @@ ResumePlan plan_resume(distributed::Communicator& comm, const Config& config, co
   ResumePlan plan;
   plan.mode = static_cast<RunDirMode>(comm.broadcast_value(static_cast<int64_t>(found.mode), 0));
   if (plan.mode == RunDirMode::kResume) plan.from = resume == "auto" ? dir.root.string() : resume;
+  if (into_new_run) {
+    plan.from = resume;
+    found.why = fmt::format("a new run continuing from {} (that run is only read)", resume);
+  }
   plan.why = found.why;  // rank 0's, which alone logs it
   return plan;
 }

@@ -84,8 +84,8 @@ bool Checkpointer::guard_later_checkpoints(const std::string& resume, const std:
   }
   if (explicit_checkpoint && !intact.empty() && !force)
     throw ConfigError(fmt::format("'{}' is step {}, but this run's {} holds newer checkpoints: {}; training on from step {} would "
-                                  "replace them. Resume the newest with --resume auto, or add --force to move them to "
-                                  "{}/set-aside-<time>/ first",
+                                  "replace them. Resume the newest with --resume auto, continue from this one in a run of its own with "
+                                  "--resume-into-new-run NAME, or add --force to move them to {}/set-aside-<time>/ first",
                                   path, step, checkpoints, listed, step, checkpoints));
   if (comm_.rank() == 0) {
     const std::string aside = io::set_aside(checkpoints, names);

@@ -3,6 +3,7 @@
 # a line naming the file, within seconds, with nothing replaced:
 #   a FIFO in place of an image (train once blocked in open() for good, deaf to SIGTERM);
 #   a JPEG whose header claims 20000 x 20000 pixels (dataset --deep once took 3.7 GB decoding it);
+#   a JPEG cut in half (dataset --deep called it usable, training decoded grey rows);
 #   `pack --out` onto a FIFO (as onto /dev/full: the rename once replaced it with a regular file);
 #   a FIFO as data.root, model.pretrained, a .pth, --labels, images.txt, a checkpoint's state.json.
 # (timeout -k: the old finch, blocked in open(), ignored the SIGTERM.)
@@ -45,6 +46,19 @@ open(p, "wb").write(b)
 PY
 (ulimit -v 4000000; timeout 60 "$finch" dataset --root "$dir/tree" --deep) >"$dir/bomb.out" 2>&1
 check decompression_bomb 1 "claims 20000 x 20000 pixels, more than the 178956970" "$dir/bomb.out" $?
+
+# A JPEG cut in half (a partial copy): libjpeg decodes it with grey rows and a warning, and
+# `dataset --deep` called it usable; PIL says "image file is truncated", and so does finch now.
+mkdir -p "$dir/cut/train/a" "$dir/cut/train/b"
+cp "${jpegs[@]:0:3}" "$dir/cut/train/a/" && cp "${jpegs[@]:3:3}" "$dir/cut/train/b/"
+cut_jpeg=$dir/cut/train/a/$(ls "$dir/cut/train/a" | head -1)
+head -c $(( $(stat -c %s "$cut_jpeg") / 2 )) "$cut_jpeg" >"$dir/half.jpg" && mv "$dir/half.jpg" "$cut_jpeg"
+cut_name=$(basename "$cut_jpeg")
+timeout 60 "$finch" dataset --root "$dir/cut" --deep >"$dir/cut.out" 2>&1
+check truncated_jpeg_dataset 1 "$cut_name' is truncated: its JPEG data ends before the end-of-image marker" "$dir/cut.out" $?
+timeout -k 10 120 "$finch" train --config "$here/../e2e/smoke.json" --set data.root="$dir/cut" --set output_dir="$dir/runs" --name cut \
+  --set data.val_fraction=0 --set early_stopping.enabled=false --set train.epochs=1 --set model.classes=0 >"$dir/cut_train.out" 2>&1
+check truncated_jpeg_train 1 "finch: error: '.*$cut_name' is truncated" "$dir/cut_train.out" $?
 
 # pack --out onto something that is not a regular file: refused, left as it was.
 mkfifo "$dir/out.finchpack"

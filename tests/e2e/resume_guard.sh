@@ -3,6 +3,8 @@
 #   1. a run on 2 ranks leaves ckpt-2, -4, -6 and best (step 6);
 #   2. `--resume .../ckpt-0000000002` is refused on every rank (exit 2, naming the newer ones) and
 #      touches nothing;
+#   2b. the same with --resume-into-new-run NAME continues in a new run NAME, the source untouched
+#      (and onto an existing run it is refused);
 #   3. the same with --force trains on, the newer ones moved to checkpoints/set-aside-*/ intact, and
 #      the log says so;
 #   4. a damaged latest is passed over by --resume auto (as before) and now set aside with `best`
@@ -36,6 +38,23 @@ grep -q "finch: error: .*ckpt-0000000002.* is step 2, but .*newer.*ckpt-00000000
   || { cat "$work/guard.2.out"; fail "the refusal does not name the newer checkpoints and the way on"; }
 [ "$(snapshot)" = "$before" ] || fail "a refused resume changed the checkpoints"
 ls -d "$ck"/set-aside* >/dev/null 2>&1 && fail "a refused resume set checkpoints aside"
+
+# 2b. The same checkpoint continued in a run of its own (--resume-into-new-run): the source run is
+#     only read, the new run starts at step 2 and writes its own checkpoints.
+rm -rf "$work/runs/guard_fork"
+"${mpiexec[@]}" -n 2 "$finch" train "${run[@]:0:6}" "${run[@]:8}" --set train.max_steps=6 --resume "$ck/ckpt-0000000002" \
+  --resume-into-new-run guard_fork >"$work/guard.2b.out" 2>&1 || { tail "$work/guard.2b.out"; fail "--resume-into-new-run"; }
+[ "$(snapshot)" = "$before" ] || fail "--resume-into-new-run changed the source run's checkpoints"
+fork=$work/runs/guard_fork
+grep -q "resumed from .*guard/checkpoints/ckpt-0000000002" "$fork/train.log" || fail "the new run did not resume from ckpt-2"
+grep -q "a new run continuing from .*ckpt-0000000002 (that run is only read)" "$fork/train.log" || fail "the new run's log does not say where it came from"
+for d in ckpt-0000000004 ckpt-0000000006; do [ -f "$fork/checkpoints/$d/state.json" ] || fail "the new run has no $d"; done
+[ ! -e "$fork/checkpoints/ckpt-0000000002" ] || fail "the new run wrote a checkpoint at the resume point"
+set +e
+"${mpiexec[@]}" -n 2 "$finch" train "${run[@]:0:6}" "${run[@]:8}" --resume "$ck/ckpt-0000000002" --resume-into-new-run guard_fork >"$work/guard.2c.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "already holds a run" "$work/guard.2c.out" || fail "--resume-into-new-run onto an existing run: exit $rc, wanted 2 (already holds a run)"
 
 # 3. With --force: the newer ones moved aside intact, the run trains on from step 2.
 "${mpiexec[@]}" -n 2 "$finch" train "${run[@]}" --set train.max_steps=6 --resume "$ck/ckpt-0000000002" --force >"$work/guard.3.out" 2>&1 \
