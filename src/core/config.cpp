@@ -225,6 +225,11 @@ void check_consistency(const Config& c, const std::string& source) {
   if (c.data.resize < c.data.image_size)
     fail(fmt::format("key 'data.resize' ({}) must be >= 'data.image_size' ({}): the eval center crop is taken from the resized image",
                      c.data.resize, c.data.image_size));
+  if (c.scheduler.per_step && (c.scheduler.name == SchedulerKind::kPlateau || c.scheduler.name == SchedulerKind::kNone))
+    fail(fmt::format("key 'scheduler.per_step' is true but 'scheduler.name' is {}: per-step schedules are step, cosine and poly "
+                     "(plateau follows a per-epoch metric)", choice_name(c.scheduler.name)));
+  if (c.scheduler.name == SchedulerKind::kPoly && !c.scheduler.per_step)
+    fail("key 'scheduler.name' is poly, which runs per optimizer step: set 'scheduler.per_step' to true");
   const bool needs_val = c.early_stopping.enabled || (c.scheduler.name == SchedulerKind::kPlateau && c.scheduler.monitor != Metric::kTrainLoss);
   if (needs_val && c.data.val_fraction <= 0)
     fail(c.early_stopping.enabled

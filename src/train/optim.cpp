@@ -3,7 +3,6 @@
 #include <map>
 
 #include <fmt/format.h>
-#include "finch/model/batchnorm.h"
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
@@ -11,6 +10,7 @@
 #include "finch/core/error.h"
 #include "finch/core/torch_compat.h"
 #include "finch/train/foreach_optim.h"
+#include "finch/train/param_groups.h"
 
 namespace finch::train {
 namespace {
@@ -37,11 +37,13 @@ std::unique_ptr<torch::optim::OptimizerOptions> options_for<torch::optim::SGDOpt
 
 // The optimizer itself is LibTorch's with its step in multi-tensor ops (foreach_optim.h).
 template <class Options, class Make>
-std::unique_ptr<torch::optim::Optimizer> build(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
-                                               const OptimizerConfig& c, Make make) {
+std::unique_ptr<torch::optim::Optimizer> build(const std::vector<ParamGroupPlan>& plan, const OptimizerConfig& c, Make make) {
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, options_for<Options>(c, c.weight_decay));
-  if (!no_decay.empty()) groups.emplace_back(no_decay, options_for<Options>(c, 0.0));
+  for (const auto& g : plan) {
+    auto options = options_for<Options>(c, g.weight_decay);
+    options->set_lr(c.lr * g.lr_scale);
+    groups.emplace_back(g.params, std::move(options));
+  }
   auto defaults = options_for<Options>(c, c.weight_decay);
   return make(groups, static_cast<Options&>(*defaults));
 }
@@ -57,31 +59,30 @@ State& state_as(torch::optim::OptimizerParamState& s, OptimizerKind kind) {
 
 }  // namespace
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model, const OptimizerConfig& c) {
-  std::vector<torch::Tensor> decay, no_decay;
-  for (const auto& item : model.named_modules("", /*include_self=*/true)) {
-    const bool is_bn = item.value()->as<model::BatchNorm2d>() != nullptr;
-    for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) {
-      if (!p.value().requires_grad()) continue;
-      const bool exempt = c.no_decay_bn_bias && c.weight_decay > 0 && (is_bn || p.key() == "bias");
-      (exempt ? no_decay : decay).push_back(p.value());
-    }
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model, const OptimizerConfig& c,
+                                                        std::vector<double>* lr_scales) {
+  const auto plan = plan_param_groups(model, c);
+  if (lr_scales) {
+    lr_scales->clear();
+    for (const auto& g : plan) lr_scales->push_back(g.lr_scale);
   }
-  if (decay.empty() && no_decay.empty()) throw ConfigError("model.freeze leaves no trainable parameter");
-  if (decay.empty()) std::swap(decay, no_decay);
   switch (c.name) {
-    case OptimizerKind::kAdam: return build<torch::optim::AdamOptions>(decay, no_decay, c, make_foreach_adam);
-    case OptimizerKind::kAdamW: return build<torch::optim::AdamWOptions>(decay, no_decay, c, make_foreach_adamw);
-    case OptimizerKind::kSgd: return build<torch::optim::SGDOptions>(decay, no_decay, c, make_foreach_sgd);
+    case OptimizerKind::kAdam: return build<torch::optim::AdamOptions>(plan, c, make_foreach_adam);
+    case OptimizerKind::kAdamW: return build<torch::optim::AdamWOptions>(plan, c, make_foreach_adamw);
+    case OptimizerKind::kSgd: return build<torch::optim::SGDOptions>(plan, c, make_foreach_sgd);
   }
   throw ConfigError("optimizer.name: not a known optimizer");
 }
 
-void set_lr(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& g : optimizer.param_groups()) g.options().set_lr(lr);
+void set_lr(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& lr_scales) {
+  auto& groups = optimizer.param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(g < lr_scales.size() ? lr * lr_scales[g] : lr);
 }
 
-double get_lr(const torch::optim::Optimizer& optimizer) { return optimizer.param_groups().front().options().get_lr(); }
+double get_lr(const torch::optim::Optimizer& optimizer, const std::vector<double>& lr_scales) {
+  const double lr = optimizer.param_groups().front().options().get_lr();
+  return lr_scales.empty() || lr_scales.front() == 0 ? lr : lr / lr_scales.front();
+}
 
 io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind) {
   io::NamedTensors out;

@@ -19,6 +19,27 @@ double LrSchedule::lr_at(int epoch) const {
   return lr_;  // none: base lr; plateau: current
 }
 
+double LrSchedule::lr_at_update(int64_t t, int64_t per_epoch) const {
+  // timm's Scheduler._get_lr for each kind, with its operations in its order.
+  const double warmup_t = static_cast<double>(c_.warmup_epochs) * static_cast<double>(per_epoch);
+  if (static_cast<double>(t) < warmup_t) {
+    const double step = (base_lr_ - c_.warmup_lr) / warmup_t;
+    return c_.warmup_lr + static_cast<double>(t) * step;
+  }
+  double tt = static_cast<double>(t);
+  if (c_.warmup_prefix) tt -= warmup_t;
+  if (c_.name == SchedulerKind::kStep) {
+    const double decay_t = static_cast<double>(c_.step_size) * static_cast<double>(per_epoch);
+    return base_lr_ * std::pow(c_.gamma, std::floor(tt / decay_t));
+  }
+  const double run = static_cast<double>(epochs_ - (c_.warmup_prefix ? c_.warmup_epochs : 0)) * static_cast<double>(per_epoch);
+  const double t_initial = std::max(1.0, run);
+  if (tt >= t_initial) return c_.min_lr;  // past the one cycle
+  if (c_.name == SchedulerKind::kCosine) return c_.min_lr + 0.5 * (base_lr_ - c_.min_lr) * (1 + std::cos(M_PI * tt / t_initial));
+  if (c_.name == SchedulerKind::kPoly) return c_.min_lr + (base_lr_ - c_.min_lr) * std::pow(1 - tt / t_initial, c_.power);
+  return base_lr_;
+}
+
 bool LrSchedule::is_better(double a, double best) const {
   const bool rel = c_.threshold_mode == ThresholdMode::kRel;
   if (c_.mode == MetricMode::kMin) return rel ? a < best * (1 - c_.threshold) : a < best - c_.threshold;

@@ -28,7 +28,7 @@ std::unique_ptr<StepParts> build_step_parts(const Config& c, const c10::Device& 
   if (parts->forward.channels_last)
     for (auto& p : parts->model->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
-  parts->optimizer = make_optimizer(*parts->model, c.optimizer);
+  parts->optimizer = make_optimizer(*parts->model, c.optimizer, &parts->lr_scales);
   parts->scaler = GradScaler({parts->forward.amp == Amp::kFP16});
   return parts;
 }

@@ -113,7 +113,7 @@ class Trainer {
     const auto s = data_->sampler(epoch);
     const int64_t offset = epoch == start_epoch_ ? start_offset_ : 0;
     auto batches = data_->train_batches(s.indices(offset), epoch);
-    set_lr(*parts_->optimizer, current_lr_);  // decided at the last epoch end, identical on every rank
+    set_lr(*parts_->optimizer, current_lr_, parts_->lr_scales);  // decided at the last epoch end, identical on every rank
     model().train();
     const int64_t steps = s.batches(offset);
     const int64_t first_step = offset / s.step_samples();  // this epoch's steps a resumed run skips
@@ -127,7 +127,10 @@ class Trainer {
       train_s_ = seconds_since(epoch_start_);
       return o;
     };
+    const int64_t per_epoch = updates_per_epoch_ = s.batches(0);  // optimizer updates in a whole epoch
     for (int64_t step = 0; step < steps; ++step) {
+      if (schedule_->per_step())  // the LR of this position in the run (schedule.h)
+        set_lr(*parts_->optimizer, schedule_->lr_at_update(epoch * per_epoch + first_step + step, per_epoch), parts_->lr_scales);
       const TakenStep t = take_step(*parts_, comm_, c_.train.seed, {epoch, first_step + step}, [&]() -> std::optional<data::Batch> {
         const auto asked = Clock::now();
         auto batch = batches.next();
@@ -146,7 +149,7 @@ class Trainer {
         ++global_step_;
         progress_.loss_sum += t.sums.loss_sum;
         progress_.images += t.sums.images;
-        log_->step(first_step + step, global_step_, t.sums.loss_sum, t.sums.images, get_lr(*parts_->optimizer), parts_->scaler);
+        log_->step(first_step + step, global_step_, t.sums.loss_sum, t.sums.images, get_lr(*parts_->optimizer, parts_->lr_scales), parts_->scaler);
       }
       const TrainPosition here{epoch, false, global_step_, offset + (step + 1) * s.step_samples()};  // skipped steps consumed samples too
       const bool epoch_ends = step + 1 == steps;
@@ -211,9 +214,10 @@ class Trainer {
     r.skipped = comm_.allreduce_value(static_cast<double>(progress_.skipped), distributed::ReduceOp::kSum);
     // The rank that waited most for its loader says how far the input pipeline holds the job back.
     r.data_wait = comm_.allreduce_value(data_wait_s_ / std::max(1e-9, train_s_), distributed::ReduceOp::kMax);
-    r.lr_used = current_lr_;
+    r.lr_used = schedule_->per_step() ? get_lr(*parts_->optimizer, parts_->lr_scales) : current_lr_;  // per step: the epoch's last
     const Decision d = decide(comm_, r.metrics, *schedule_, *stopper_, c_.scheduler, c_.early_stopping, epoch);
     current_lr_ = r.next_lr = d.next_lr;
+    if (schedule_->per_step()) r.next_lr = schedule_->lr_at_update((epoch + 1) * updates_per_epoch_, updates_per_epoch_);  // the next epoch's first
     r.improved = d.improved;
     r.global_step = global_step_;
     r.has_best = stopper_->has_best(), r.best = stopper_->best(), r.best_epoch = stopper_->best_epoch();
@@ -297,6 +301,7 @@ class Trainer {
   double data_wait_s_ = 0;          // this epoch: time this rank waited for its loader's next batch
   double train_s_ = 0;              // this epoch: time of the training steps (no validation)
   double current_lr_ = 0;           // decided at the last epoch end, identical on every rank
+  int64_t updates_per_epoch_ = 1;   // optimizer steps in a whole epoch (scheduler.per_step)
   std::string resumed_from_;
   std::vector<std::string> input_notes_;  // where the keys resolved from weights and data came from
   NanFault nan_fault_;              // FINCH_FAULT_NAN (tests)

@@ -11,7 +11,8 @@
 #   preempt_term_rank1    SIGTERM to rank 1 mid-run (then repeatedly to both): exit 75 on every rank, a
 #                         checkpoint that verifies, --resume auto continues
 #   preempt_usr1_rank0    the same with SIGUSR1 to rank 0
-#   bitexact_np1/_np2     a run stopped by FINCH_FAULT_SIGNAL (a real signal) mid-epoch and at an epoch
+#   bitexact_np1/_np2     (and _recipe_np2: per-step cosine, layer decay, backbone LR scale)
+#                         a run stopped by FINCH_FAULT_SIGNAL (a real signal) mid-epoch and at an epoch
 #                         end, then resumed, equals the uninterrupted run bit for bit (compare_runs.py)
 #   bench_matches_train   `finch bench e2e --config` takes the trainer's own step (Note [One step
 #                         assembly]): after 4 steps on 2 ranks, with dropout and stochastic depth,
@@ -218,19 +219,23 @@ PY
   fi
   ;;
 
-bitexact_np1 | bitexact_np2)
+bitexact_np1 | bitexact_np2 | bitexact_recipe_np2)
   # A run stopped by a real signal and resumed is the run that was not stopped: bitwise-identical
   # final weights and identical epoch/test records, with dropout, stochastic depth, augmentation,
   # Adam, ReduceLROnPlateau, early stopping and Precise BN all in play. Stopped twice: in the middle
   # of epoch 1 (a signal during step 13) and at the end of epoch 0 (during step 10, the epoch's last:
   # honoured after validation and the epoch checkpoint).
-  np=${scenario#bitexact_np}
+  # bitexact_recipe_np2: the same with issue 26's parts so far instead of the plateau: a per-step
+  # cosine with warmup (timm's), layer-wise LR decay and a backbone LR scale.
+  np=${scenario##*_np}
   launch=("${mpiexec[@]}" -n "$np")
   [ "$np" = 1 ] && launch=()
   base=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs/$scenario"
         --set train.epochs=3 --set train.batch_size=$((16 / np)) --set model.dropout=0.3 --set model.stochastic_depth=0.2
         --set scheduler.name=plateau --set scheduler.monitor=val_loss --set scheduler.mode=min --set scheduler.patience=0
         --set scheduler.factor=0.5 --set early_stopping.patience=2 --set checkpoint.keep_last=10)
+  [ "$scenario" = bitexact_recipe_np2 ] && base+=(--set scheduler.name=cosine --set scheduler.per_step=true
+    --set scheduler.warmup_epochs=1 --set scheduler.warmup_lr=0.0001 --set optimizer.layer_decay=0.8 --set optimizer.backbone_lr_scale=0.5)
   rm -rf "$work/runs/$scenario"
   "${launch[@]}" "$finch" train "${base[@]}" --name whole >"$work/$scenario.whole.out" 2>&1 || { tail "$work/$scenario.whole.out"; exit 1; }
   for cut in 13:TERM 10:USR1; do

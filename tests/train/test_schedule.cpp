@@ -12,6 +12,38 @@ using finch::train::LrSchedule;
 
 // Against PyTorch's ReduceLROnPlateau itself: tests/reference/plateau_reference.py writes its
 // decisions, ctest's reference.plateau points FINCH_PLATEAU_REFERENCE at them.
+// Against timm's schedulers (and PyTorch's CosineAnnealingLR) stepped once per update:
+// tests/reference/step_schedule_reference.py writes their LRs, ctest's reference.step_schedule
+// points FINCH_STEP_SCHEDULE_REFERENCE at them (the PyPI suite, where timm is installed).
+TEST(StepScheduleReference, SameLrPerUpdateAsTimm) {
+  const char* path = std::getenv("FINCH_STEP_SCHEDULE_REFERENCE");
+  if (!path) GTEST_SKIP() << "run through ctest -R reference.step_schedule (needs timm)";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path;
+  const auto ref = nlohmann::json::parse(in);
+  int checked = 0;
+  for (const auto& c : ref["cases"]) {
+    SchedulerConfig sc;
+    sc.name = parse_choice<SchedulerKind>(c["name"].get<std::string>(), "name");
+    sc.per_step = true;
+    sc.warmup_epochs = c["warmup_epochs"];
+    sc.warmup_lr = c["warmup_lr"];
+    sc.warmup_prefix = c["warmup_prefix"];
+    sc.min_lr = c.value("min_lr", 0.0);
+    sc.power = c.value("power", 0.5);
+    sc.step_size = c.value("step_size", 1);
+    sc.gamma = c.value("gamma", 0.9);
+    const LrSchedule s(sc, ref["base_lr"], c["epochs"]);
+    const int64_t per_epoch = c["per_epoch"];
+    for (size_t t = 0; t < c["lrs"].size(); ++t) {
+      ASSERT_NEAR(s.lr_at_update(static_cast<int64_t>(t), per_epoch), c["lrs"][t].get<double>(), 1e-9)
+          << c.dump().substr(0, 300) << " update " << t;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 1000);
+}
+
 TEST(PlateauReference, SameLrSequenceAsPyTorch) {
   const char* path = std::getenv("FINCH_PLATEAU_REFERENCE");
   if (!path) GTEST_SKIP() << "run through ctest -R reference.plateau (needs python3-torch)";

@@ -27,7 +27,7 @@ enum class OnNan { kStop, kSkipStep };
 enum class OnCheckpointError { kFail, kWarn };
 enum class DeviceRequest { kAuto, kCpu, kCuda };
 enum class OptimizerKind { kAdam, kAdamW, kSgd };
-enum class SchedulerKind { kNone, kStep, kPlateau, kCosine };
+enum class SchedulerKind { kNone, kStep, kPlateau, kCosine, kPoly };
 enum class Metric { kValAcc, kValLoss, kTrainLoss };
 enum class MetricMode { kMax, kMin };
 enum class ThresholdMode { kRel, kAbs };
@@ -54,7 +54,7 @@ FINCH_CHOICES(OnCheckpointError, {OnCheckpointError::kFail, "fail"}, {OnCheckpoi
 FINCH_CHOICES(DeviceRequest, {DeviceRequest::kAuto, "auto"}, {DeviceRequest::kCpu, "cpu"}, {DeviceRequest::kCuda, "cuda"});
 FINCH_CHOICES(OptimizerKind, {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kSgd, "sgd"});
 FINCH_CHOICES(SchedulerKind, {SchedulerKind::kNone, "none"}, {SchedulerKind::kStep, "step"}, {SchedulerKind::kPlateau, "plateau"},
-              {SchedulerKind::kCosine, "cosine"});
+              {SchedulerKind::kCosine, "cosine"}, {SchedulerKind::kPoly, "poly"});
 FINCH_CHOICES(Metric, {Metric::kValAcc, "val_acc"}, {Metric::kValLoss, "val_loss"}, {Metric::kTrainLoss, "train_loss"});
 FINCH_CHOICES(MetricMode, {MetricMode::kMax, "max"}, {MetricMode::kMin, "min"});
 FINCH_CHOICES(ThresholdMode, {ThresholdMode::kRel, "rel"}, {ThresholdMode::kAbs, "abs"});
@@ -155,6 +155,8 @@ struct OptimizerConfig {
   bool nesterov = false;
   std::vector<double> betas = {0.9, 0.999};
   double eps = 1e-8;
+  double backbone_lr_scale = 1.0;  // everything but the classifier at lr x this (param_groups.h)
+  double layer_decay = 0.0;        // timm's layer-wise LR decay; 0: off
 };
 
 struct SchedulerConfig {
@@ -169,7 +171,13 @@ struct SchedulerConfig {
   ThresholdMode threshold_mode = ThresholdMode::kRel;
   int cooldown = 0;
   double min_lr = 0.0;
-  int warmup_epochs = 0;             // cosine
+  int warmup_epochs = 0;             // cosine; with per_step: step and poly too
+  // Per optimizer step, as timm's schedulers with sched_on_updates (t_in_epochs=False): warmup from
+  // warmup_lr, then the decay; warmup_prefix: the decay starts after the warmup (timm's flag).
+  bool per_step = false;
+  double warmup_lr = 0.0;
+  bool warmup_prefix = false;
+  double power = 0.5;                // poly: timm's PolyLRScheduler power
 };
 
 struct EarlyStoppingConfig {

@@ -16,10 +16,14 @@
 
 namespace finch::train {
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model, const OptimizerConfig& config);
+// The groups of plan_param_groups (param_groups.h); `lr_scales`, when given, receives each group's
+// LR scale for set_lr.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model, const OptimizerConfig& config,
+                                                        std::vector<double>* lr_scales = nullptr);
 
-void set_lr(torch::optim::Optimizer& optimizer, double lr);
-double get_lr(const torch::optim::Optimizer& optimizer);
+// Every group's LR to lr x its scale (none given: 1); get_lr gives back the unscaled LR.
+void set_lr(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& lr_scales = {});
+double get_lr(const torch::optim::Optimizer& optimizer, const std::vector<double>& lr_scales = {});
 
 // "g{group}.p{index}.{exp_avg|exp_avg_sq|max_exp_avg_sq|step|momentum_buffer}" -> tensor.
 io::NamedTensors optimizer_state(torch::optim::Optimizer& optimizer, OptimizerKind kind);

@@ -43,6 +43,7 @@ struct StepParts {
   ForwardOptions forward;  // device, channels-last and autocast as the device allows, label smoothing
   model::EfficientNet model{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<double> lr_scales;  // each optimizer group's share of the schedule's LR (param_groups.h)
   GradScaler scaler;
   std::vector<at::Tensor> trainable;  // the parameters the optimizer steps and the synchronizer reduces
   std::unique_ptr<distributed::GradientSynchronizer> sync;  // by connect_step_parts
