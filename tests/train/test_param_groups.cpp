@@ -1,9 +1,5 @@
 // The optimizer's parameter groups (param_groups.h): the two groups finch always had, the backbone
 // LR scale, and timm's layer-wise decay for EfficientNet, the last against timm itself.
-#include <cmath>
-#include <cstdlib>
-#include <fstream>
-
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -11,6 +7,7 @@
 #include "finch/model/build.h"
 #include "finch/model/efficientnet.h"
 #include "finch/train/param_groups.h"
+#include "reference_json.h"
 
 using namespace finch;
 using finch::train::plan_param_groups;
@@ -50,11 +47,9 @@ TEST(ParamGroups, BackboneLrScaleLeavesTheClassifierAtTheFullLr) {
 // Against timm's param_groups_layer_decay: tests/reference/layer_decay_reference.py writes its
 // groups, ctest's reference.layer_decay points FINCH_LAYER_DECAY_REFERENCE at them (the PyPI suite).
 TEST(LayerDecayReference, SameGroupsAsTimm) {
-  const char* path = std::getenv("FINCH_LAYER_DECAY_REFERENCE");
-  if (!path) GTEST_SKIP() << "run through ctest -R reference.layer_decay (needs timm)";
-  std::ifstream in(path);
-  ASSERT_TRUE(in) << path;
-  const auto ref = nlohmann::json::parse(in);
+  const auto found = reference_json("FINCH_LAYER_DECAY_REFERENCE");
+  if (!found) GTEST_SKIP() << "run through ctest -R reference.layer_decay (needs timm)";
+  const auto& ref = *found;
   int checked = 0;
   for (const auto& c : ref["cases"]) {
     const std::string arch = c["arch"];

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "finch/train/schedule.h"
+#include "reference_json.h"
 
 using namespace finch;
 using finch::train::EarlyStopping;
@@ -16,11 +17,9 @@ using finch::train::LrSchedule;
 // tests/reference/step_schedule_reference.py writes their LRs, ctest's reference.step_schedule
 // points FINCH_STEP_SCHEDULE_REFERENCE at them (the PyPI suite, where timm is installed).
 TEST(StepScheduleReference, SameLrPerUpdateAsTimm) {
-  const char* path = std::getenv("FINCH_STEP_SCHEDULE_REFERENCE");
-  if (!path) GTEST_SKIP() << "run through ctest -R reference.step_schedule (needs timm)";
-  std::ifstream in(path);
-  ASSERT_TRUE(in) << path;
-  const auto ref = nlohmann::json::parse(in);
+  const auto found = reference_json("FINCH_STEP_SCHEDULE_REFERENCE");
+  if (!found) GTEST_SKIP() << "run through ctest -R reference.step_schedule (needs timm)";
+  const auto& ref = *found;
   int checked = 0;
   for (const auto& c : ref["cases"]) {
     SchedulerConfig sc;
@@ -45,11 +44,9 @@ TEST(StepScheduleReference, SameLrPerUpdateAsTimm) {
 }
 
 TEST(PlateauReference, SameLrSequenceAsPyTorch) {
-  const char* path = std::getenv("FINCH_PLATEAU_REFERENCE");
-  if (!path) GTEST_SKIP() << "run through ctest -R reference.plateau (needs python3-torch)";
-  std::ifstream in(path);
-  ASSERT_TRUE(in) << path;
-  const auto ref = nlohmann::json::parse(in);
+  const auto found = reference_json("FINCH_PLATEAU_REFERENCE");
+  if (!found) GTEST_SKIP() << "run through ctest -R reference.plateau (needs python3-torch)";
+  const auto& ref = *found;
   int checked = 0;
   for (const auto& c : ref["cases"]) {
     SchedulerConfig sc;

@@ -74,12 +74,19 @@ INSTANTIATE_TEST_SUITE_P(EveryOptimizer, OptimizerRoundTrip,
                          ::testing::Values(OptimizerKind::kAdam, OptimizerKind::kAdamW, OptimizerKind::kSgd),
                          [](const auto& info) { return std::string(choice_name(info.param)); });
 
-TEST(OptimizerState, AnotherOptimizersStateIsAnError) {
-  OptimizerConfig adam;
-  auto m = small_model();
-  auto opt = make_optimizer(*m, adam);
+// Adam's state after one step of `m` (the model the OptimizerState tests damage or misread).
+static io::NamedTensors adam_state_after_a_step(torch::nn::Sequential& m, std::unique_ptr<torch::optim::Optimizer>* opt_out = nullptr) {
+  auto opt = make_optimizer(*m, OptimizerConfig{});
   step(m, *opt, 0);
-  const auto saved = optimizer_state(*opt, OptimizerKind::kAdam);
+  auto saved = optimizer_state(*opt, OptimizerKind::kAdam);
+  if (opt_out) *opt_out = std::move(opt);
+  return saved;
+}
+
+TEST(OptimizerState, AnotherOptimizersStateIsAnError) {
+  auto m = small_model();
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  const auto saved = adam_state_after_a_step(m, &opt);
   OptimizerConfig sgd;
   sgd.name = OptimizerKind::kSgd;
   auto opt_sgd = make_optimizer(*m, sgd);
@@ -91,11 +98,8 @@ TEST(OptimizerState, AnotherOptimizersStateIsAnError) {
 // A damaged optimizer file is refused naming the file and the tensor, never restored in part: a
 // missing step tensor once stopped with "map::at".
 TEST(OptimizerState, AnEntryMissingATensorOrAParameterIsRefused) {
-  OptimizerConfig adam;
   auto m = small_model();
-  auto opt = make_optimizer(*m, adam);
-  step(m, *opt, 0);
-  const auto saved = optimizer_state(*opt, OptimizerKind::kAdam);
+  const auto saved = adam_state_after_a_step(m);
   auto without = [&](std::set<std::string> keys) {
     io::NamedTensors out;
     for (const auto& [k, v] : saved)
@@ -109,7 +113,7 @@ TEST(OptimizerState, AnEntryMissingATensorOrAParameterIsRefused) {
       {without({"g0.p1.exp_avg", "g0.p1.exp_avg_sq", "g0.p1.step"}),
        "ck/optimizer.safetensors: state for 3 of the optimizer's 4 parameters (no 'g0.p1.exp_avg')"}};
   for (const auto& [state, message] : bad) {
-    auto fresh = make_optimizer(*m, adam);
+    auto fresh = make_optimizer(*m, OptimizerConfig{});
     try {
       load_optimizer_state(*fresh, OptimizerKind::kAdam, state, "ck/optimizer.safetensors");
       ADD_FAILURE() << "accepted; wanted: " << message;
