@@ -36,13 +36,14 @@ int open_regular_fd(const std::string& path) {
     return -1;
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
     const int saved = errno;
     ::close(fd);
-    if (S_ISREG(st.st_mode)) {
-      errno = saved;
-      return -1;
-    }
+    errno = saved;
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
     throw RuntimeError(fmt::format("'{}' is {}, not a regular file (finch does not read from it)", path, kind_of(st.st_mode)));
   }
   // Regular files ignore O_NONBLOCK; it is cleared anyway so that nothing downstream sees EAGAIN.

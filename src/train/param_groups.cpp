@@ -1,6 +1,7 @@
 #include "finch/train/param_groups.h"
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <utility>
@@ -13,7 +14,7 @@
 namespace finch::train {
 namespace {
 
-// "features.3.1.block.0.0.weight" -> (3, 1); "features.0.0.weight" -> (0, -1); else nothing.
+// "features.3.1.block.0.0.weight" -> (3, 1); "features.0.0.weight" -> (0, 0); "classifier.1.weight" -> nothing.
 std::optional<std::pair<int, int>> feature_position(const std::string& name) {
   int stage = -1, block = -1, used = 0;
   if (std::sscanf(name.c_str(), "features.%d.%d.%n", &stage, &block, &used) == 2 && used > 0) return std::make_pair(stage, block);
@@ -55,8 +56,8 @@ std::vector<ParamGroupPlan> plan_param_groups(const torch::nn::Module& model, co
 
   // timm's group_matcher for EfficientNet in torchvision's names: the stem (features.0) is layer 0,
   // each block (features.S.B) the next, the head convolution (the last features.N) the last
-  // block's, the classifier (and an extra head layer) the last. Layers are counted over all parameters, frozen
-  // ones too, as timm's layer map is.
+  // block's, the classifier (and an extra head layer) the last. Layers are counted over all
+  // parameters, frozen ones too, as timm's layer map is.
   int last_feature = 0;
   for (const auto& p : model.named_parameters())
     if (const auto pos = feature_position(p.key())) last_feature = std::max(last_feature, pos->first);
