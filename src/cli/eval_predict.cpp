@@ -32,10 +32,20 @@
 namespace finch::cli {
 namespace fs = std::filesystem;
 
+namespace {
+
+// --tta none|hflip: overrides the checkpoint's eval.tta.
+void add_tta_option(CLI::App* app, std::string& tta) {
+  app->add_option("--tta", tta, "Test-time augmentation: none, or hflip (average with the mirrored image); default: the checkpoint's eval.tta")
+      ->check(CLI::IsMember({"none", "hflip"}));
+}
+
+}  // namespace
+
 Command add_eval(CLI::App& parent) {
   auto* app = parent.add_subcommand("eval", "Evaluate a checkpoint: top-1/top-5, per-class accuracy, confusion matrix");
   struct Opts {
-    std::string checkpoint, split = "test", root, out;
+    std::string checkpoint, split = "test", root, out, tta;
     DeviceRequest device = DeviceRequest::kAuto;
     bool json = false;
     int batch = 64, workers = 2;
@@ -48,6 +58,7 @@ Command add_eval(CLI::App& parent) {
   app->add_option("--batch-size", o->batch, "Batch size per rank")->check(CLI::Range(1, 65536))->capture_default_str();
   app->add_option("--workers", o->workers, "Loader threads per rank")->check(CLI::Range(0, 256))->capture_default_str();
   add_device_option(app, o->device);
+  add_tta_option(app, o->tta);
   app->add_flag("--json", o->json, "Print the result as JSON");
   return {app, [o]() {
             auto comm = distributed::make_mpi_communicator();
@@ -73,6 +84,7 @@ Command add_eval(CLI::App& parent) {
             eo.device = device;
             ck.model->to(device);  // evaluate() moves batches, not the model
             eo.transform = data::eval_transform(ck.config.data);
+            eo.hflip_tta = (o->tta.empty() ? ck.config.eval.tta : parse_choice<Tta>(o->tta, "--tta")) == Tta::kHflip;
             eo.per_class = true;
             eo.classes = ck.config.model.classes;
             const auto& split = o->split == "test" ? bundle.split.test : bundle.split.val;
@@ -154,7 +166,7 @@ train::LoadedCheckpoint load_weights_file(const std::string& path, const std::st
 Command add_predict(CLI::App& parent) {
   auto* app = parent.add_subcommand("predict", "Top-k classes with probabilities for image files");
   struct Opts {
-    std::string checkpoint, weights, arch, labels;
+    std::string checkpoint, weights, arch, labels, tta;
     DeviceRequest device = DeviceRequest::kAuto;
     std::vector<std::string> images;
     int topk = 5, size = 0;
@@ -171,6 +183,7 @@ Command add_predict(CLI::App& parent) {
   app->add_option("--topk", o->topk, "Classes to show per image")->check(CLI::Range(1, 1000000))->capture_default_str();
   app->add_option("--size", o->size, "Crop size (default: the checkpoint's data.image_size; with --weights the variant's resolution)")->check(CLI::Range(8, 4096));
   add_device_option(app, o->device);
+  add_tta_option(app, o->tta);
   app->add_flag("--json", o->json, "Machine-readable output");
   return {app, [o]() {
             if (o->checkpoint.empty() == o->weights.empty()) throw ConfigError("predict: give --checkpoint DIR or --weights FILE");
@@ -191,13 +204,17 @@ Command add_predict(CLI::App& parent) {
             if (o->size > 0) {
               ck.config.data.resize = std::max<int>(ck.config.data.resize * o->size / ck.config.data.image_size, o->size);
               ck.config.data.image_size = o->size;
+              ck.config.data.eval_image_size = ck.config.data.eval_resize = 0;  // --size is the eval crop
             }
+            const bool hflip = (o->tta.empty() ? ck.config.eval.tta : parse_choice<Tta>(o->tta, "--tta")) == Tta::kHflip;
             const auto tf = data::eval_transform(ck.config.data);
             nlohmann::ordered_json all = nlohmann::ordered_json::array();
             torch::NoGradGuard no_grad;
             for (const auto& path : o->images) {
               const auto x = data::input_from_file(path, tf).unsqueeze(0);  // RuntimeError naming the file
-              const auto probs = torch::softmax(ck.model->forward(x.to(device)), 1)[0].cpu();
+              auto logits = ck.model->forward(x.to(device));
+              if (hflip) logits = (logits + ck.model->forward(x.to(device).flip({3}))) / 2;  // eval.tta=hflip, as evaluate()
+              const auto probs = torch::softmax(logits, 1)[0].cpu();
               const auto top = probs.topk(std::min<int64_t>(o->topk, probs.size(0)));
               nlohmann::ordered_json r = {{"image", path}, {"top", nlohmann::json::array()}};
               if (!o->json) std::cout << path << "\n";

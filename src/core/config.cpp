@@ -230,6 +230,9 @@ void check_consistency(const Config& c, const std::string& source) {
                      "(plateau follows a per-epoch metric)", choice_name(c.scheduler.name)));
   if (c.scheduler.name == SchedulerKind::kPoly && !c.scheduler.per_step)
     fail("key 'scheduler.name' is poly, which runs per optimizer step: set 'scheduler.per_step' to true");
+  if (c.data.eval_resize > 0 && c.data.eval_resize < (c.data.eval_image_size > 0 ? c.data.eval_image_size : c.data.image_size))
+    fail(fmt::format("key 'data.eval_resize' ({}) must be >= the eval crop ({}): the crop is taken from the resized image", c.data.eval_resize,
+                     c.data.eval_image_size > 0 ? c.data.eval_image_size : c.data.image_size));
   const bool needs_val = c.early_stopping.enabled || (c.scheduler.name == SchedulerKind::kPlateau && c.scheduler.monitor != Metric::kTrainLoss);
   if (needs_val && c.data.val_fraction <= 0)
     fail(c.early_stopping.enabled

@@ -124,6 +124,10 @@ std::vector<Field> schema(Config& c) {
         "Input kind; auto: a folder with images.txt is raw CUB, a folder with train/ is imagefolder, a .csv file is csv, another file is packed."),
       i("data.image_size", &c.data.image_size, 32, 2048, "Square crop fed to the network."),
       i("data.resize", &c.data.resize, 32, 4096, "Eval: shorter side is resized to this before the center crop."),
+      i("data.eval_image_size", &c.data.eval_image_size, 0, 2048,
+        "Eval crop (validation, test, eval, predict) when it differs from training's, e.g. a larger test resolution; 0: data.image_size."),
+      i("data.eval_resize", &c.data.eval_resize, 0, 4096,
+        "Eval: shorter side before that crop; 0: data.eval_image_size x data.resize / data.image_size (the same crop fraction)."),
       n("data.val_fraction", &c.data.val_fraction, 0, 0.5,
         "Stratified validation slice carved from the train split (never the test split), unless the data set has its own (ImageFolder val/, "
         "a CSV split column). 0: no validation."),
@@ -205,6 +209,8 @@ std::vector<Field> schema(Config& c) {
       e("checkpoint.on_error", &c.checkpoint.on_error,
         "A checkpoint that cannot be written (full disk, quota): fail stops every rank with an error naming the path; warn logs it and "
         "trains on, trying again at the next checkpoint. Earlier checkpoints are untouched either way."),
+
+      e("eval.tta", &c.eval.tta, "Test-time augmentation in validation, test, eval and predict: hflip averages the logits of each image and its mirror."),
 
       i("logging.every_steps", &c.logging.every_steps, 1, 1e9, "Log loss, LR and images/s every N optimizer steps."),
       e("logging.level", &c.logging.level, "Log level of rank 0."),

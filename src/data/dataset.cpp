@@ -1,5 +1,7 @@
 #include "finch/data/dataset.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -87,6 +89,11 @@ TransformOptions train_transform(const DataConfig& d) {
 TransformOptions eval_transform(const DataConfig& d) {
   TransformOptions t = train_transform(d);
   t.train = false;
+  if (d.eval_image_size > 0 || d.eval_resize > 0) {  // a test resolution of its own
+    t.size = d.eval_image_size > 0 ? d.eval_image_size : d.image_size;
+    t.resize = d.eval_resize > 0 ? d.eval_resize
+                                 : std::max<int64_t>(t.size, std::llround(static_cast<double>(t.size) * d.resize / d.image_size));
+  }
   return t;
 }
 

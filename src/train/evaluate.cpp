@@ -48,6 +48,7 @@ EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::
   fo.device = o.device;
   fo.channels_last = o.channels_last;
   fo.sum = true;
+  fo.hflip_tta = o.hflip_tta;
   ProgressBar bar(o.progress, loader.num_batches(), !o.progress.empty() && comm.rank() == 0);
   int64_t batches = 0;
   while (auto batch = loader.next()) {

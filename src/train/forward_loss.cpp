@@ -18,6 +18,7 @@ ForwardOutput forward_loss(model::EfficientNetImpl& model, const data::Batch& ba
   out.labels = batch.labels.to(o.device, /*non_blocking=*/true);
   compat::CudaAutocast autocast(o.amp != Amp::kNone, o.amp == Amp::kFP16 ? at::kHalf : at::kBFloat16);
   out.logits = model.forward(x).to(torch::kFloat);
+  if (o.hflip_tta) out.logits = (out.logits + model.forward(x.flip({3})).to(torch::kFloat)) / 2;  // NCHW: 3 is the width
   auto options = F::CrossEntropyFuncOptions().label_smoothing(o.label_smoothing);
   if (o.sum) options.reduction(torch::kSum);
   out.loss = F::cross_entropy(out.logits, out.labels, options);

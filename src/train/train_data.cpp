@@ -50,6 +50,7 @@ EvalOptions TrainData::eval_options(bool per_class, bool channels_last) const {
   o.workers = c_.data.workers;
   o.prefetch = c_.data.prefetch;
   o.transform = data::eval_transform(c_.data);
+  o.hflip_tta = c_.eval.tta == Tta::kHflip;
   o.device = device_;
   o.channels_last = channels_last;
   o.per_class = per_class;
@@ -61,6 +62,11 @@ std::unique_ptr<TrainData> open_train_data(Config& config, int rank, int world, 
   auto bundle = data::open_dataset(config.data, config.train.seed);
   resolve_classes(config, bundle.source->class_names().size());
   auto resolved = resolve_from_weights(config);
+  if (config.data.eval_image_size > 0 || config.data.eval_resize > 0 || config.eval.tta != Tta::kNone) {  // said once, at the start
+    const auto tf = data::eval_transform(config.data);
+    resolved.push_back(fmt::format("evaluation at {} px (resize {}; training at {}){}", tf.size, tf.resize, config.data.image_size,
+                                   config.eval.tta == Tta::kHflip ? ", logits averaged with the mirrored image (eval.tta=hflip)" : ""));
+  }
   if (notes) *notes = std::move(resolved);
   return std::make_unique<TrainData>(config, rank, world, device, std::move(bundle));
 }

@@ -143,6 +143,10 @@ TEST(ConfigErrors, CrossKeyRules) {
   expect_config_error([] { parse(R"({"data": {"val_fraction": 0}, "early_stopping": {"enabled": false}, "scheduler": {"name": "plateau"}})"); },
                       {"scheduler.monitor"});
   EXPECT_NO_THROW(parse(R"({"data": {"val_fraction": 0}, "early_stopping": {"enabled": false}})"));
+  expect_config_error([] { parse(R"({"data": {"eval_image_size": 300, "eval_resize": 256}})"); }, {"'data.eval_resize' (256)", "eval crop (300)"});
+  expect_config_error([] { parse(R"({"scheduler": {"name": "plateau", "per_step": true}})"); }, {"scheduler.per_step", "plateau"});
+  expect_config_error([] { parse(R"({"scheduler": {"name": "poly"}})"); }, {"poly", "scheduler.per_step"});
+  EXPECT_NO_THROW(parse(R"({"data": {"eval_image_size": 300}, "eval": {"tta": "hflip"}, "scheduler": {"name": "poly", "per_step": true}})"));
 }
 
 TEST(ConfigOverrides, TypedBySchema) {

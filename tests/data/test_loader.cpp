@@ -192,6 +192,24 @@ TEST(Loader, EvalTransformIsDeterministicAndNormalised) {
   EXPECT_LT(mean, 2.0f);
 }
 
+// A test resolution of its own (data.eval_image_size, data.eval_resize): the eval crop and its
+// resize; without eval_resize the crop fraction of image_size / resize is kept (timm's crop_pct).
+TEST(Dataset, EvalTransformTakesTheEvalResolution) {
+  finch::DataConfig d;  // image_size 224, resize 256
+  EXPECT_EQ(eval_transform(d).size, 224);
+  EXPECT_EQ(eval_transform(d).resize, 256);
+  d.eval_image_size = 288;
+  EXPECT_EQ(eval_transform(d).size, 288);
+  EXPECT_EQ(eval_transform(d).resize, 329);  // 288 x 256 / 224 = 329.14
+  EXPECT_EQ(train_transform(d).size, 224) << "training keeps its own crop";
+  d.eval_resize = 320;
+  EXPECT_EQ(eval_transform(d).resize, 320);
+  const auto src = open_raw_cub(synthetic_tree(6, 10));
+  auto o = train_opts(2);
+  o.transform = eval_transform(d);
+  EXPECT_EQ(all_batches(src, iota(4), o)[0].images.size(3), 288);
+}
+
 TEST(Loader, RawAndPackedGiveTheSameBatchesUpToResizeArithmetic) {
   const auto root = synthetic_tree(6, 10);
   const auto packed = (std::filesystem::temp_directory_path() / "finch_loader_packed.bin").string();

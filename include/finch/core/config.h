@@ -23,6 +23,7 @@ enum class DataFormat { kAuto, kRaw, kPacked, kImageFolder, kCsv };
 enum class ModelPadding { kAuto, kSymmetric, kTfSame };
 enum class OnBadImage { kFail, kSkip };
 enum class Amp { kNone, kBF16, kFP16 };
+enum class Tta { kNone, kHflip };
 enum class OnNan { kStop, kSkipStep };
 enum class OnCheckpointError { kFail, kWarn };
 enum class DeviceRequest { kAuto, kCpu, kCuda };
@@ -49,6 +50,7 @@ FINCH_CHOICES(DataFormat, {DataFormat::kAuto, "auto"}, {DataFormat::kRaw, "raw"}
 FINCH_CHOICES(ModelPadding, {ModelPadding::kAuto, "auto"}, {ModelPadding::kSymmetric, "symmetric"}, {ModelPadding::kTfSame, "tf_same"});
 FINCH_CHOICES(OnBadImage, {OnBadImage::kFail, "fail"}, {OnBadImage::kSkip, "skip"});
 FINCH_CHOICES(Amp, {Amp::kNone, "none"}, {Amp::kBF16, "bf16"}, {Amp::kFP16, "fp16"});
+FINCH_CHOICES(Tta, {Tta::kNone, "none"}, {Tta::kHflip, "hflip"});
 FINCH_CHOICES(OnNan, {OnNan::kStop, "stop"}, {OnNan::kSkipStep, "skip_step"});
 FINCH_CHOICES(OnCheckpointError, {OnCheckpointError::kFail, "fail"}, {OnCheckpointError::kWarn, "warn"});
 FINCH_CHOICES(DeviceRequest, {DeviceRequest::kAuto, "auto"}, {DeviceRequest::kCpu, "cpu"}, {DeviceRequest::kCuda, "cuda"});
@@ -114,6 +116,8 @@ struct DataConfig {
   DataFormat format = DataFormat::kAuto;
   int image_size = 224;              // train crop and eval crop
   int resize = 256;                  // eval: shorter side before the center crop
+  int eval_image_size = 0;           // eval crop when it differs from training's (0: image_size)
+  int eval_resize = 0;               // its shorter side before the crop (0: keeps resize / image_size)
   double val_fraction = 0.1;         // stratified slice of the *train* split
   int workers = 4;                   // loader threads per rank
   int prefetch = 4;                  // batches queued ahead per rank
@@ -197,6 +201,10 @@ struct CheckpointConfig {
   OnCheckpointError on_error = OnCheckpointError::kFail;
 };
 
+struct EvalConfig {
+  Tta tta = Tta::kNone;              // hflip: logits averaged over the image and its mirror
+};
+
 struct LoggingConfig {
   int every_steps = 10;
   LogLevel level = LogLevel::kInfo;
@@ -223,6 +231,7 @@ struct Config {
   SchedulerConfig scheduler;
   EarlyStoppingConfig early_stopping;
   CheckpointConfig checkpoint;
+  EvalConfig eval;
   LoggingConfig logging;
   DistConfig dist;
 };

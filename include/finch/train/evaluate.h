@@ -24,6 +24,7 @@ struct EvalOptions {
   data::TransformOptions transform;
   torch::Device device = torch::kCPU;
   bool channels_last = false;
+  bool hflip_tta = false;  // eval.tta=hflip (forward_loss.h)
   bool per_class = false;  // per-class counts and the confusion matrix
   int classes = 0;
   std::string progress;    // non-empty: rank 0 draws a progress bar with this label on stderr

@@ -18,6 +18,7 @@ struct ForwardOptions {
   Amp amp = Amp::kNone;         // autocast dtype on CUDA; callers pass none on the CPU
   double label_smoothing = 0.0;
   bool sum = false;             // the loss summed over the batch (evaluation), not its mean
+  bool hflip_tta = false;       // evaluation (eval.tta=hflip): the logits are the mean of the image's and its mirror's
 };
 
 struct ForwardOutput {
