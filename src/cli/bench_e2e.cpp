@@ -121,11 +121,12 @@ int run_e2e_bench(const E2eBenchOptions& o) {
       throw ConfigError(fmt::format("bench e2e: '{}' has too few training images for one step of {} x {} rank(s)", c.data.root,
                                     batch_size, comm.size()));
     auto batches = data.train_batches(sampler.indices(), epoch);
-    train::set_lr(*rig.parts->optimizer, schedule.lr_at(epoch), rig.parts->lr_scales);  // as the trainer's epoch (no validation: plateau never lowers it)
     for (int64_t s = 0; s < sampler.batches() && taken < o.warmup + o.steps; ++s, ++taken) {
       if (taken == o.warmup) comm.barrier(), measured_start = Clock::now();
       double waited = 0;
       const auto t0 = Clock::now();
+      // As the trainer's step (no validation: a plateau never lowers the epoch's LR).
+      train::set_step_lr(*rig.parts, schedule, schedule.lr_at(epoch), epoch, s, sampler.batches());
       rig.take(comm, {epoch, s}, [&]() -> std::optional<data::Batch> {
         const auto w0 = Clock::now();
         auto b = batches.next();

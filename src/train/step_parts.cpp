@@ -11,6 +11,7 @@
 #include "finch/model/weights.h"
 #include "finch/train/bn_stats.h"
 #include "finch/train/optim.h"
+#include "finch/train/schedule.h"
 #include "finch/train/stop_signals.h"
 
 namespace finch::train {
@@ -31,6 +32,11 @@ std::unique_ptr<StepParts> build_step_parts(const Config& c, const c10::Device& 
   parts->optimizer = make_optimizer(*parts->model, c.optimizer, &parts->lr_scales);
   parts->scaler = GradScaler({parts->forward.amp == Amp::kFP16});
   return parts;
+}
+
+void set_step_lr(StepParts& parts, const LrSchedule& schedule, double epoch_lr, int epoch, int64_t step, int64_t per_epoch) {
+  const double lr = schedule.per_step() ? schedule.lr_at_update(epoch * per_epoch + step, per_epoch) : epoch_lr;
+  set_lr(*parts.optimizer, lr, parts.lr_scales);
 }
 
 void connect_step_parts(StepParts& parts, const Config& c, distributed::Communicator& comm) {

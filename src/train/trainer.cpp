@@ -113,7 +113,6 @@ class Trainer {
     const auto s = data_->sampler(epoch);
     const int64_t offset = epoch == start_epoch_ ? start_offset_ : 0;
     auto batches = data_->train_batches(s.indices(offset), epoch);
-    set_lr(*parts_->optimizer, current_lr_, parts_->lr_scales);  // decided at the last epoch end, identical on every rank
     model().train();
     const int64_t steps = s.batches(offset);
     const int64_t first_step = offset / s.step_samples();  // this epoch's steps a resumed run skips
@@ -129,8 +128,8 @@ class Trainer {
     };
     const int64_t per_epoch = updates_per_epoch_ = s.batches(0);  // optimizer updates in a whole epoch
     for (int64_t step = 0; step < steps; ++step) {
-      if (schedule_->per_step())  // the LR of this position in the run (schedule.h)
-        set_lr(*parts_->optimizer, schedule_->lr_at_update(epoch * per_epoch + first_step + step, per_epoch), parts_->lr_scales);
+      // current_lr_: decided at the last epoch end, identical on every rank; or the step's own.
+      set_step_lr(*parts_, *schedule_, current_lr_, epoch, first_step + step, per_epoch);
       const TakenStep t = take_step(*parts_, comm_, c_.train.seed, {epoch, first_step + step}, [&]() -> std::optional<data::Batch> {
         const auto asked = Clock::now();
         auto batch = batches.next();

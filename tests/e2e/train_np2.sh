@@ -24,6 +24,7 @@
 #                         checkpoint.on_error=warn trains on and writes the next one; earlier ones intact
 #   config_error_one_rank one rank's config is bad (its data.root does not exist): every rank exits, the
 #                         error names the rank, nothing hangs (a rank killed mid-run is tested elsewhere)
+#   eval_tta              eval/predict --tta hflip vs none on the smoke run: the flag reaches the forward
 #   ranks_disagree        rank 1 launched with another batch size, another head, a bad FINCH_FAULT_SIGNAL:
 #                         exit 2 naming rank 1 and the key, no run directory
 #   early_signal_rank1    SIGTERM to rank 1 as soon as its handlers exist: exit 75, nothing written
@@ -257,8 +258,10 @@ bench_matches_train)
   # train.max_steps) and through `finch bench e2e --config` ends with bitwise the same parameters.
   # (Buffers differ by design: the trainer averages BatchNorm statistics over ranks before it saves,
   # the benchmark writes rank 0's.)
+  # A per-step schedule with warmup too: its LR is set where the step is (step_parts.h set_step_lr).
   cfg=(--config "$here/smoke.json" --set data.root="$work/data" --set output_dir="$work/runs/$scenario" --set model.dropout=0.3
-       --set model.stochastic_depth=0.2)
+       --set model.stochastic_depth=0.2 --set scheduler.name=cosine --set scheduler.per_step=true --set scheduler.warmup_epochs=1
+       --set scheduler.warmup_lr=0.0001)
   rm -rf "$work/runs/$scenario" "$work/$scenario.safetensors"
   "${mpiexec[@]}" -n 2 "$finch" train "${cfg[@]}" --set train.max_steps=4 --name trained >"$work/$scenario.train.out" 2>&1 \
     || { tail "$work/$scenario.train.out"; exit 1; }
@@ -425,6 +428,25 @@ failed_start)
     { cat "$work/typo.out"; echo "the corrected command failed"; exit 1; }
   grep -q "device cpu" "$work/runs/typo/train.log"   # logged before the run directory existed
   grep -q "done (train.max_steps)" "$work/runs/typo/train.log"
+  ;;
+
+eval_tta)
+  # eval.tta through the command line: `eval --tta hflip` and `--tta none` on the smoke run give
+  # different losses (the mirror's logits are averaged in), and `predict --tta` different probabilities.
+  for t in none hflip; do
+    "$finch" eval --checkpoint "$dir" --tta $t --json >"$work/eval_tta.$t.json" 2>"$work/eval_tta.$t.err" || { cat "$work/eval_tta.$t.err"; exit 1; }
+    img=$(ls "$work"/data/images/001.*/*.jpg | head -1)
+    "$finch" predict --checkpoint "$dir" --tta $t --json --image "$img" >"$work/predict_tta.$t.json"
+  done
+  /usr/bin/python3 - "$work" <<'PY'
+import json, sys
+w = sys.argv[1]
+e = {t: json.load(open(f"{w}/eval_tta.{t}.json")) for t in ("none", "hflip")}
+p = {t: json.load(open(f"{w}/predict_tta.{t}.json"))[0]["top"][0]["probability"] for t in ("none", "hflip")}
+assert e["none"]["loss"] != e["hflip"]["loss"], ("--tta changed nothing in eval", e)
+assert p["none"] != p["hflip"], ("--tta changed nothing in predict", p)
+print(f"eval loss {e['none']['loss']:.4f} (none) vs {e['hflip']['loss']:.4f} (hflip); top probability {p['none']:.4f} vs {p['hflip']:.4f}")
+PY
   ;;
 
 ranks_disagree)

@@ -1,12 +1,13 @@
 // The training step's parts, assembled once for the trainer and for `finch bench step/e2e`.
 //
 // Note [One step assembly]
-// build_step_parts, connect_step_parts and take_step are the only way finch builds and takes a
-// training step: the trainer (train/trainer.cpp) and the benchmarks (cli/bench_rig.h) both call
-// them, so a benchmark measures exactly the step that trains (model, channels-last parameters, the
-// trainable list, the synchronizer with the prescaled loss, the agreement, clipping, the optimizer)
-// and a change lands in both at once. e2e.np2.bench_matches_train checks it: `finch bench e2e
-// --config` and `finch train` with the same config end with bitwise the same weights.
+// build_step_parts, connect_step_parts, set_step_lr and take_step are the only way finch builds
+// and takes a training step: the trainer (train/trainer.cpp) and the benchmarks (cli/bench_rig.h)
+// both call them, so a benchmark measures exactly the step that trains (model, channels-last
+// parameters, the trainable list, the step's LR, the synchronizer with the prescaled loss, the
+// agreement, clipping, the optimizer) and a change lands in both at once.
+// e2e.np2.bench_matches_train checks it: `finch bench e2e --config` and `finch train` with the same
+// config (a per-step schedule with warmup among it) end with bitwise the same weights.
 #pragma once
 
 #include <cstdint>
@@ -55,6 +56,12 @@ struct StepParts {
 // applied), on `device` with channels-last parameters where the forward uses them; the optimizer
 // and the gradient scaler. A checkpoint to resume is loaded into these afterwards.
 std::unique_ptr<StepParts> build_step_parts(const Config& config, const c10::Device& device);
+
+// The LR for step `step` of `epoch` (an epoch of `per_epoch` optimizer steps), on every group at its
+// scale: the schedule's per-step value with scheduler.per_step (schedule.h), else `epoch_lr` (the
+// LR decided at the last epoch end). The trainer and `finch bench e2e` both set it here, before
+// take_step, so a benchmark of a run takes the run's LRs (Note [One step assembly]).
+void set_step_lr(StepParts& parts, const LrSchedule& schedule, double epoch_lr, int epoch, int64_t step, int64_t per_epoch);
 
 // Collective: every replica takes rank 0's weights and buffers, SyncBN is hooked (dist.sync_bn),
 // and the gradient synchronizer and the TrainStep are built over the trainable parameters.
