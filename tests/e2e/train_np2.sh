@@ -435,7 +435,9 @@ eval_tta)
   # different losses (the mirror's logits are averaged in), and `predict --tta` different probabilities.
   for t in none hflip; do
     "$finch" eval --checkpoint "$dir" --tta $t --json >"$work/eval_tta.$t.json" 2>"$work/eval_tta.$t.err" || { cat "$work/eval_tta.$t.err"; exit 1; }
-    img=$(ls "$work"/data/images/001.*/*.jpg | head -1)
+    # a glob, not `ls | head -1`: under pipefail, ls killed by SIGPIPE once its list passed 4 KiB
+    # (a long build path) failed this test in CI, 61 times in 500 here with a longer $WORK
+    imgs=("$work"/data/images/001.*/*.jpg) && img=${imgs[0]}
     "$finch" predict --checkpoint "$dir" --tta $t --json --image "$img" >"$work/predict_tta.$t.json"
   done
   /usr/bin/python3 - "$work" <<'PY'
