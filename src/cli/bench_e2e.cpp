@@ -127,7 +127,7 @@ int run_e2e_bench(const E2eBenchOptions& o) {
       const auto t0 = Clock::now();
       // As the trainer's step (no validation: a plateau never lowers the epoch's LR).
       train::set_step_lr(*rig.parts, schedule, schedule.lr_at(epoch), epoch, s, sampler.batches());
-      rig.take(comm, {epoch, s}, [&]() -> std::optional<data::Batch> {
+      rig.take(comm, {epoch, s, taken}, [&]() -> std::optional<data::Batch> {
         const auto w0 = Clock::now();
         auto b = batches.next();
         waited += std::chrono::duration<double>(Clock::now() - w0).count();

@@ -61,7 +61,7 @@ int run_step_bench(const StepBenchOptions& o) {
   for (int k = 0; k < o.warmup + o.steps; ++k) {
     if (k == o.warmup) measured_start = Clock::now(), rig.parts->sync->reset_overlap();
     const auto t0 = Clock::now();
-    rig.take(comm, {0, k}, next);
+    rig.take(comm, {0, k, k}, next);
     if (k >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
   comm.barrier();

@@ -40,6 +40,13 @@ void add_tta_option(CLI::App* app, std::string& tta) {
       ->check(CLI::IsMember({"none", "hflip"}));
 }
 
+// --no-ema: a train.ema checkpoint's model weights instead of its EMA weights (Note [EMA weights]).
+void add_no_ema_option(CLI::App* app, bool& no_ema) {
+  app->add_flag("--no-ema", no_ema, "Use the checkpoint's model weights, not its EMA weights (default for a train.ema run: the EMA's)");
+}
+
+std::string_view weights_name(const train::LoadedCheckpoint& ck) { return ck.ema ? "ema" : "model"; }
+
 }  // namespace
 
 Command add_eval(CLI::App& parent) {
@@ -47,7 +54,7 @@ Command add_eval(CLI::App& parent) {
   struct Opts {
     std::string checkpoint, split = "test", root, out, tta;
     DeviceRequest device = DeviceRequest::kAuto;
-    bool json = false;
+    bool json = false, no_ema = false;
     int batch = 64, workers = 2;
   };
   auto o = std::make_shared<Opts>();
@@ -59,12 +66,13 @@ Command add_eval(CLI::App& parent) {
   app->add_option("--workers", o->workers, "Loader threads per rank")->check(CLI::Range(0, 256))->capture_default_str();
   add_device_option(app, o->device);
   add_tta_option(app, o->tta);
+  add_no_ema_option(app, o->no_ema);
   app->add_flag("--json", o->json, "Print the result as JSON");
   return {app, [o]() {
             auto comm = distributed::make_mpi_communicator();
             train::LoadedCheckpoint ck;
             data::DatasetBundle bundle;
-            distributed::run_agreed(*comm, [&] { ck = train::load_checkpoint_model(o->checkpoint); });
+            distributed::run_agreed(*comm, [&] { ck = train::load_checkpoint_model(o->checkpoint, !o->no_ema); });
             auto ctx = distributed::make_run_context(*comm, {o->device, ck.config.dist.share_gpus, ck.config.dist.backend,
                                                               static_cast<double>(ck.config.dist.timeout_s)});
             const torch::Device device = ctx.device;
@@ -95,7 +103,7 @@ Command add_eval(CLI::App& parent) {
             const auto& names = bundle.source->class_names();  // the data set evaluated on (its count equals the model's)
             const auto conf = t.confusion.to(torch::kDouble).contiguous();
             const std::vector<double> confusion(conf.data_ptr<double>(), conf.data_ptr<double>() + conf.numel());
-            nlohmann::ordered_json j = {{"checkpoint", ck.path}, {"split", o->split}, {"images", static_cast<int64_t>(t.count)}, {"loss", t.loss()},
+            nlohmann::ordered_json j = {{"checkpoint", ck.path}, {"weights", weights_name(ck)}, {"split", o->split}, {"images", static_cast<int64_t>(t.count)}, {"loss", t.loss()},
                                         {"top1", t.acc()}, {"top5", t.top5()}, {"mean_per_class", t.mean_class_acc()},
                                         {"images_per_s", t.count / std::max(1e-9, t.seconds)}, {"ranks", comm->size()},
                                         {"device", distributed::describe_device(device)},
@@ -106,9 +114,10 @@ Command add_eval(CLI::App& parent) {
             if (o->json) {
               std::cout << j.dump(2) << "\n";
             } else {
-              std::cout << fmt::format("{} split of {}{}: {} images\n  top-1 {:.2f}%  top-5 {:.2f}%  mean per-class {:.2f}%  loss {:.4f}  "
+              std::cout << fmt::format("{} split of {}{}: {} images{}\n  top-1 {:.2f}%  top-5 {:.2f}%  mean per-class {:.2f}%  loss {:.4f}  "
                                        "({:.0f} images/s on {} rank(s), {})\n  wrote {}/{{per_class.csv, confusion.csv, eval.json}}\n",
-                                       o->split, ck.config.data.root, bundle.synthetic ? " (SYNTHETIC, not CUB)" : "", t.count, 100 * t.acc(),
+                                       o->split, ck.config.data.root, bundle.synthetic ? " (SYNTHETIC, not CUB)" : "", t.count,
+                                       ck.ema ? ", the checkpoint's EMA weights (--no-ema: its model weights)" : "", 100 * t.acc(),
                                        100 * t.top5(), 100 * t.mean_class_acc(), t.loss(), t.count / std::max(1e-9, t.seconds), comm->size(),
                                        distributed::describe_device(device), out);
             }
@@ -170,7 +179,7 @@ Command add_predict(CLI::App& parent) {
     DeviceRequest device = DeviceRequest::kAuto;
     std::vector<std::string> images;
     int topk = 5, size = 0;
-    bool json = false;
+    bool json = false, no_ema = false;
   };
   auto o = std::make_shared<Opts>();
   auto* ck_opt = app->add_option("--checkpoint", o->checkpoint, "Checkpoint directory, or a run directory (its best checkpoint)");
@@ -184,10 +193,12 @@ Command add_predict(CLI::App& parent) {
   app->add_option("--size", o->size, "Crop size (default: the checkpoint's data.image_size; with --weights the variant's resolution)")->check(CLI::Range(8, 4096));
   add_device_option(app, o->device);
   add_tta_option(app, o->tta);
+  add_no_ema_option(app, o->no_ema);
   app->add_flag("--json", o->json, "Machine-readable output");
   return {app, [o]() {
             if (o->checkpoint.empty() == o->weights.empty()) throw ConfigError("predict: give --checkpoint DIR or --weights FILE");
-            auto ck = o->weights.empty() ? train::load_checkpoint_model(o->checkpoint) : load_weights_file(o->weights, o->arch);
+            auto ck = o->weights.empty() ? train::load_checkpoint_model(o->checkpoint, !o->no_ema) : load_weights_file(o->weights, o->arch);
+            if (ck.ema) std::cerr << fmt::format("predict: the EMA weights of {} (--no-ema: its model weights)\n", ck.path);
             auto control = distributed::make_mpi_communicator();  // predict runs as one process
             const torch::Device device = distributed::make_run_context(*control, {o->device, true, Backend::kMpi}).device;
             ck.model->to(device);
@@ -216,7 +227,7 @@ Command add_predict(CLI::App& parent) {
               if (hflip) logits = (logits + ck.model->forward(x.to(device).flip({3}))) / 2;  // eval.tta=hflip, as evaluate()
               const auto probs = torch::softmax(logits, 1)[0].cpu();
               const auto top = probs.topk(std::min<int64_t>(o->topk, probs.size(0)));
-              nlohmann::ordered_json r = {{"image", path}, {"top", nlohmann::json::array()}};
+              nlohmann::ordered_json r = {{"image", path}, {"weights", weights_name(ck)}, {"top", nlohmann::json::array()}};
               if (!o->json) std::cout << path << "\n";
               for (int64_t k = 0; k < std::get<0>(top).size(0); ++k) {
                 const auto c = std::get<1>(top)[k].item<int64_t>();

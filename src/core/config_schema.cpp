@@ -162,6 +162,16 @@ std::vector<Field> schema(Config& c) {
       i("train.max_steps", &c.train.max_steps, 0, 1e12, "Stop after this many optimizer steps (0: no limit)."),
       i("train.precise_bn_batches", &c.train.precise_bn_batches, 0, 100000,
         "Precise BN: before each validation, recompute BatchNorm running statistics as the average over this many training batches per rank (then over ranks). For from-scratch and short runs, whose momentum-averaged statistics lag the weights. 0: off."),
+      b("train.ema.enabled", &c.train.ema.enabled,
+        "Keep an exponential moving average of the weights (timm's ModelEmaV3): validation, the best checkpoint, early stopping, "
+        "ReduceLROnPlateau and the test use the EMA weights; checkpoints hold them (ema.safetensors) and eval/predict use them by default."),
+      n("train.ema.decay", &c.train.ema.decay, 0, 1, "EMA decay per update (timm train.py's default 0.9998; shorter runs want less, e.g. 0.999)."),
+      b("train.ema.warmup", &c.train.ema.warmup,
+        "timm's EMA warmup (use_warmup): the decay at update t is min(decay, 1 - (1 + t)^(-2/3)), so the average forgets the first steps' weights."),
+      i("train.ema.every_steps", &c.train.ema.every_steps, 1, 1e9,
+        "Update the EMA after every N-th optimizer step (the decay is applied as given, not adjusted for N)."),
+      e("train.ema.validate", &c.train.ema.validate,
+        "ema: validate the EMA weights only; both: the raw weights too (logged beside, the decisions follow the EMA)."),
 
       e("optimizer.name", &c.optimizer.name, "Optimizer."),
       n("optimizer.lr", &c.optimizer.lr, 0, 10, "Learning rate (for the global batch; finch does not rescale it by world size).", true),

@@ -53,6 +53,14 @@ bool is_periodic_name(const std::string& name) {
 
 }  // namespace
 
+// The checkpoint's tensor files, each with its tensors: model and optimizer always, the EMA's
+// when there is one (train.ema; Note [EMA weights]).
+static std::vector<std::pair<const char*, const NamedTensors*>> tensor_files(const CheckpointData& d) {
+  std::vector<std::pair<const char*, const NamedTensors*>> files = {{"model.safetensors", &d.model}, {"optimizer.safetensors", &d.optimizer}};
+  if (!d.ema.empty()) files.emplace_back(kEmaFile, &d.ema);
+  return files;
+}
+
 std::string periodic_name(int64_t global_step) { return fmt::format("{}{:010d}", kPrefix, global_step); }
 
 std::string write_checkpoint(const std::string& dir, const std::string& name, const CheckpointData& data) {
@@ -62,16 +70,14 @@ std::string write_checkpoint(const std::string& dir, const std::string& name, co
   fs::create_directories(tmp, ec);
   if (ec) throw RuntimeError("cannot create '" + tmp.string() + "': " + ec.message());
   try {  // everything goes into tmp/ first; a failure (a full disk) removes it and leaves the rest as it was
-    write_safetensors((tmp / "model.safetensors").string(), data.model, {{"format", "finch"}});
-    write_safetensors((tmp / "optimizer.safetensors").string(), data.optimizer, {{"format", "finch"}});
     nlohmann::json state = data.state;
-    for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
+    for (const auto& [f, tensors] : tensor_files(data)) {
+      write_safetensors((tmp / f).string(), *tensors, {{"format", "finch"}});
       uint64_t bytes = 0;
       const auto sum = fnv1a64(tmp / f, bytes);
       // The tensor count too: a file replaced by an empty one whose checksum was updated (a
       // careless hand) would otherwise restore as "no optimizer state" without a word.
-      const size_t tensors = std::string(f) == "model.safetensors" ? data.model.size() : data.optimizer.size();
-      state["files"][f] = {{"bytes", bytes}, {"fnv1a64", sum}, {"tensors", tensors}};
+      state["files"][f] = {{"bytes", bytes}, {"fnv1a64", sum}, {"tensors", tensors->size()}};
     }
     write_file_atomically(tmp / "state.json", state.dump(2) + "\n");
     sync_directory(tmp);
@@ -112,18 +118,23 @@ CheckpointData read_checkpoint(const std::string& path) {
     if (!c.problem.empty()) throw RuntimeError(c.problem);
   d.model = read_safetensors((p / "model.safetensors").string()).in_order();
   d.optimizer = read_safetensors((p / "optimizer.safetensors").string()).in_order();
-  for (const auto& [f, tensors] : {std::pair<const char*, size_t>{"model.safetensors", d.model.size()}, {"optimizer.safetensors", d.optimizer.size()}}) {
+  if (records_ema(d.state)) d.ema = read_safetensors((p / kEmaFile).string()).in_order();
+  for (const auto& [f, tensors] : tensor_files(d)) {
     const auto& want = d.state["files"][f];  // checked to be an object above
-    if (want.contains("tensors") && !(want["tensors"].is_number_unsigned() && want["tensors"].get<uint64_t>() == tensors))  // checkpoints older than the count: none recorded
+    if (want.contains("tensors") && !(want["tensors"].is_number_unsigned() && want["tensors"].get<uint64_t>() == tensors->size()))  // checkpoints older than the count: none recorded
       throw RuntimeError(fmt::format("'{}' holds {} tensors, its state.json says {}: not the file this checkpoint wrote",
-                                     (p / f).string(), tensors, briefly(want["tensors"].dump())));
+                                     (p / f).string(), tensors->size(), briefly(want["tensors"].dump())));
   }
+  if (records_ema(d.state) && d.ema.empty())  // an emptied EMA file would read as "no EMA"
+    throw RuntimeError(fmt::format("'{}' holds no tensors: not the file this checkpoint wrote", (p / kEmaFile).string()));
   return d;
 }
 
 std::vector<FileCheck> verify_checkpoint_files(const std::string& path, const nlohmann::json& state) {
   std::vector<FileCheck> checks;
-  for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
+  std::vector<const char*> files = {"model.safetensors", "optimizer.safetensors"};
+  if (records_ema(state)) files.push_back(kEmaFile);
+  for (const char* f : files) {
     FileCheck c;
     c.file = f;
     const fs::path file = fs::path(path) / f;

@@ -10,7 +10,7 @@
 
 namespace finch::train {
 
-LoadedCheckpoint load_checkpoint_model(const std::string& path) {
+LoadedCheckpoint load_checkpoint_model(const std::string& path, bool use_ema) {
   const std::string dir = resolve_checkpoint(path, CheckpointPick::kBestElseLatest);
   const auto ck = io::read_checkpoint(dir);
   if (!ck.state.contains("config")) throw RuntimeError(fmt::format("'{}/state.json' holds no config", dir));
@@ -21,7 +21,9 @@ LoadedCheckpoint load_checkpoint_model(const std::string& path) {
     for (const auto& n : ck.state["class_names"])
       if (n.is_string()) out.class_names.push_back(n.get<std::string>());
   out.model = model::EfficientNet(model::options_from_config(out.config.model));
-  model::load_weights(*out.model, ck.model, dir + "/model.safetensors");
+  out.ema = use_ema && !ck.ema.empty();
+  if (out.ema) model::load_weights(*out.model, ck.ema, dir + "/" + io::kEmaFile);
+  else model::load_weights(*out.model, ck.model, dir + "/model.safetensors");
   out.model->eval();
   return out;
 }

@@ -14,6 +14,7 @@
 #include "finch/model/weights.h"
 #include "finch/train/bn_stats.h"
 #include "finch/train/grad_scaler.h"
+#include "finch/train/model_ema.h"
 #include "finch/train/schedule.h"
 
 namespace finch::train {
@@ -48,7 +49,14 @@ Restored Checkpointer::restore(const std::string& resume, bool force) {
   Restored r;
   r.path = resolve_checkpoint(resume, CheckpointPick::kLatest, &notes);
   for (const auto& n : notes) spdlog::warn("{}", n);
-  const TrainState s = load_train_checkpoint(r.path, parts_.model, parts_.optimizer, c_.optimizer.name);
+  io::NamedTensors ema;
+  const TrainState s = load_train_checkpoint(r.path, parts_.model, parts_.optimizer, c_.optimizer.name, &ema);
+  if (parts_.ema && !ema.empty()) {
+    parts_.ema->load(ema, r.path + "/" + io::kEmaFile);
+  } else if (parts_.ema) {
+    parts_.ema->copy_from(parts_.model);
+    if (comm_.rank() == 0) spdlog::warn("{} holds no EMA weights (train.ema was off): the EMA starts from its model weights", r.path);
+  }
   const bool best_set_aside = guard_later_checkpoints(resume, r.path, s.global_step, force);
   parts_.schedule.load(s.scheduler);
   parts_.stopper.load(s.early_stopping);
@@ -60,7 +68,10 @@ Restored Checkpointer::restore(const std::string& resume, bool force) {
   r.mine = RankProgress::for_rank(s.rank_progress, comm_.rank(), comm_.size());
   if (s.epoch_complete) r.mine = r.mine.next_epoch();  // the sums were the finished epoch's
   if (parts_.stopper.has_best() && !best_set_aside)
-    if (const auto best = best_checkpoint(dir_.checkpoints().string())) best_ = io::read_checkpoint(*best).model;
+    if (const auto best = best_checkpoint(dir_.checkpoints().string())) {
+      auto ck = io::read_checkpoint(*best);
+      best_ = parts_.ema && !ck.ema.empty() ? std::move(ck.ema) : std::move(ck.model);
+    }
   return r;
 }
 
@@ -103,12 +114,12 @@ void Checkpointer::step_end_collective(const TrainPosition& at, const RankProgre
 
 bool Checkpointer::epoch_end_collective(const TrainPosition& at, const RankProgress& mine, bool improved, bool last) {
   if (improved) {
-    best_ = model::clone_state(model::model_state(parts_.model));
+    best_ = model::clone_state(parts_.ema ? parts_.ema->state() : model::model_state(parts_.model));
     // `best` is resumed from never (only evaluated): its state says epoch complete, no progress rows.
     const TrainPosition best_at{at.epoch, true, at.global_step, 0};
     if (c_.checkpoint.keep_best)
       write_agreed([&] {
-        save_train_checkpoint(dir_.checkpoints().string(), "best", parts_.model, parts_.optimizer, state(best_at));
+        save_train_checkpoint(dir_.checkpoints().string(), "best", parts_.model, parts_.optimizer, state(best_at), ema_state());
         return (dir_.checkpoints() / "best").string();
       }, fmt::format("best, epoch {}", at.epoch));
   }
@@ -119,6 +130,8 @@ bool Checkpointer::epoch_end_collective(const TrainPosition& at, const RankProgr
 }
 
 void Checkpointer::save_now_collective(const TrainPosition& at, const RankProgress& mine) { save_periodic(at, mine); }
+
+io::NamedTensors Checkpointer::ema_state() const { return parts_.ema ? parts_.ema->state() : io::NamedTensors{}; }
 
 TrainState Checkpointer::state(const TrainPosition& at) const {
   TrainState s;
@@ -142,10 +155,13 @@ TrainState Checkpointer::state(const TrainPosition& at) const {
 void Checkpointer::save_periodic(const TrainPosition& at, const RankProgress& mine) {
   // Mid-epoch, every replica's BatchNorm statistics are averaged first, as at an epoch end (the
   // trainer's settle step), unless dist.broadcast_buffers is off.
-  if (!at.epoch_complete && c_.dist.broadcast_buffers) average_buffers(parts_.model, comm_);
+  if (!at.epoch_complete && c_.dist.broadcast_buffers) {
+    average_buffers(parts_.model, comm_);
+    if (parts_.ema) average_buffers(parts_.ema->module(), comm_);
+  }
   TrainState s = state(at);
   s.rank_progress = gather_progress(mine);
-  write_agreed([&] { return save_periodic_checkpoint(dir_.checkpoints().string(), c_.checkpoint.keep_last, parts_.model, parts_.optimizer, s); },
+  write_agreed([&] { return save_periodic_checkpoint(dir_.checkpoints().string(), c_.checkpoint.keep_last, parts_.model, parts_.optimizer, s, ema_state()); },
                fmt::format("epoch {}{}, step {}", at.epoch, at.epoch_complete ? " complete" : "", at.global_step));
 }
 

@@ -59,6 +59,10 @@ void RunLog::start(const Config& c, const data::DatasetBundle& data, const model
   spdlog::info("batch: {} per rank x {} rank(s) x {} accumulation = {} global | optimizer {} lr {} | schedule {}", c.train.batch_size,
                comm_.size(), c.train.accum_steps, global_batch, choice_name(c.optimizer.name), c.optimizer.lr,
                choice_name(c.scheduler.name));
+  if (c.train.ema.enabled)
+    spdlog::info("EMA of the weights (train.ema): decay {}{}, updated every {} step(s); validation, best checkpoint and test use the EMA "
+                 "weights{}", c.train.ema.decay, c.train.ema.warmup ? " with timm's warmup" : "", c.train.ema.every_steps,
+                 c.train.ema.validate == EmaValidate::kBoth ? " (the raw weights are validated too)" : "");
   const int64_t planned = steps_per_epoch * c.train.epochs;
   spdlog::info("plan: {} steps per epoch x {} epochs = {} steps{}{}", steps_per_epoch, c.train.epochs, planned,
                c.train.max_steps > 0 && c.train.max_steps < planned ? fmt::format(", stopping at train.max_steps={}", c.train.max_steps) : "",
@@ -115,16 +119,20 @@ void RunLog::end_steps() {
 
 void RunLog::epoch(const EpochReport& r) {
   const auto& m = r.metrics;
-  const std::string val = r.has_val ? fmt::format("val loss {:.4f} acc {:.4f} top5 {:.4f}", r.val.loss(), r.val.acc(), r.val.top5())
-                                    : std::string("no validation split (data.val_fraction=0)");
+  std::string val = r.has_val ? fmt::format("val{} loss {:.4f} acc {:.4f} top5 {:.4f}", r.val_is_ema ? " (EMA)" : "", r.val.loss(), r.val.acc(), r.val.top5())
+                              : std::string("no validation split (data.val_fraction=0)");
+  if (r.model_val) val += fmt::format(" | val (model) loss {:.4f} acc {:.4f}", r.model_val->loss(), r.model_val->acc());
   spdlog::info("epoch {} done in {:.1f}s: train loss {:.4f} acc {:.4f} | {} | lr {:.3g} -> {:.3g} | data wait {:.1f}%{}{}",
                r.epoch, r.seconds, m.train_loss, m.train_acc, val, r.lr_used, r.next_lr, 100 * r.data_wait,
                r.improved ? " | new best" : "", r.skipped > 0 ? fmt::format(" | {} image(s) skipped", r.skipped) : "");
-  metrics_.write({{"kind", "epoch"}, {"epoch", r.epoch}, {"step", r.global_step}, {"train_loss", m.train_loss},
+  nlohmann::ordered_json rec = {{"kind", "epoch"}, {"epoch", r.epoch}, {"step", r.global_step}, {"train_loss", m.train_loss},
                   {"train_acc", m.train_acc}, {"val_loss", optional(r.has_val, r.val.loss())}, {"val_acc", optional(r.has_val, r.val.acc())},
-                  {"val_top5", optional(r.has_val, r.val.top5())}, {"lr", r.lr_used}, {"epoch_time_s", r.seconds}, {"data_wait_frac", r.data_wait},
+                  {"val_top5", optional(r.has_val, r.val.top5())}, {"val_weights", r.val_is_ema ? "ema" : "model"}, {"lr", r.lr_used},
+                  {"epoch_time_s", r.seconds}, {"data_wait_frac", r.data_wait},
                   {"images_per_s", m.train_count / std::max(1e-9, r.seconds)}, {"best_metric", optional(r.has_best, r.best)},
-                  {"best_epoch", r.best_epoch}, {"skipped", static_cast<int64_t>(r.skipped)}, {"partial", r.partial}, {"time", std::time(nullptr)}});
+                  {"best_epoch", r.best_epoch}, {"skipped", static_cast<int64_t>(r.skipped)}, {"partial", r.partial}, {"time", std::time(nullptr)}};
+  if (r.model_val) rec["val_model_loss"] = r.model_val->loss(), rec["val_model_acc"] = r.model_val->acc();
+  metrics_.write(rec);
 }
 
 void RunLog::nonfinite(int epoch, int64_t step, int64_t global_step, const std::string& ranks, OnNan action) {
@@ -134,12 +142,12 @@ void RunLog::nonfinite(int epoch, int64_t step, int64_t global_step, const std::
   metrics_.write({{"kind", "nan"}, {"epoch", epoch}, {"step", global_step}, {"ranks", ranks}, {"action", choice_name(action)}});
 }
 
-void RunLog::test(const EvalTotals& t, int weights_epoch, bool synthetic) {
+void RunLog::test(const EvalTotals& t, int weights_epoch, bool synthetic, bool ema) {
   const std::string weights = weights_epoch >= 0 ? "best" : "last";
-  spdlog::info("test ({} weights{}): loss {:.4f} top-1 {:.4f} top-5 {:.4f} mean per-class {:.4f} on {} images", weights,
-               weights_epoch >= 0 ? fmt::format(", epoch {}", weights_epoch) : "", t.loss(), t.acc(), t.top5(), t.mean_class_acc(),
+  spdlog::info("test ({}{} weights{}): loss {:.4f} top-1 {:.4f} top-5 {:.4f} mean per-class {:.4f} on {} images", weights,
+               ema ? " EMA" : "", weights_epoch >= 0 ? fmt::format(", epoch {}", weights_epoch) : "", t.loss(), t.acc(), t.top5(), t.mean_class_acc(),
                static_cast<int64_t>(t.count));
-  metrics_.write({{"kind", "test"}, {"weights", weights}, {"weights_epoch", weights_epoch}, {"test_loss", t.loss()},
+  metrics_.write({{"kind", "test"}, {"weights", weights}, {"weights_epoch", weights_epoch}, {"ema", ema}, {"test_loss", t.loss()},
                   {"test_acc", t.acc()}, {"test_top5", t.top5()}, {"test_mean_class_acc", t.mean_class_acc()},
                   {"test_images", static_cast<int64_t>(t.count)}, {"synthetic", synthetic}});
 }

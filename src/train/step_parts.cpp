@@ -29,6 +29,14 @@ std::unique_ptr<StepParts> build_step_parts(const Config& c, const c10::Device& 
   if (parts->forward.channels_last)
     for (auto& p : parts->model->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  if (c.train.ema.enabled) {
+    model::EfficientNet average(model::options_from_config(c.model));
+    average->to(device);
+    for (auto& p : average->parameters())  // the model's memory format, for the fused update
+      if (p.dim() == 4 && parts->forward.channels_last) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+    parts->ema = std::make_unique<ModelEma>(average.ptr(), *parts->model,
+                                            ModelEmaOptions{c.train.ema.decay, c.train.ema.warmup, c.train.ema.every_steps});
+  }
   parts->optimizer = make_optimizer(*parts->model, c.optimizer, &parts->lr_scales);
   parts->scaler = GradScaler({parts->forward.amp == Amp::kFP16});
   return parts;
@@ -43,6 +51,8 @@ void connect_step_parts(StepParts& parts, const Config& c, distributed::Communic
   if (c.dist.sync_bn && comm.size() > 1) parts.model->set_sync_batchnorm(std::make_shared<CommSum>(comm));
   std::vector<at::Tensor> state;  // every replica starts from rank 0's weights and buffers
   for (const auto& [n, t] : model::model_state(*parts.model)) state.push_back(t);
+  if (parts.ema)
+    for (const auto& [n, t] : parts.ema->state()) state.push_back(t);
   distributed::broadcast_tensors(comm, state, 0);
   parts.trainable.clear();
   for (auto& p : parts.model->parameters())
@@ -64,6 +74,7 @@ TakenStep take_step(StepParts& parts, distributed::Communicator& comm, uint64_t 
   taken.agreed = agree_step(comm, std::isfinite(taken.sums.loss_sum), StopSignals::received(), taken.sums.overflow);
   if (taken.agreed.nonfinite_ranks.empty()) {
     taken.applied = parts.step->apply(taken.agreed.overflow);
+    if (taken.applied && parts.ema) parts.ema->update(*parts.model, at.updates + 1);
   } else {
     parts.step->skip();
   }

@@ -127,29 +127,30 @@ TrainState train_state_from_json(const nlohmann::json& j, const std::string& sou
 }
 
 void save_train_checkpoint(const std::string& checkpoints, const std::string& name, torch::nn::Module& model,
-                           torch::optim::Optimizer& optimizer, const TrainState& state) {
-  io::CheckpointData d{model::model_state(model), optimizer_state(optimizer, state.optimizer), to_json(state)};
+                           torch::optim::Optimizer& optimizer, const TrainState& state, const io::NamedTensors& ema) {
+  io::CheckpointData d{model::model_state(model), optimizer_state(optimizer, state.optimizer), to_json(state), ema};
   io::write_checkpoint(checkpoints, name, d);
 }
 
 std::string save_periodic_checkpoint(const std::string& checkpoints, int keep_last, torch::nn::Module& model,
-                                     torch::optim::Optimizer& optimizer, const TrainState& state) {
+                                     torch::optim::Optimizer& optimizer, const TrainState& state, const io::NamedTensors& ema) {
   const auto name = io::periodic_name(state.global_step);
-  save_train_checkpoint(checkpoints, name, model, optimizer, state);
+  save_train_checkpoint(checkpoints, name, model, optimizer, state, ema);
   io::set_latest(checkpoints, name);
   io::prune_checkpoints(checkpoints, keep_last);
   return (fs::path(checkpoints) / name).string();
 }
 
 TrainState load_train_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
-                                 OptimizerKind kind) {
-  const auto ck = io::read_checkpoint(path);
+                                 OptimizerKind kind, io::NamedTensors* ema) {
+  auto ck = io::read_checkpoint(path);
   TrainState s = train_state_from_json(ck.state, path + "/state.json");
   if (s.optimizer != kind)
     throw ConfigError(fmt::format("{}/state.json: saved with optimizer.name={}, but this run uses {}: resume with the same optimizer",
                                   path, choice_name(s.optimizer), choice_name(kind)));
   model::load_weights(model, ck.model, path + "/model.safetensors");
   load_optimizer_state(optimizer, kind, ck.optimizer, path + "/optimizer.safetensors");
+  if (ema) *ema = std::move(ck.ema);
   return s;
 }
 

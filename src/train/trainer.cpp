@@ -52,7 +52,7 @@ class Trainer {
     parts_ = build_step_parts(c_, device_);
     schedule_ = std::make_unique<LrSchedule>(c_.scheduler, c_.optimizer.lr, c_.train.epochs);
     stopper_ = std::make_unique<EarlyStopping>(c_.early_stopping);
-    checkpointer_ = std::make_unique<Checkpointer>(c_, dir_, comm_, CheckpointedParts{*parts_->model, *parts_->optimizer, *schedule_, *stopper_, parts_->scaler},
+    checkpointer_ = std::make_unique<Checkpointer>(c_, dir_, comm_, CheckpointedParts{*parts_->model, *parts_->optimizer, *schedule_, *stopper_, parts_->scaler, parts_->ema.get()},
                                                    data_->bundle().source->class_names());
     if (!resume_.empty()) resume();
     current_lr_ = schedule_->lr_at(start_epoch_);  // every rank loaded the same schedule state
@@ -92,6 +92,9 @@ class Trainer {
 
   const data::DatasetBundle& bundle() const { return data_->bundle(); }
   model::EfficientNetImpl& model() { return *parts_->model; }
+  // The weights validation and the test evaluate: the EMA's with train.ema (Note [EMA weights]).
+  torch::nn::Module& evaluated() { return parts_->ema ? parts_->ema->module() : static_cast<torch::nn::Module&>(model()); }
+  model::EfficientNetImpl& evaluated_net() { return parts_->ema ? *parts_->ema->module().as<model::EfficientNetImpl>() : model(); }
 
   // Collective part of the setup (every rank gets here together; the run directory exists now).
   void setup() {
@@ -130,7 +133,7 @@ class Trainer {
     for (int64_t step = 0; step < steps; ++step) {
       // current_lr_: decided at the last epoch end, identical on every rank; or the step's own.
       set_step_lr(*parts_, *schedule_, current_lr_, epoch, first_step + step, per_epoch);
-      const TakenStep t = take_step(*parts_, comm_, c_.train.seed, {epoch, first_step + step}, [&]() -> std::optional<data::Batch> {
+      const TakenStep t = take_step(*parts_, comm_, c_.train.seed, {epoch, first_step + step, global_step_}, [&]() -> std::optional<data::Batch> {
         const auto asked = Clock::now();
         auto batch = batches.next();
         data_wait_s_ += seconds_since(asked);
@@ -174,17 +177,32 @@ class Trainer {
   void average_bn_buffers() {
     if (c_.dist.broadcast_buffers) average_buffers(model(), comm_);
   }
+  // The EMA's (each rank's average of its own statistics), where the model's are averaged.
+  void average_ema_buffers() {
+    if (parts_->ema && c_.dist.broadcast_buffers) average_buffers(parts_->ema->module(), comm_);
+  }
 
-  // BatchNorm statistics ready for validation and checkpoints (bn_stats.h).
+  // BatchNorm statistics ready for validation and checkpoints (bn_stats.h): averaged over ranks, or
+  // with Precise BN recomputed for the weights validated, the model's and the EMA's (its statistics
+  // then match its own weights, not the average of the model's; Note [EMA weights]).
   void settle_bn_stats(int epoch) {
-    if (c_.train.precise_bn_batches <= 0) return average_bn_buffers();
+    if (c_.train.precise_bn_batches <= 0) {
+      average_bn_buffers();
+      average_ema_buffers();
+      return;
+    }
+    precise_bn_stats(model(), epoch);
+    if (parts_->ema) precise_bn_stats(evaluated_net(), epoch);
+  }
+
+  void precise_bn_stats(model::EfficientNetImpl& net, int epoch) {
     auto positions = data_->precise_bn_sampler(epoch).indices();
     positions.resize(std::min<size_t>(positions.size(), static_cast<size_t>(c_.train.precise_bn_batches) * c_.train.batch_size));
     auto batches = data_->train_batches(positions, epoch);
     // Train-mode forwards draw dropout and stochastic-depth masks: their own stream, so the
     // statistics do not depend on where the run was resumed.
     torch::manual_seed(derive_seed(c_.train.seed, {seed_stream::kPreciseBnDropout, static_cast<uint64_t>(epoch), static_cast<uint64_t>(comm_.rank())}));
-    precise_bn(model(), [&]() -> std::optional<at::Tensor> {
+    precise_bn(net, [&]() -> std::optional<at::Tensor> {
       auto b = batches.next();
       return b ? std::optional<at::Tensor>(model_input(b->images, parts_->forward)) : std::nullopt;
     }, comm_);
@@ -204,7 +222,10 @@ class Trainer {
     r.epoch = epoch;
     r.partial = partial;
     r.has_val = !bundle().split.val.empty();
-    if (r.has_val) r.val = evaluate(model(), bundle().source, bundle().split.val, comm_, eval_options(false, fmt::format("val {}", epoch)));
+    r.val_is_ema = parts_->ema != nullptr;
+    if (r.has_val) r.val = evaluate(evaluated_net(), bundle().source, bundle().split.val, comm_, eval_options(false, fmt::format("val {}", epoch)));
+    if (r.has_val && r.val_is_ema && c_.train.ema.validate == EmaValidate::kBoth)
+      r.model_val = evaluate(model(), bundle().source, bundle().split.val, comm_, eval_options(false, fmt::format("val {} (model)", epoch)));
     // evaluate() already reduced the validation sums; only rank 0 passes them on, so that the
     // reduction below counts them once.
     LocalSums local{progress_.loss_sum, progress_.correct, progress_.images};
@@ -260,13 +281,15 @@ class Trainer {
 
   void finish(const std::string& reason) {
     average_bn_buffers();
+    average_ema_buffers();
     int weights_epoch = -1;
     if (c_.early_stopping.restore_best && !checkpointer_->best_weights().empty()) {
-      model::load_weights(model(), checkpointer_->best_weights(), "best weights");
+      model::load_weights(evaluated(), checkpointer_->best_weights(), "best weights");
       weights_epoch = stopper_->best_epoch();
     }
     if (!bundle().split.test.empty())
-      log_->test(evaluate(model(), bundle().source, bundle().split.test, comm_, eval_options(true, "test")), weights_epoch, bundle().synthetic);
+      log_->test(evaluate(evaluated_net(), bundle().source, bundle().split.test, comm_, eval_options(true, "test")), weights_epoch,
+                 bundle().synthetic, parts_->ema != nullptr);
     else if (rank0_)  // no test record at all in metrics.jsonl: a missing split is not an accuracy of 0
       spdlog::info("no test split in {}: nothing evaluated", bundle().source->describe());
     log_->end(reason, global_step_, seconds_since(start_time_), dir_.root.string());

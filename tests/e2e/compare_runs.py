@@ -4,7 +4,8 @@ Usage: compare_runs.py WHOLE CUT STEP EPOCH COMPLETE_AT_CUT
   WHOLE, CUT  run directories; CUT was stopped after global step STEP, its checkpoint there says
               epoch EPOCH (COMPLETE_AT_CUT: 1 when STEP ended that epoch), then resumed to the end.
 Checks: the stop checkpoint is where it should be; the final weights (every tensor of the latest
-checkpoint's model.safetensors, buffers included) are bitwise equal; every epoch record from the
+checkpoint's model.safetensors, buffers included, and its ema.safetensors when the runs keep an
+EMA) are bitwise equal; every epoch record from the
 stop on and the test record are equal except for wall-clock fields.
 """
 import json
@@ -34,10 +35,15 @@ assert len(starts) == 2 and starts[1]["resumed_from"], starts
 state = json.load(open(os.path.join(starts[1]["resumed_from"], "state.json")))
 assert state["global_step"] == step and state["epoch"] == epoch and state["epoch_complete"] == complete, state
 
-a, b = tensors(os.path.join(latest(whole), "model.safetensors")), tensors(os.path.join(latest(cut), "model.safetensors"))
-assert a.keys() == b.keys(), set(a) ^ set(b)
-differ = sorted(k for k in a if a[k] != b[k])
-assert not differ, f"{len(differ)} of {len(a)} tensors differ, e.g. {differ[:5]}"
+files = ["model.safetensors"]
+if os.path.exists(os.path.join(latest(whole), "ema.safetensors")):
+    files.append("ema.safetensors")
+    assert os.path.exists(os.path.join(latest(cut), "ema.safetensors")), "the resumed run's checkpoint lost its EMA"
+for f in files:
+    a, b = tensors(os.path.join(latest(whole), f)), tensors(os.path.join(latest(cut), f))
+    assert a.keys() == b.keys(), (f, set(a) ^ set(b))
+    differ = sorted(k for k in a if a[k] != b[k])
+    assert not differ, f"{f}: {len(differ)} of {len(a)} tensors differ, e.g. {differ[:5]}"
 
 clock = {"epoch_time_s", "images_per_s", "data_wait_frac", "time", "seconds"}
 def strip(r):
@@ -50,5 +56,5 @@ wt, ct = records(whole, "test"), records(cut, "test")
 assert len(wt) == 1 and [strip(r) for r in wt] == [strip(r) for r in ct], (wt, ct)
 wend, cend = records(whole, "end")[-1], ends[-1]
 assert wend["steps"] == cend["steps"] and wend["reason"] == cend["reason"], (wend, cend)
-print(f"{cut}: stopped after step {step}, resumed: {len(a)} tensors bitwise equal, "
+print(f"{cut}: stopped after step {step}, resumed: {len(a)} tensors of {' and '.join(files)} bitwise equal, "
       f"{len(we)} epoch records and the test record equal ({wend['steps']} steps, {wend['reason']})")

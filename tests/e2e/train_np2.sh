@@ -227,7 +227,8 @@ bitexact_np1 | bitexact_np2 | bitexact_recipe_np2)
   # of epoch 1 (a signal during step 13) and at the end of epoch 0 (during step 10, the epoch's last:
   # honoured after validation and the epoch checkpoint).
   # bitexact_recipe_np2: the same with issue 26's parts so far instead of the plateau: a per-step
-  # cosine with warmup (timm's), layer-wise LR decay and a backbone LR scale.
+  # cosine with warmup (timm's), layer-wise LR decay, a backbone LR scale, and an EMA of the weights
+  # (timm's warmup, every 2nd step, both validated: its buffers are averaged at the mid-epoch stop).
   np=${scenario##*_np}
   launch=("${mpiexec[@]}" -n "$np")
   [ "$np" = 1 ] && launch=()
@@ -236,7 +237,8 @@ bitexact_np1 | bitexact_np2 | bitexact_recipe_np2)
         --set scheduler.name=plateau --set scheduler.monitor=val_loss --set scheduler.mode=min --set scheduler.patience=0
         --set scheduler.factor=0.5 --set early_stopping.patience=2 --set checkpoint.keep_last=10)
   [ "$scenario" = bitexact_recipe_np2 ] && base+=(--set scheduler.name=cosine --set scheduler.per_step=true
-    --set scheduler.warmup_epochs=1 --set scheduler.warmup_lr=0.0001 --set optimizer.layer_decay=0.8 --set optimizer.backbone_lr_scale=0.5)
+    --set scheduler.warmup_epochs=1 --set scheduler.warmup_lr=0.0001 --set optimizer.layer_decay=0.8 --set optimizer.backbone_lr_scale=0.5
+    --set train.ema.enabled=true --set train.ema.warmup=true --set train.ema.every_steps=2 --set train.ema.validate=both)
   rm -rf "$work/runs/$scenario"
   "${launch[@]}" "$finch" train "${base[@]}" --name whole >"$work/$scenario.whole.out" 2>&1 || { tail "$work/$scenario.whole.out"; exit 1; }
   for cut in 13:TERM 10:USR1; do
@@ -251,6 +253,29 @@ bitexact_np1 | bitexact_np2 | bitexact_recipe_np2)
   done
   /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut13" 13 1 0
   /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut10" 10 0 1
+  if [ "$scenario" = bitexact_recipe_np2 ]; then
+    # eval reads what validation measured: the best checkpoint's EMA weights by default (the best
+    # epoch's val_loss), its model weights with --no-ema (that epoch's val_model_loss). Validation's
+    # batches of 8 (a loss of ~160 moved by 2e-4 with batches of 64: another summation order).
+    for w in ema model; do
+      flag=(); [ $w = model ] && flag=(--no-ema)
+      "$finch" eval --checkpoint "$work/runs/$scenario/whole" --split val --batch-size 8 --json "${flag[@]}" >"$work/$scenario.eval.$w.json"
+    done
+    /usr/bin/python3 - "$work/runs/$scenario/whole/metrics.jsonl" "$work/$scenario.eval" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+epochs = {r["epoch"]: r for r in recs if r["kind"] == "epoch"}
+best = epochs[[r for r in recs if r["kind"] == "epoch"][-1]["best_epoch"]]
+assert best["val_weights"] == "ema" and "val_model_loss" in best, best
+test = [r for r in recs if r["kind"] == "test"][0]
+assert test["ema"] is True, test
+for w, key in (("ema", "val_loss"), ("model", "val_model_loss")):
+    e = json.load(open(f"{sys.argv[2]}.{w}.json"))
+    assert e["weights"] == w and abs(e["loss"] - best[key]) < 1e-4 * max(1, abs(best[key])), (w, e["loss"], best[key])
+assert abs(best["val_loss"] - best["val_model_loss"]) > 1e-6, "the EMA and the model validated alike: is the EMA the model?"
+print(f"eval: EMA val loss {best['val_loss']:.5f}, model {best['val_model_loss']:.5f} (epoch {best['epoch']}), as validation measured")
+PY
+  fi
   ;;
 
 bench_matches_train)

@@ -171,3 +171,30 @@ TEST(Checkpoint, AFileHoldingAnotherTensorCountIsRefused) {
   std::ofstream(ck / "state.json") << state.dump();
   EXPECT_TRUE(read_checkpoint(ck.string()).optimizer.empty());
 }
+
+// An EMA's weights (train.ema) travel as a third tensor file, checked as the other two: read back
+// as written, and a damaged or emptied one is refused naming it. Without one, none is looked for.
+TEST(Checkpoint, EmaWeightsAreAThirdCheckedFile) {
+  const auto dir = fresh_dir("ema");
+  CheckpointData d = sample(5);
+  d.ema = {{"w", torch::full({4, 3}, 0.5f)}, {"b", torch::zeros({3})}};
+  write_checkpoint(dir.string(), "with", d);
+  write_checkpoint(dir.string(), "without", sample(5));
+  const auto back = read_checkpoint((dir / "with").string());
+  ASSERT_EQ(back.ema.size(), 2u);
+  EXPECT_TRUE(back.ema[0].second.equal(d.ema[0].second));
+  EXPECT_EQ(back.state["files"]["ema.safetensors"]["tensors"], 2);
+  EXPECT_TRUE(read_checkpoint((dir / "without").string()).ema.empty());
+  EXPECT_FALSE(fs::exists(dir / "without" / "ema.safetensors"));
+  EXPECT_EQ(verify_checkpoint_files((dir / "with").string(), back.state).size(), 3u);
+
+  flip_a_byte(dir / "with" / "ema.safetensors");
+  try {
+    read_checkpoint((dir / "with").string());
+    FAIL() << "a damaged ema.safetensors was read";
+  } catch (const finch::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ema.safetensors"), std::string::npos) << e.what();
+  }
+  fs::remove(dir / "with" / "ema.safetensors");
+  EXPECT_THROW(read_checkpoint((dir / "with").string()), finch::Error);  // recorded, missing
+}

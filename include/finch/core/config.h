@@ -24,6 +24,7 @@ enum class ModelPadding { kAuto, kSymmetric, kTfSame };
 enum class OnBadImage { kFail, kSkip };
 enum class Amp { kNone, kBF16, kFP16 };
 enum class Tta { kNone, kHflip };
+enum class EmaValidate { kEma, kBoth };
 enum class OnNan { kStop, kSkipStep };
 enum class OnCheckpointError { kFail, kWarn };
 enum class DeviceRequest { kAuto, kCpu, kCuda };
@@ -51,6 +52,7 @@ FINCH_CHOICES(ModelPadding, {ModelPadding::kAuto, "auto"}, {ModelPadding::kSymme
 FINCH_CHOICES(OnBadImage, {OnBadImage::kFail, "fail"}, {OnBadImage::kSkip, "skip"});
 FINCH_CHOICES(Amp, {Amp::kNone, "none"}, {Amp::kBF16, "bf16"}, {Amp::kFP16, "fp16"});
 FINCH_CHOICES(Tta, {Tta::kNone, "none"}, {Tta::kHflip, "hflip"});
+FINCH_CHOICES(EmaValidate, {EmaValidate::kEma, "ema"}, {EmaValidate::kBoth, "both"});
 FINCH_CHOICES(OnNan, {OnNan::kStop, "stop"}, {OnNan::kSkipStep, "skip_step"});
 FINCH_CHOICES(OnCheckpointError, {OnCheckpointError::kFail, "fail"}, {OnCheckpointError::kWarn, "warn"});
 FINCH_CHOICES(DeviceRequest, {DeviceRequest::kAuto, "auto"}, {DeviceRequest::kCpu, "cpu"}, {DeviceRequest::kCuda, "cuda"});
@@ -135,6 +137,15 @@ struct DataConfig {
   std::optional<std::vector<double>> mean, std;
 };
 
+// An exponential moving average of the weights, as timm's ModelEmaV3 (train/model_ema.h).
+struct EmaConfig {
+  bool enabled = false;
+  double decay = 0.9998;             // timm train.py's --model-ema-decay default
+  bool warmup = false;               // timm's use_warmup: decay = min(decay, 1 - (1 + t)^(-2/3))
+  int every_steps = 1;               // update after every N-th optimizer step
+  EmaValidate validate = EmaValidate::kEma;  // both: the raw model is validated too (logged only)
+};
+
 struct TrainConfig {
   int epochs = 30;
   int batch_size = 32;               // per rank
@@ -148,6 +159,7 @@ struct TrainConfig {
   DeviceRequest device = DeviceRequest::kAuto;
   int max_steps = 0;                 // 0 = no limit (debugging, smoke tests)
   int precise_bn_batches = 0;        // recompute BN statistics from N train batches before validation
+  EmaConfig ema;
 };
 
 struct OptimizerConfig {

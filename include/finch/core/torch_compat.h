@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/variable.h>
 #include <torch/version.h>
 
+#include <ATen/Functions.h>
 #include <ATen/autocast_mode.h>
 #include <functional>
 #include <memory>
@@ -39,6 +40,18 @@ inline std::shared_ptr<void> on_grad_accumulated(const at::Tensor& p, std::funct
         return outputs;
       }));
   return std::make_shared<decltype(acc)>(std::move(acc));
+}
+
+// ema[i] += weight * (model[i] - ema[i]) over lists: one fused kernel per device from 2.0
+// (torch._foreach_lerp_, what timm's ModelEmaV3 calls); 1.13 has no foreach lerp, and timm's own
+// fallback for it, a multiply and an add, is used instead.
+inline void foreach_lerp_(at::TensorList ema, at::TensorList model, double weight) {
+#if FINCH_TORCH_AT_LEAST(2, 0)
+  at::_foreach_lerp_(ema, model, at::Scalar(weight));
+#else
+  at::_foreach_mul_(ema, at::Scalar(1.0 - weight));
+  at::_foreach_add_(ema, model, at::Scalar(weight));
+#endif
 }
 
 // CUDA autocast on/off with a dtype. Leaving the outermost region clears the cast cache, otherwise

@@ -2,9 +2,10 @@
 //   checkpoints/ckpt-<global step, 10 digits>/   periodic (epoch ends, every N steps)
 //   checkpoints/best/                            best validation metric so far
 //   checkpoints/latest                           text file naming the newest periodic checkpoint
-// each holding model.safetensors (torchvision names: Python loads it), optimizer.safetensors and
-// state.json (epoch, step, sample offset, schedule, early stopping, seeds, world size, resolved
-// config, finch/LibTorch versions, and the size and FNV-1a checksum of both tensor files).
+// each holding model.safetensors (torchvision names: Python loads it), optimizer.safetensors, with
+// train.ema ema.safetensors (the averaged weights, the model's names), and state.json (epoch,
+// step, sample offset, schedule, early stopping, seeds, world size, resolved config, finch/LibTorch
+// versions, and the size, FNV-1a checksum and tensor count of each tensor file).
 // A checkpoint is written under a temporary name, fsynced and renamed; `latest` is replaced
 // atomically. Reading verifies sizes and checksums; finding the latest falls back to the previous
 // intact checkpoint and says why.
@@ -23,7 +24,14 @@ struct CheckpointData {
   NamedTensors model;
   NamedTensors optimizer;
   nlohmann::json state;
+  NamedTensors ema;  // empty: no EMA (written only when there is one)
 };
+
+inline constexpr const char* kEmaFile = "ema.safetensors";
+// Whether a state.json records an EMA file among its tensor files.
+inline bool records_ema(const nlohmann::json& state) {
+  return state.is_object() && state.contains("files") && state["files"].is_object() && state["files"].contains(kEmaFile);
+}
 
 // Writes dir/name atomically (replacing an older dir/name); returns its path.
 std::string write_checkpoint(const std::string& dir, const std::string& name, const CheckpointData& data);
@@ -39,7 +47,8 @@ struct FileCheck {
   std::string fnv1a64, expected_fnv1a64;
   std::string problem;                      // empty: intact; else why not (names the path)
 };
-// Both tensor files of the checkpoint directory `path` checked against `state` (its state.json).
+// The tensor files of the checkpoint directory `path` (model, optimizer, and the EMA's when `state`
+// records one) checked against `state` (its state.json).
 std::vector<FileCheck> verify_checkpoint_files(const std::string& path, const nlohmann::json& state);
 
 // The newest intact periodic checkpoint of `dir` (the `latest` pointer first, then older ones by

@@ -14,9 +14,12 @@ struct LoadedCheckpoint {
   model::EfficientNet model{nullptr};
   std::string path;
   std::vector<std::string> class_names;  // label order; empty for checkpoints of earlier versions
+  bool ema = false;                      // the weights loaded are the checkpoint's EMA weights
 };
 
 // `path` is a checkpoint directory, or a run directory (its checkpoints/best, else the latest).
-LoadedCheckpoint load_checkpoint_model(const std::string& path);
+// A checkpoint of a train.ema run gives its EMA weights (ema.safetensors, what its validation and
+// test measured) unless `use_ema` is false; its model.safetensors otherwise (Note [EMA weights]).
+LoadedCheckpoint load_checkpoint_model(const std::string& path, bool use_ema = true);
 
 }  // namespace finch::train

@@ -7,7 +7,7 @@
 // rank's RankProgress. restore() puts a checkpoint back into the same parts.
 //
 // Note [Checkpoint calls are collective]
-// Saving a checkpoint is not a file write on rank 0: mid-epoch the BatchNorm statistics are first
+// Saving a checkpoint is not a file write on rank 0: mid-epoch the BatchNorm statistics (the EMA's too) are first
 // averaged over ranks, every rank's progress is gathered, rank 0 writes, and one broadcast tells
 // every rank whether that worked, so that checkpoint.on_error=fail stops every rank together. The
 // calls that may save (their names end in _collective) must therefore be made on every rank at the
@@ -48,6 +48,7 @@ namespace finch::train {
 class LrSchedule;
 class EarlyStopping;
 class GradScaler;
+class ModelEma;
 
 // Where the run stands when a checkpoint is taken: TrainState's position fields.
 struct TrainPosition {
@@ -84,6 +85,7 @@ struct CheckpointedParts {
   LrSchedule& schedule;
   EarlyStopping& stopper;
   GradScaler& scaler;
+  ModelEma* ema = nullptr;  // train.ema.enabled (Note [EMA weights]): saved, restored, and the best weights are its
 };
 
 // What restore() found: where the run continues and with which progress of this rank.
@@ -103,8 +105,9 @@ class Checkpointer {
                std::vector<std::string> class_names);
 
   // Local (every rank reads the files itself; no collective): loads the checkpoint `resume` means (a
-  // checkpoint directory, or a run directory's latest intact one) into the parts, and the best
-  // epoch's weights when early stopping has a best. Throws naming the file for what does not fit.
+  // checkpoint directory, or a run directory's latest intact one) into the parts (an EMA that the
+  // checkpoint lacks starts from its model weights, with a warning), and the best epoch's weights
+  // when early stopping has a best. Throws naming the file for what does not fit.
   // This run's checkpoints beyond the resume point are never replaced (Note [A resume never
   // replaces a newer checkpoint]): a ConfigError when intact ones are there, unless `force`.
   Restored restore(const std::string& resume, bool force = false);
@@ -115,7 +118,7 @@ class Checkpointer {
   void step_end_collective(const TrainPosition& at, const RankProgress& mine, bool epoch_ends);
 
   // Collective, at an epoch's end once the decisions are taken: when the epoch `improved` the
-  // monitored metric, its weights are kept (restore_best) and written as `best` (keep_best); a
+  // monitored metric, its weights (the EMA's, with one) are kept (restore_best) and written as `best` (keep_best); a
   // periodic checkpoint when checkpoint.every_epochs says so or the run stops here (`last`: the
   // final epoch, early stopping, train.max_steps). Returns true when a periodic one was attempted.
   bool epoch_end_collective(const TrainPosition& at, const RankProgress& mine, bool improved, bool last);
@@ -123,12 +126,13 @@ class Checkpointer {
   // Collective: a periodic checkpoint of where the run stands (a stop signal was agreed on).
   void save_now_collective(const TrainPosition& at, const RankProgress& mine);
 
-  // The best epoch's weights (empty before the first improvement).
+  // The best epoch's weights, the EMA's when the run has one (empty before the first improvement).
   const io::NamedTensors& best_weights() const { return best_; }
 
  private:
   bool guard_later_checkpoints(const std::string& resume, const std::string& path, int64_t step, bool force);
   TrainState state(const TrainPosition& at) const;
+  io::NamedTensors ema_state() const;  // empty without an EMA
   void save_periodic(const TrainPosition& at, const RankProgress& mine);
   std::vector<std::vector<double>> gather_progress(const RankProgress& mine);
   void write_agreed(const std::function<std::string()>& write, const std::string& what);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <c10/core/Device.h>
@@ -35,8 +36,10 @@ struct EpochReport {
   int epoch = 0;
   int64_t global_step = 0;
   EpochMetrics metrics;  // reduced over ranks
-  EvalTotals val;        // empty without a validation split
+  EvalTotals val;        // empty without a validation split; the EMA's with train.ema
   bool has_val = false;
+  bool val_is_ema = false;
+  std::optional<EvalTotals> model_val;  // train.ema.validate=both: the raw weights' validation
   double lr_used = 0, next_lr = 0;
   bool improved = false;
   bool has_best = false;
@@ -63,7 +66,8 @@ class RunLog {
   void epoch(const EpochReport& report);
 
   void nonfinite(int epoch, int64_t step, int64_t global_step, const std::string& ranks, OnNan action);
-  void test(const EvalTotals& totals, int weights_epoch, bool synthetic);
+  // `ema`: the weights evaluated are the EMA's (train.ema).
+  void test(const EvalTotals& totals, int weights_epoch, bool synthetic, bool ema = false);
   void end(const std::string& reason, int64_t steps, double wall_s, const std::string& run_dir);
 
  private:

@@ -23,6 +23,7 @@
 #include "finch/train/decisions.h"
 #include "finch/train/forward_loss.h"
 #include "finch/train/grad_scaler.h"
+#include "finch/train/model_ema.h"
 #include "finch/train/train_step.h"
 
 namespace torch::optim {
@@ -47,6 +48,7 @@ struct StepParts {
   std::vector<double> lr_scales;  // each optimizer group's share of the schedule's LR (param_groups.h)
   GradScaler scaler;
   std::vector<at::Tensor> trainable;  // the parameters the optimizer steps and the synchronizer reduces
+  std::unique_ptr<ModelEma> ema;  // train.ema.enabled: the weights' moving average (Note [EMA weights])
   std::unique_ptr<distributed::GradientSynchronizer> sync;  // by connect_step_parts
   std::unique_ptr<TrainStep> step;                          // by connect_step_parts
 };
@@ -54,7 +56,8 @@ struct StepParts {
 // Local (no collective, so it may fail on one rank inside run_agreed): the model as config.model
 // says, its initial weights drawn from train.seed (then model.weights loaded, the freeze policy
 // applied), on `device` with channels-last parameters where the forward uses them; the optimizer
-// and the gradient scaler. A checkpoint to resume is loaded into these afterwards.
+// and the gradient scaler; with train.ema.enabled the EMA, a copy of the initial weights. A
+// checkpoint to resume is loaded into these afterwards.
 std::unique_ptr<StepParts> build_step_parts(const Config& config, const c10::Device& device);
 
 // The LR for step `step` of `epoch` (an epoch of `per_epoch` optimizer steps), on every group at its
@@ -63,7 +66,7 @@ std::unique_ptr<StepParts> build_step_parts(const Config& config, const c10::Dev
 // take_step, so a benchmark of a run takes the run's LRs (Note [One step assembly]).
 void set_step_lr(StepParts& parts, const LrSchedule& schedule, double epoch_lr, int epoch, int64_t step, int64_t per_epoch);
 
-// Collective: every replica takes rank 0's weights and buffers, SyncBN is hooked (dist.sync_bn),
+// Collective: every replica takes rank 0's weights and buffers (the EMA's too), SyncBN is hooked (dist.sync_bn),
 // and the gradient synchronizer and the TrainStep are built over the trainable parameters.
 void connect_step_parts(StepParts& parts, const Config& config, distributed::Communicator& comm);
 
@@ -72,6 +75,7 @@ void connect_step_parts(StepParts& parts, const Config& config, distributed::Com
 struct StepPosition {
   int64_t epoch = 0;
   int64_t step = 0;
+  int64_t updates = 0;  // optimizer updates applied before this step (the run's global step): the EMA's clock
 };
 
 struct TakenStep {
@@ -84,7 +88,8 @@ struct TakenStep {
 // at (train.seed, epoch, step, rank) (Note [Where the rank enters a seed]), so a resumed run draws
 // exactly what the uninterrupted run drew; then the micro-batches from `next`, `before_agree` (the
 // trainer's fault injection; may poison the loss), the agreement (finite loss, fp16 overflow, stop
-// signals: StopSignals::received()), and the step applied, or skipped by every rank.
+// signals: StopSignals::received()), and the step applied, or skipped by every rank; an applied
+// step updates the EMA as update `at.updates + 1` (Note [EMA weights]).
 TakenStep take_step(StepParts& parts, distributed::Communicator& comm, uint64_t seed, StepPosition at,
                     const std::function<std::optional<data::Batch>()>& next, const std::function<void(StepSums&)>& before_agree = {});
 

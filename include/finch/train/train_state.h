@@ -14,6 +14,7 @@
 
 #include "finch/core/config.h"
 #include "finch/model/efficientnet.h"
+#include "finch/io/named_tensors.h"
 
 namespace finch::train {
 
@@ -48,18 +49,19 @@ nlohmann::json to_json(const TrainState& state);
 // earlier finch versions too (a bare "loss_scale" instead of "grad_scaler").
 TrainState train_state_from_json(const nlohmann::json& json, const std::string& source);
 
-// Writes checkpoints/name (model, optimizer, state) atomically. A file write: the Checkpointer calls
-// it on rank 0 inside its collective save.
+// Writes checkpoints/name (model, optimizer, state, and `ema`'s weights when given: Note [EMA
+// weights]) atomically. A file write: the Checkpointer calls it on rank 0 inside its collective save.
 void save_train_checkpoint(const std::string& checkpoints, const std::string& name, torch::nn::Module& model,
-                           torch::optim::Optimizer& optimizer, const TrainState& state);
+                           torch::optim::Optimizer& optimizer, const TrainState& state, const io::NamedTensors& ema = {});
 // A periodic checkpoint, checkpoints/ckpt-<global step>: written, made `latest`, and the periodic
 // ones beyond the newest `keep_last` deleted (best is kept). Returns its path. A file write, as above.
 std::string save_periodic_checkpoint(const std::string& checkpoints, int keep_last, torch::nn::Module& model,
-                                     torch::optim::Optimizer& optimizer, const TrainState& state);
+                                     torch::optim::Optimizer& optimizer, const TrainState& state, const io::NamedTensors& ema = {});
 // Loads the weights and optimizer state of the checkpoint directory `path` into `model` and
-// `optimizer` (RuntimeError naming what does not fit) and returns its state.
+// `optimizer` (RuntimeError naming what does not fit) and returns its state; `ema`, when given,
+// receives the checkpoint's EMA weights (empty when it has none).
 TrainState load_train_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
-                                 OptimizerKind kind);
+                                 OptimizerKind kind, io::NamedTensors* ema = nullptr);
 
 enum class CheckpointPick {
   kLatest,          // resuming: the newest intact periodic checkpoint
