@@ -233,6 +233,10 @@ void check_consistency(const Config& c, const std::string& source) {
   if (c.data.eval_resize > 0 && c.data.eval_resize < (c.data.eval_image_size > 0 ? c.data.eval_image_size : c.data.image_size))
     fail(fmt::format("key 'data.eval_resize' ({}) must be >= the eval crop ({}): the crop is taken from the resized image", c.data.eval_resize,
                      c.data.eval_image_size > 0 ? c.data.eval_image_size : c.data.image_size));
+  const bool mixing = c.data.mixup.mixup_alpha > 0 || c.data.mixup.cutmix_alpha > 0 || c.data.mixup.cutmix_minmax.has_value();
+  if (mixing && c.train.batch_size % 2 != 0)
+    fail(fmt::format("key 'train.batch_size' ({}) must be even with data.mixup on: each image is mixed with its partner N-1-i "
+                     "(timm's Mixup asserts the same)", c.train.batch_size));
   const bool needs_val = c.early_stopping.enabled || (c.scheduler.name == SchedulerKind::kPlateau && c.scheduler.monitor != Metric::kTrainLoss);
   if (needs_val && c.data.val_fraction <= 0)
     fail(c.early_stopping.enabled

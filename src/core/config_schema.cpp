@@ -76,6 +76,18 @@ Field rgb(std::string path, std::optional<std::vector<double>>* v, double lo, do
   return f;
 }
 
+// An optional ordered pair (data.mixup.cutmix_minmax): null, or [low, high] with low <= high.
+Field orange2(std::string path, std::optional<std::vector<double>>* v, double lo, double hi, const char* doc) {
+  Field f{std::move(path), v, nullptr, doc};
+  f.lo = lo;
+  f.hi = hi;
+  f.list_size = 2;
+  f.check = [](const nlohmann::json& j) -> std::string {
+    return j[0].get<double>() <= j[1].get<double>() ? "" : "an ordered pair [low, high] with low <= high";
+  };
+  return f;
+}
+
 std::string check_freeze(const nlohmann::json& j) {
   try {
     FreezePolicy::parse(j.get<std::string>());
@@ -148,6 +160,16 @@ std::vector<Field> schema(Config& c) {
           "Input normalisation mean per RGB channel (pixels in [0, 1]). null: what model.pretrained records, else ImageNet's [0.485, 0.456, 0.406]."),
       rgb("data.std", &c.data.std, 0, 10, true,
           "Input normalisation std per RGB channel. null: what model.pretrained records, else ImageNet's [0.229, 0.224, 0.225]."),
+      n("data.mixup.mixup_alpha", &c.data.mixup.mixup_alpha, 0, 100,
+        "Mixup: λ ~ Beta(alpha, alpha), images and targets mixed with the batch's flip (timm's mixup_alpha; 0: off, recipes use 0.2-0.8)."),
+      n("data.mixup.cutmix_alpha", &c.data.mixup.cutmix_alpha, 0, 100,
+        "CutMix: λ ~ Beta(alpha, alpha), a box of area 1-λ pasted from the flipped batch (timm's cutmix_alpha; 0: off, recipes use 1.0)."),
+      orange2("data.mixup.cutmix_minmax", &c.data.mixup.cutmix_minmax, 0, 1,
+              "CutMix box side as a share of the image's, drawn from [min, max] instead of from λ (timm's cutmix_minmax; forces cutmix_alpha 1). null: from λ."),
+      n("data.mixup.prob", &c.data.mixup.prob, 0, 1, "Probability that a batch (or pair, or image, by mode) is mixed at all."),
+      n("data.mixup.switch_prob", &c.data.mixup.switch_prob, 0, 1, "With both alphas > 0: probability of CutMix rather than Mixup."),
+      e("data.mixup.mode", &c.data.mixup.mode, "One λ per batch, per pair (i, N-1-i) or per image (timm's mode)."),
+      b("data.mixup.correct_lam", &c.data.mixup.correct_lam, "CutMix: λ becomes the image's share outside the box after clipping at the border (timm's correct_lam)."),
 
       i("train.epochs", &c.train.epochs, 1, 100000, "Maximum epochs (early stopping may end sooner)."),
       i("train.batch_size", &c.train.batch_size, 1, 65536, "Batch size per rank; the global batch is world_size x batch_size x accum_steps."),

@@ -63,6 +63,11 @@ void RunLog::start(const Config& c, const data::DatasetBundle& data, const model
     spdlog::info("EMA of the weights (train.ema): decay {}{}, updated every {} step(s); validation, best checkpoint and test use the EMA "
                  "weights{}", c.train.ema.decay, c.train.ema.warmup ? " with timm's warmup" : "", c.train.ema.every_steps,
                  c.train.ema.validate == EmaValidate::kBoth ? " (the raw weights are validated too)" : "");
+  if (const auto& m = c.data.mixup; m.mixup_alpha > 0 || m.cutmix_alpha > 0 || m.cutmix_minmax)
+    spdlog::info("Mixup/CutMix (data.mixup): mixup_alpha {}, cutmix_alpha {}{}, prob {}, switch_prob {}, mode {}, label smoothing {}; "
+                 "train acc counts a hit against the larger share of each mixed target", m.mixup_alpha, m.cutmix_minmax ? 1.0 : m.cutmix_alpha,
+                 m.cutmix_minmax ? fmt::format(" (box sides {}-{} of the image)", (*m.cutmix_minmax)[0], (*m.cutmix_minmax)[1]) : "",
+                 m.prob, m.switch_prob, choice_name(m.mode), c.train.label_smoothing);
   const int64_t planned = steps_per_epoch * c.train.epochs;
   spdlog::info("plan: {} steps per epoch x {} epochs = {} steps{}{}", steps_per_epoch, c.train.epochs, planned,
                c.train.max_steps > 0 && c.train.max_steps < planned ? fmt::format(", stopping at train.max_steps={}", c.train.max_steps) : "",

@@ -37,6 +37,7 @@ std::unique_ptr<StepParts> build_step_parts(const Config& c, const c10::Device& 
     parts->ema = std::make_unique<ModelEma>(average.ptr(), *parts->model,
                                             ModelEmaOptions{c.train.ema.decay, c.train.ema.warmup, c.train.ema.every_steps});
   }
+  if (const auto mix = data::MixupOptions::from_config(c); mix.enabled()) parts->mixup = std::make_unique<data::Mixup>(mix);
   parts->optimizer = make_optimizer(*parts->model, c.optimizer, &parts->lr_scales);
   parts->scaler = GradScaler({parts->forward.amp == Amp::kFP16});
   return parts;
@@ -60,7 +61,7 @@ void connect_step_parts(StepParts& parts, const Config& c, distributed::Communic
   parts.sync = std::make_unique<distributed::GradientSynchronizer>(
       comm, parts.trainable, distributed::GradientSynchronizerOptions{c.dist.bucket_mb, /*loss_prescaled=*/true});
   parts.step = std::make_unique<TrainStep>(*parts.model, *parts.optimizer, *parts.sync, parts.scaler, parts.trainable, parts.forward,
-                                           TrainStepOptions{c.train.batch_size, c.train.accum_steps, c.train.clip_grad_norm});
+                                           TrainStepOptions{c.train.batch_size, c.train.accum_steps, c.train.clip_grad_norm, parts.mixup.get()});
 }
 
 TakenStep take_step(StepParts& parts, distributed::Communicator& comm, uint64_t seed, StepPosition at,
@@ -68,7 +69,8 @@ TakenStep take_step(StepParts& parts, distributed::Communicator& comm, uint64_t 
   torch::manual_seed(derive_seed(seed, {seed_stream::kStepDropout, static_cast<uint64_t>(at.epoch), static_cast<uint64_t>(at.step),
                                         static_cast<uint64_t>(comm.rank())}));
   TakenStep taken;
-  taken.sums = parts.step->accumulate(next);
+  taken.sums = parts.step->accumulate(next, derive_seed(seed, {seed_stream::kMixup, static_cast<uint64_t>(at.epoch), static_cast<uint64_t>(at.step),
+                                                               static_cast<uint64_t>(comm.rank())}));
   if (before_agree) before_agree(taken.sums);
   // A non-finite loss anywhere is seen everywhere, and handled the same way everywhere.
   taken.agreed = agree_step(comm, std::isfinite(taken.sums.loss_sum), StopSignals::received(), taken.sums.overflow);

@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include "finch/core/error.h"
+#include "finch/core/seed.h"
+#include "finch/data/mixup.h"
 #include "finch/distributed/grad_sync.h"
 #include "finch/model/efficientnet.h"
 #include "finch/train/grad_scaler.h"
@@ -14,7 +16,7 @@ TrainStep::TrainStep(model::EfficientNetImpl& model, torch::optim::Optimizer& op
                      GradScaler& scaler, std::vector<at::Tensor>& trainable, ForwardOptions forward, TrainStepOptions options)
     : model_(model), optimizer_(optimizer), sync_(sync), scaler_(scaler), trainable_(trainable), fwd_(forward), o_(options) {}
 
-StepSums TrainStep::accumulate(const std::function<std::optional<data::Batch>()>& next) {
+StepSums TrainStep::accumulate(const std::function<std::optional<data::Batch>()>& next, uint64_t mix_seed) {
   // Loss and hits accumulate on the device; one host read per optimizer step (not per micro-step).
   at::Tensor sums = torch::zeros({2}, torch::TensorOptions().dtype(torch::kDouble).device(fwd_.device));
   double images = 0;
@@ -24,7 +26,13 @@ StepSums TrainStep::accumulate(const std::function<std::optional<data::Batch>()>
     if (!batch) throw RuntimeError("the loader ran out of batches in the middle of a step");
     sync_.set_sync(micro == accum - 1);  // gradients are all-reduced on the last micro-batch only
     sync_.prepare();
-    const auto out = forward_loss(model_, *batch, fwd_);
+    at::Tensor targets;  // Mixup/CutMix: the mixed images' soft targets, on the device
+    if (o_.mixup) {
+      batch->images = model_input(batch->images, fwd_);
+      data::SeededMixDraws draws(derive_seed(mix_seed, {static_cast<uint64_t>(micro)}));
+      targets = o_.mixup->apply_(batch->images, batch->labels, draws);
+    }
+    const auto out = forward_loss(model_, *batch, fwd_, targets);
     const double n = static_cast<double>(out.labels.size(0));
     // The mean over the rank's micro-batch, scaled so accumulated gradients average over the step,
     // and by the synchronizer's 1/world (its sum is then the ranks' average, with no pass over the

@@ -147,6 +147,11 @@ TEST(ConfigErrors, CrossKeyRules) {
   expect_config_error([] { parse(R"({"scheduler": {"name": "plateau", "per_step": true}})"); }, {"scheduler.per_step", "plateau"});
   expect_config_error([] { parse(R"({"scheduler": {"name": "poly"}})"); }, {"poly", "scheduler.per_step"});
   EXPECT_NO_THROW(parse(R"({"data": {"eval_image_size": 300}, "eval": {"tta": "hflip"}, "scheduler": {"name": "poly", "per_step": true}})"));
+  expect_config_error([] { parse(R"({"data": {"mixup": {"cutmix_alpha": 1.0}}, "train": {"batch_size": 7}})"); },
+                      {"'train.batch_size' (7)", "even", "data.mixup"});
+  expect_config_error([] { parse(R"({"data": {"mixup": {"cutmix_minmax": [0.8, 0.2]}}})"); }, {"data.mixup.cutmix_minmax", "ordered pair"});
+  EXPECT_NO_THROW(parse(R"({"data": {"mixup": {"mixup_alpha": 0.8, "cutmix_minmax": [0.2, 0.8], "mode": "pair"}}, "train": {"batch_size": 8}})"));
+  EXPECT_NO_THROW(parse(R"({"train": {"batch_size": 7}})"));  // odd is fine without mixing
 }
 
 TEST(ConfigOverrides, TypedBySchema) {

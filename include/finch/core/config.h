@@ -25,6 +25,7 @@ enum class OnBadImage { kFail, kSkip };
 enum class Amp { kNone, kBF16, kFP16 };
 enum class Tta { kNone, kHflip };
 enum class EmaValidate { kEma, kBoth };
+enum class MixupMode { kBatch, kPair, kElem };
 enum class OnNan { kStop, kSkipStep };
 enum class OnCheckpointError { kFail, kWarn };
 enum class DeviceRequest { kAuto, kCpu, kCuda };
@@ -53,6 +54,7 @@ FINCH_CHOICES(OnBadImage, {OnBadImage::kFail, "fail"}, {OnBadImage::kSkip, "skip
 FINCH_CHOICES(Amp, {Amp::kNone, "none"}, {Amp::kBF16, "bf16"}, {Amp::kFP16, "fp16"});
 FINCH_CHOICES(Tta, {Tta::kNone, "none"}, {Tta::kHflip, "hflip"});
 FINCH_CHOICES(EmaValidate, {EmaValidate::kEma, "ema"}, {EmaValidate::kBoth, "both"});
+FINCH_CHOICES(MixupMode, {MixupMode::kBatch, "batch"}, {MixupMode::kPair, "pair"}, {MixupMode::kElem, "elem"});
 FINCH_CHOICES(OnNan, {OnNan::kStop, "stop"}, {OnNan::kSkipStep, "skip_step"});
 FINCH_CHOICES(OnCheckpointError, {OnCheckpointError::kFail, "fail"}, {OnCheckpointError::kWarn, "warn"});
 FINCH_CHOICES(DeviceRequest, {DeviceRequest::kAuto, "auto"}, {DeviceRequest::kCpu, "cpu"}, {DeviceRequest::kCuda, "cuda"});
@@ -113,6 +115,18 @@ struct ModelConfig {
   std::optional<double> bn_eps;      // unset: what model.pretrained records, else the variant's
 };
 
+// Mixup and CutMix with timm's Mixup semantics (data/mixup.h); on when an alpha is > 0 or
+// cutmix_minmax is set.
+struct MixupConfig {
+  double mixup_alpha = 0.0;
+  double cutmix_alpha = 0.0;
+  std::optional<std::vector<double>> cutmix_minmax;  // [min, max]; forces cutmix_alpha 1 (timm)
+  double prob = 1.0;
+  double switch_prob = 0.5;
+  MixupMode mode = MixupMode::kBatch;
+  bool correct_lam = true;
+};
+
 struct DataConfig {
   std::string root;                  // CUB_200_2011 folder, ImageFolder tree, CSV manifest or packed file
   DataFormat format = DataFormat::kAuto;
@@ -135,6 +149,7 @@ struct DataConfig {
   // Input normalisation (per RGB channel, on [0, 1] pixels). Unset: what model.pretrained records
   // (import-weights writes the statistics the weights were trained with), else ImageNet's.
   std::optional<std::vector<double>> mean, std;
+  MixupConfig mixup;
 };
 
 // An exponential moving average of the weights, as timm's ModelEmaV3 (train/model_ema.h).

@@ -30,16 +30,18 @@ inline constexpr uint64_t kPreciseBnOrder = 0xb70c;    // sampler: Precise BN's 
 inline constexpr uint64_t kAugment = 0xa06;            // loader: one sample's augmentation in an epoch (data/loader)
 inline constexpr uint64_t kStepDropout = 0xd0;         // trainer: dropout/stochastic depth of a step, per rank
 inline constexpr uint64_t kPreciseBnDropout = 0xb7;    // trainer: the same in Precise BN's forwards, per rank
+inline constexpr uint64_t kMixup = 0x313;              // trainer: a step's Mixup/CutMix draws, per rank (data/mixup)
 inline constexpr uint64_t kCubValSplit = 0x5a11;       // cub: which train images of a class become val
 inline constexpr uint64_t kSynthShape = 0x5e7;         // synth: one image's shapes and colours
 inline constexpr uint64_t kSynthNoise = 0x9015e;       // synth: one image's pixel noise
 inline constexpr uint64_t kSynthSplit = 0x5b1;         // synth: a class's train/test split
-inline constexpr std::array<std::pair<uint64_t, const char*>, 9> kAll{{
+inline constexpr std::array<std::pair<uint64_t, const char*>, 10> kAll{{
     {kTrainOrder, "train order"},
     {kPreciseBnOrder, "precise-bn order"},
     {kAugment, "augment"},
     {kStepDropout, "step dropout"},
     {kPreciseBnDropout, "precise-bn dropout"},
+    {kMixup, "mixup"},
     {kCubValSplit, "cub val split"},
     {kSynthShape, "synth shape"},
     {kSynthNoise, "synth noise"},

@@ -24,12 +24,16 @@ struct ForwardOptions {
 struct ForwardOutput {
   at::Tensor logits;  // float32, N x classes
   at::Tensor loss;    // float32 scalar: mean (or sum) over the batch
-  at::Tensor labels;  // on the device
+  at::Tensor labels;  // on the device; with soft targets, each image's larger share (train accuracy under Mixup)
 };
 
 // The images of a batch as the model takes them.
 at::Tensor model_input(const at::Tensor& images, const ForwardOptions& options);
 
-ForwardOutput forward_loss(model::EfficientNetImpl& model, const data::Batch& batch, const ForwardOptions& options);
+// With `soft_targets` (N x classes: Mixup/CutMix, data/mixup.h) the loss is timm's
+// SoftTargetCrossEntropy, sum(-target * log_softmax(logits)) averaged over the batch, and
+// options.label_smoothing is not applied again (the targets hold it).
+ForwardOutput forward_loss(model::EfficientNetImpl& model, const data::Batch& batch, const ForwardOptions& options,
+                           const at::Tensor& soft_targets = {});
 
 }  // namespace finch::train

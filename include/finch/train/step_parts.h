@@ -24,6 +24,7 @@
 #include "finch/train/forward_loss.h"
 #include "finch/train/grad_scaler.h"
 #include "finch/train/model_ema.h"
+#include "finch/data/mixup.h"
 #include "finch/train/train_step.h"
 
 namespace torch::optim {
@@ -49,6 +50,7 @@ struct StepParts {
   GradScaler scaler;
   std::vector<at::Tensor> trainable;  // the parameters the optimizer steps and the synchronizer reduces
   std::unique_ptr<ModelEma> ema;  // train.ema.enabled: the weights' moving average (Note [EMA weights])
+  std::unique_ptr<data::Mixup> mixup;  // data.mixup on (Note [Mixup and CutMix])
   std::unique_ptr<distributed::GradientSynchronizer> sync;  // by connect_step_parts
   std::unique_ptr<TrainStep> step;                          // by connect_step_parts
 };
@@ -85,7 +87,8 @@ struct TakenStep {
 };
 
 // Collective: one optimizer step. Dropout and stochastic depth draw from seed_stream::kStepDropout
-// at (train.seed, epoch, step, rank) (Note [Where the rank enters a seed]), so a resumed run draws
+// at (train.seed, epoch, step, rank) (Note [Where the rank enters a seed]), Mixup/CutMix from
+// kMixup at the same place, so a resumed run draws
 // exactly what the uninterrupted run drew; then the micro-batches from `next`, `before_agree` (the
 // trainer's fault injection; may poison the loss), the agreement (finite loss, fp16 overflow, stop
 // signals: StopSignals::received()), and the step applied, or skipped by every rank; an applied

@@ -24,6 +24,9 @@ class GradientSynchronizer;
 namespace finch::model {
 class EfficientNetImpl;
 }
+namespace finch::data {
+class Mixup;
+}
 
 namespace finch::train {
 
@@ -33,6 +36,7 @@ struct TrainStepOptions {
   int64_t batch_size = 32;        // per rank and micro-batch: the loss is scaled so gradients average
   int accum_steps = 1;            // micro-batches per optimizer step
   double clip_grad_norm = 0.0;    // 0: off
+  const data::Mixup* mixup = nullptr;  // data.mixup on: each micro-batch mixed (Note [Mixup and CutMix])
 };
 
 struct StepSums {
@@ -49,8 +53,8 @@ class TrainStep {
 
   // Forward and backward of `accum_steps` micro-batches from `next`, the gradients all-reduced on
   // the last and (fp16) unscaled; one host read of the sums and the overflow flag. Throws naming
-  // the step when `next` runs dry.
-  StepSums accumulate(const std::function<std::optional<data::Batch>()>& next);
+  // the step when `next` runs dry. With Mixup, micro-batch k draws from derive_seed(mix_seed, {k}).
+  StepSums accumulate(const std::function<std::optional<data::Batch>()>& next, uint64_t mix_seed = 0);
 
   // After agreement (agree_step): true when the step was taken (gradients clipped and applied);
   // false when fp16 overflowed on some rank (every rank skips; the loss scale backs off). Neither a
