@@ -79,6 +79,8 @@ TransformOptions train_transform(const DataConfig& d) {
   t.crop_to_bbox = d.crop_to_bbox;
   t.bbox_margin = d.bbox_margin;
   t.reduced_decode = d.reduced_decode;
+  const auto& re = d.random_erasing;
+  t.erasing = RandomErasingOptions{re.prob, re.scale[0], re.scale[1], re.ratio[0], re.ratio[1], re.mode, re.max_count};
   for (int c = 0; c < 3; ++c) {
     if (d.mean) t.normalize.mean[c] = static_cast<float>((*d.mean)[c]);
     if (d.std) t.normalize.std[c] = static_cast<float>((*d.std)[c]);
@@ -89,6 +91,7 @@ TransformOptions train_transform(const DataConfig& d) {
 TransformOptions eval_transform(const DataConfig& d) {
   TransformOptions t = train_transform(d);
   t.train = false;
+  t.erasing.prob = 0;  // training's only
   if (d.eval_image_size > 0 || d.eval_resize > 0) {  // a test resolution of its own
     t.size = d.eval_image_size > 0 ? d.eval_image_size : d.image_size;
     t.resize = d.eval_resize > 0 ? d.eval_resize

@@ -40,6 +40,23 @@ Planned decode_planned(const std::optional<std::pair<int64_t, int64_t>>& origina
   return p;
 }
 
+namespace {
+// Random erasing's draws from the sample's Rng (Note [Random erasing]).
+class RngErasingDraws : public ErasingDraws {
+ public:
+  explicit RngErasingDraws(Rng& rng) : rng_(rng) {}
+  double random() override { return rng_.uniform(); }
+  double uniform(double a, double b) override { return a + (b - a) * rng_.uniform(); }
+  int64_t randint(int64_t a, int64_t b) override { return a + static_cast<int64_t>(rng_.below(static_cast<uint64_t>(b - a + 1))); }
+
+ private:
+  Rng& rng_;
+};
+
+// ColorJitter then Normalize (the rarer path: jitter is off by default).
+void color_jitter_normalized(at::Tensor img, const Plan& plan, const TransformOptions& o, at::Tensor out);
+}  // namespace
+
 Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed) {
   // The region the transform works in: the whole image, or the bird's box plus a margin.
   Box region{0, 0, static_cast<double>(orig_w), static_cast<double>(orig_h)};
@@ -95,6 +112,11 @@ Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& b
     p.contrast = static_cast<float>(rng.uniform(lo, hi));
     p.saturation = static_cast<float>(rng.uniform(lo, hi));
   }
+  if (o.erasing.prob > 0) {  // after the other draws: a run without erasing draws what it always drew
+    RngErasingDraws draws(rng);
+    p.erase = plan_erasing(o.size, o.size, o.erasing, draws);
+    p.erase_seed = rng.next();
+  }
   return p;
 }
 
@@ -147,8 +169,14 @@ void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, c
   }
   if (plan.brightness == 1 && plan.contrast == 1 && plan.saturation == 1) {
     to_normalized_chw(img, plan.flip, out, o.normalize);
-    return;
+  } else {
+    color_jitter_normalized(img, plan, o, out);
   }
+  if (!plan.erase.empty()) erase_(out, plan.erase, o.erasing.mode, seeded_normal(plan.erase_seed));
+}
+
+namespace {
+void color_jitter_normalized(at::Tensor img, const Plan& plan, const TransformOptions& o, at::Tensor out) {
   // ColorJitter in a fixed order: brightness, contrast, saturation (grey = ITU-R 601-2 luma), on
   // ATen ops (the rarer path: jitter is off by default).
   if (plan.flip) img = img.flip(1);
@@ -161,5 +189,6 @@ void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, c
   x = ((x - g) * plan.saturation + g).clamp_(0, 1);
   for (int c = 0; c < 3; ++c) out[c].copy_(x[c]).sub_(o.normalize.mean[c]).div_(o.normalize.std[c]);
 }
+}  // namespace
 
 }  // namespace finch::data

@@ -68,6 +68,9 @@ void RunLog::start(const Config& c, const data::DatasetBundle& data, const model
                  "train acc counts a hit against the larger share of each mixed target", m.mixup_alpha, m.cutmix_minmax ? 1.0 : m.cutmix_alpha,
                  m.cutmix_minmax ? fmt::format(" (box sides {}-{} of the image)", (*m.cutmix_minmax)[0], (*m.cutmix_minmax)[1]) : "",
                  m.prob, m.switch_prob, choice_name(m.mode), c.train.label_smoothing);
+  if (const auto& re = c.data.random_erasing; re.prob > 0)
+    spdlog::info("random erasing (data.random_erasing): prob {}, mode {}, area {}-{}, aspect {}-{}, up to {} box(es) an image", re.prob,
+                 choice_name(re.mode), re.scale[0], re.scale[1], re.ratio[0], re.ratio[1], re.max_count);
   const int64_t planned = steps_per_epoch * c.train.epochs;
   spdlog::info("plan: {} steps per epoch x {} epochs = {} steps{}{}", steps_per_epoch, c.train.epochs, planned,
                c.train.max_steps > 0 && c.train.max_steps < planned ? fmt::format(", stopping at train.max_steps={}", c.train.max_steps) : "",

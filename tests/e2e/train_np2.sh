@@ -228,7 +228,7 @@ bitexact_np1 | bitexact_np2 | bitexact_recipe_np2)
   # honoured after validation and the epoch checkpoint).
   # bitexact_recipe_np2: the same with issue 26's parts so far instead of the plateau: a per-step
   # cosine with warmup (timm's), layer-wise LR decay, a backbone LR scale, an EMA of the weights
-  # (timm's warmup, every 2nd step, both validated) and Mixup/CutMix (per image, each of the pair).
+  # (timm's warmup, every 2nd step, both validated), Mixup/CutMix (per image) and random erasing.
   np=${scenario##*_np}
   launch=("${mpiexec[@]}" -n "$np")
   [ "$np" = 1 ] && launch=()
@@ -239,7 +239,8 @@ bitexact_np1 | bitexact_np2 | bitexact_recipe_np2)
   [ "$scenario" = bitexact_recipe_np2 ] && base+=(--set scheduler.name=cosine --set scheduler.per_step=true
     --set scheduler.warmup_epochs=1 --set scheduler.warmup_lr=0.0001 --set optimizer.layer_decay=0.8 --set optimizer.backbone_lr_scale=0.5
     --set train.ema.enabled=true --set train.ema.warmup=true --set train.ema.every_steps=2 --set train.ema.validate=both
-    --set data.mixup.mixup_alpha=0.4 --set data.mixup.cutmix_alpha=1.0 --set data.mixup.prob=0.8 --set data.mixup.mode=elem)
+    --set data.mixup.mixup_alpha=0.4 --set data.mixup.cutmix_alpha=1.0 --set data.mixup.prob=0.8 --set data.mixup.mode=elem
+    --set data.random_erasing.prob=0.5 --set data.random_erasing.max_count=2)
   rm -rf "$work/runs/$scenario"
   "${launch[@]}" "$finch" train "${base[@]}" --name whole >"$work/$scenario.whole.out" 2>&1 || { tail "$work/$scenario.whole.out"; exit 1; }
   for cut in 13:TERM 10:USR1; do

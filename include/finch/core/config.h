@@ -26,6 +26,7 @@ enum class Amp { kNone, kBF16, kFP16 };
 enum class Tta { kNone, kHflip };
 enum class EmaValidate { kEma, kBoth };
 enum class MixupMode { kBatch, kPair, kElem };
+enum class ErasingMode { kConst, kRand, kPixel };
 enum class OnNan { kStop, kSkipStep };
 enum class OnCheckpointError { kFail, kWarn };
 enum class DeviceRequest { kAuto, kCpu, kCuda };
@@ -55,6 +56,7 @@ FINCH_CHOICES(Amp, {Amp::kNone, "none"}, {Amp::kBF16, "bf16"}, {Amp::kFP16, "fp1
 FINCH_CHOICES(Tta, {Tta::kNone, "none"}, {Tta::kHflip, "hflip"});
 FINCH_CHOICES(EmaValidate, {EmaValidate::kEma, "ema"}, {EmaValidate::kBoth, "both"});
 FINCH_CHOICES(MixupMode, {MixupMode::kBatch, "batch"}, {MixupMode::kPair, "pair"}, {MixupMode::kElem, "elem"});
+FINCH_CHOICES(ErasingMode, {ErasingMode::kConst, "const"}, {ErasingMode::kRand, "rand"}, {ErasingMode::kPixel, "pixel"});
 FINCH_CHOICES(OnNan, {OnNan::kStop, "stop"}, {OnNan::kSkipStep, "skip_step"});
 FINCH_CHOICES(OnCheckpointError, {OnCheckpointError::kFail, "fail"}, {OnCheckpointError::kWarn, "warn"});
 FINCH_CHOICES(DeviceRequest, {DeviceRequest::kAuto, "auto"}, {DeviceRequest::kCpu, "cpu"}, {DeviceRequest::kCuda, "cuda"});
@@ -127,6 +129,15 @@ struct MixupConfig {
   bool correct_lam = true;
 };
 
+// Random erasing with timm's RandomErasing semantics (data/random_erasing.h); on when prob > 0.
+struct RandomErasingConfig {
+  double prob = 0.0;
+  ErasingMode mode = ErasingMode::kPixel;             // timm train.py's --remode default
+  std::vector<double> scale = {0.02, 1.0 / 3.0};     // erased area as a share of the image
+  std::vector<double> ratio = {0.3, 1.0 / 0.3};      // aspect range (log-uniform)
+  int max_count = 1;                                  // timm's re_count
+};
+
 struct DataConfig {
   std::string root;                  // CUB_200_2011 folder, ImageFolder tree, CSV manifest or packed file
   DataFormat format = DataFormat::kAuto;
@@ -150,6 +161,7 @@ struct DataConfig {
   // (import-weights writes the statistics the weights were trained with), else ImageNet's.
   std::optional<std::vector<double>> mean, std;
   MixupConfig mixup;
+  RandomErasingConfig random_erasing;
 };
 
 // An exponential moving average of the weights, as timm's ModelEmaV3 (train/model_ema.h).

@@ -1,5 +1,6 @@
 // Train and eval transforms, as torchvision's recipe for fine-tuning:
 //   train: RandomResizedCrop(size, scale, ratio) -> RandomHorizontalFlip(p) -> [ColorJitter] -> Normalize
+//          -> [RandomErasing] (timm's; Note [Random erasing])
 //   eval:  Resize(shorter side = resize) -> CenterCrop(size) -> Normalize
 // Crops are planned in the coordinates of the *original* image (plan_*), then applied to whatever
 // resolution the pixels arrived in (a reduced-size JPEG decode, a packed copy at 256 px): raw and
@@ -17,6 +18,7 @@
 
 #include "finch/data/cub.h"
 #include "finch/data/image_ops.h"
+#include "finch/data/random_erasing.h"
 
 namespace finch::data {
 
@@ -44,6 +46,7 @@ struct TransformOptions {
   double bbox_margin = 0.1;
   bool reduced_decode = true;  // train: JPEGs decoded at reduced size where the crop allows (decode_reduction)
   Normalize normalize;
+  RandomErasingOptions erasing;  // train: prob 0 is off
 };
 
 struct Plan {
@@ -54,6 +57,8 @@ struct Plan {
   Box region;            // eval: what is resized (the image, or the bird's box with its margin)
   bool flip = false;
   float brightness = 1, contrast = 1, saturation = 1;
+  std::vector<EraseBox> erase;  // random erasing's boxes in the output crop (train)
+  uint64_t erase_seed = 0;      // their fill values' seed (rand, pixel)
 };
 
 // orig_h x orig_w: the original image; bbox in the same coordinates (used with crop_to_bbox).
