@@ -355,14 +355,22 @@ if ok build; then
       skip np2_nccl_experimental "no GPU"
     fi
     unset FINCH_CHECK_LAUNCH
+    # Issue 26's recipe on the device, last (the first stage a short budget drops): the EMA's fused
+    # update, Mixup/CutMix and the soft-target loss on device tensors (channels-last under bf16 on a
+    # GPU), random erasing in the loader, a per-step cosine; the partial epoch's end validates the EMA.
+    recipe=(--set train.ema.enabled=true --set train.ema.warmup=true --set data.mixup.mixup_alpha=0.2 --set data.mixup.cutmix_alpha=1.0
+            --set data.random_erasing.prob=0.25 --set scheduler.name=cosine --set scheduler.per_step=true --set scheduler.warmup_epochs=1)
+    [ "$device" = cuda ] && recipe+=(--set train.amp=bf16 --set train.channels_last=true --set train.max_steps=40)
+    export recipe_args="${recipe[*]}"
+    stage train_recipe 60 'train_run train_recipe $recipe_args && grep -q "val (EMA)" "$work/runs/train_recipe/train.log"'
   fi
 else
-  for s in data correctness train_fp32 train_bf16_cl train_fp16 np2_mpi_syncbn np2_nccl_experimental; do skip "$s" "build failed"; done
+  for s in data correctness train_fp32 train_bf16_cl train_fp16 np2_mpi_syncbn np2_nccl_experimental train_recipe; do skip "$s" "build failed"; done
 fi
 
 # Small logs for --out (each cut to its tail), then the table.
 for f in probe build reference correctness; do [ -f "$work/$f.log" ] && tail -c 2000000 "$work/$f.log" >"$out/$f.log"; done
-for s in train_fp32 train_bf16_cl train_fp16 np2_mpi_syncbn np2_nccl_experimental; do
+for s in train_fp32 train_bf16_cl train_fp16 np2_mpi_syncbn np2_nccl_experimental train_recipe; do
   [ -f "$work/$s.log" ] && { echo "===== $s"; tail -n 60 "$work/$s.log"; }
 done >"$out/train.log"
 args=()
