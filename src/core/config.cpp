@@ -233,6 +233,9 @@ void check_consistency(const Config& c, const std::string& source) {
   if (c.data.eval_resize > 0 && c.data.eval_resize < (c.data.eval_image_size > 0 ? c.data.eval_image_size : c.data.image_size))
     fail(fmt::format("key 'data.eval_resize' ({}) must be >= the eval crop ({}): the crop is taken from the resized image", c.data.eval_resize,
                      c.data.eval_image_size > 0 ? c.data.eval_image_size : c.data.image_size));
+  if (c.data.auto_augment == AutoAugmentPolicy::kRandAugment && c.data.randaugment.magnitude >= c.data.randaugment.num_magnitude_bins)
+    fail(fmt::format("key 'data.randaugment.magnitude' ({}) must be below 'data.randaugment.num_magnitude_bins' ({}): it is a bin",
+                     c.data.randaugment.magnitude, c.data.randaugment.num_magnitude_bins));
   const bool mixing = c.data.mixup.mixup_alpha > 0 || c.data.mixup.cutmix_alpha > 0 || c.data.mixup.cutmix_minmax.has_value();
   if (mixing && c.train.batch_size % 2 != 0)
     fail(fmt::format("key 'train.batch_size' ({}) must be even with data.mixup on: each image is mixed with its partner N-1-i "

@@ -81,6 +81,7 @@ TransformOptions train_transform(const DataConfig& d) {
   t.reduced_decode = d.reduced_decode;
   const auto& re = d.random_erasing;
   t.erasing = RandomErasingOptions{re.prob, re.scale[0], re.scale[1], re.ratio[0], re.ratio[1], re.mode, re.max_count};
+  t.auto_augment = AutoAugmentOptions{d.auto_augment, d.randaugment.num_ops, d.randaugment.magnitude, d.randaugment.num_magnitude_bins};
   for (int c = 0; c < 3; ++c) {
     if (d.mean) t.normalize.mean[c] = static_cast<float>((*d.mean)[c]);
     if (d.std) t.normalize.std[c] = static_cast<float>((*d.std)[c]);
@@ -92,6 +93,7 @@ TransformOptions eval_transform(const DataConfig& d) {
   TransformOptions t = train_transform(d);
   t.train = false;
   t.erasing.prob = 0;  // training's only
+  t.auto_augment.policy = AutoAugmentPolicy::kNone;
   if (d.eval_image_size > 0 || d.eval_resize > 0) {  // a test resolution of its own
     t.size = d.eval_image_size > 0 ? d.eval_image_size : d.image_size;
     t.resize = d.eval_resize > 0 ? d.eval_resize

@@ -53,6 +53,17 @@ class RngErasingDraws : public ErasingDraws {
   Rng& rng_;
 };
 
+// Automatic augmentation's draws from the sample's Rng (Note [Automatic augmentation]).
+class RngAugmentDraws : public AugmentDraws {
+ public:
+  explicit RngAugmentDraws(Rng& rng) : rng_(rng) {}
+  int64_t randint(int64_t n) override { return static_cast<int64_t>(rng_.below(static_cast<uint64_t>(n))); }
+  double rand() override { return static_cast<float>(rng_.uniform()); }
+
+ private:
+  Rng& rng_;
+};
+
 // ColorJitter then Normalize (the rarer path: jitter is off by default).
 void color_jitter_normalized(at::Tensor img, const Plan& plan, const TransformOptions& o, at::Tensor out);
 }  // namespace
@@ -112,6 +123,10 @@ Plan plan_transform(int64_t orig_h, int64_t orig_w, const std::optional<BBox>& b
     p.contrast = static_cast<float>(rng.uniform(lo, hi));
     p.saturation = static_cast<float>(rng.uniform(lo, hi));
   }
+  if (o.auto_augment.policy != AutoAugmentPolicy::kNone) {  // after the draws above: runs without it draw what they drew
+    RngAugmentDraws draws(rng);
+    p.augment = plan_auto_augment(o.auto_augment, o.size, o.size, draws);
+  }
   if (o.erasing.prob > 0) {  // after the other draws: a run without erasing draws what it always drew
     RngErasingDraws draws(rng);
     p.erase = plan_erasing(o.size, o.size, o.erasing, draws);
@@ -167,10 +182,18 @@ void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, c
     const Box b{plan.box.x * sx, plan.box.y * sy, plan.box.w * sx, plan.box.h * sy};
     img = crop_resize(pixels, b, o.size, o.size);
   }
+  bool flip = plan.flip;
+  if (!plan.augment.empty()) {  // torchvision's order: the crop, the flip, then the policy's ops (on 3 x S x S uint8)
+    const at::Tensor chw = apply_auto_augment((flip ? img.flip(1) : img).permute({2, 0, 1}).contiguous(), plan.augment);
+    img = chw.permute({1, 2, 0});
+    flip = false;
+  }
   if (plan.brightness == 1 && plan.contrast == 1 && plan.saturation == 1) {
-    to_normalized_chw(img, plan.flip, out, o.normalize);
+    to_normalized_chw(img, flip, out, o.normalize);
   } else {
-    color_jitter_normalized(img, plan, o, out);
+    Plan jitter = plan;
+    jitter.flip = flip;
+    color_jitter_normalized(img, jitter, o, out);
   }
   if (!plan.erase.empty()) erase_(out, plan.erase, o.erasing.mode, seeded_normal(plan.erase_seed));
 }

@@ -68,6 +68,12 @@ void RunLog::start(const Config& c, const data::DatasetBundle& data, const model
                  "train acc counts a hit against the larger share of each mixed target", m.mixup_alpha, m.cutmix_minmax ? 1.0 : m.cutmix_alpha,
                  m.cutmix_minmax ? fmt::format(" (box sides {}-{} of the image)", (*m.cutmix_minmax)[0], (*m.cutmix_minmax)[1]) : "",
                  m.prob, m.switch_prob, choice_name(m.mode), c.train.label_smoothing);
+  if (c.data.auto_augment != AutoAugmentPolicy::kNone)
+    spdlog::info("automatic augmentation (data.auto_augment): {}{}", choice_name(c.data.auto_augment),
+                 c.data.auto_augment == AutoAugmentPolicy::kRandAugment
+                     ? fmt::format(", {} op(s) at magnitude bin {} of {}", c.data.randaugment.num_ops, c.data.randaugment.magnitude,
+                                   c.data.randaugment.num_magnitude_bins)
+                     : "");
   if (const auto& re = c.data.random_erasing; re.prob > 0)
     spdlog::info("random erasing (data.random_erasing): prob {}, mode {}, area {}-{}, aspect {}-{}, up to {} box(es) an image", re.prob,
                  choice_name(re.mode), re.scale[0], re.scale[1], re.ratio[0], re.ratio[1], re.max_count);

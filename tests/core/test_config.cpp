@@ -152,6 +152,9 @@ TEST(ConfigErrors, CrossKeyRules) {
   expect_config_error([] { parse(R"({"data": {"mixup": {"cutmix_minmax": [0.8, 0.2]}}})"); }, {"data.mixup.cutmix_minmax", "ordered pair"});
   EXPECT_NO_THROW(parse(R"({"data": {"mixup": {"mixup_alpha": 0.8, "cutmix_minmax": [0.2, 0.8], "mode": "pair"}}, "train": {"batch_size": 8}})"));
   EXPECT_NO_THROW(parse(R"({"train": {"batch_size": 7}})"));  // odd is fine without mixing
+  expect_config_error([] { parse(R"({"data": {"auto_augment": "randaugment", "randaugment": {"magnitude": 31}}})"); },
+                      {"'data.randaugment.magnitude' (31)", "num_magnitude_bins' (31)"});
+  expect_config_error([] { parse(R"({"data": {"auto_augment": "augmix"}})"); }, {"data.auto_augment", "trivialaugment_wide"});
 }
 
 TEST(ConfigOverrides, TypedBySchema) {

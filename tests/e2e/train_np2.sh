@@ -220,15 +220,16 @@ PY
   fi
   ;;
 
-bitexact_np1 | bitexact_np2 | bitexact_recipe_np2)
+bitexact_np1 | bitexact_np2 | bitexact_recipe_np1 | bitexact_recipe_np2)
   # A run stopped by a real signal and resumed is the run that was not stopped: bitwise-identical
   # final weights and identical epoch/test records, with dropout, stochastic depth, augmentation,
   # Adam, ReduceLROnPlateau, early stopping and Precise BN all in play. Stopped twice: in the middle
   # of epoch 1 (a signal during step 13) and at the end of epoch 0 (during step 10, the epoch's last:
   # honoured after validation and the epoch checkpoint).
-  # bitexact_recipe_np2: the same with issue 26's parts so far instead of the plateau: a per-step
+  # bitexact_recipe_np1/np2: the same with issue 26's recipe instead of the plateau: a per-step
   # cosine with warmup (timm's), layer-wise LR decay, a backbone LR scale, an EMA of the weights
-  # (timm's warmup, every 2nd step, both validated), Mixup/CutMix (per image) and random erasing.
+  # (timm's warmup, every 2nd step, both validated), Mixup/CutMix (per image), TrivialAugmentWide and
+  # random erasing: everything issue 26 adds, on at once.
   np=${scenario##*_np}
   launch=("${mpiexec[@]}" -n "$np")
   [ "$np" = 1 ] && launch=()
@@ -236,11 +237,12 @@ bitexact_np1 | bitexact_np2 | bitexact_recipe_np2)
         --set train.epochs=3 --set train.batch_size=$((16 / np)) --set model.dropout=0.3 --set model.stochastic_depth=0.2
         --set scheduler.name=plateau --set scheduler.monitor=val_loss --set scheduler.mode=min --set scheduler.patience=0
         --set scheduler.factor=0.5 --set early_stopping.patience=2 --set checkpoint.keep_last=10)
-  [ "$scenario" = bitexact_recipe_np2 ] && base+=(--set scheduler.name=cosine --set scheduler.per_step=true
+  case $scenario in bitexact_recipe_*) recipe=1 ;; *) recipe=0 ;; esac
+  [ "$recipe" = 1 ] && base+=(--set scheduler.name=cosine --set scheduler.per_step=true
     --set scheduler.warmup_epochs=1 --set scheduler.warmup_lr=0.0001 --set optimizer.layer_decay=0.8 --set optimizer.backbone_lr_scale=0.5
     --set train.ema.enabled=true --set train.ema.warmup=true --set train.ema.every_steps=2 --set train.ema.validate=both
     --set data.mixup.mixup_alpha=0.4 --set data.mixup.cutmix_alpha=1.0 --set data.mixup.prob=0.8 --set data.mixup.mode=elem
-    --set data.random_erasing.prob=0.5 --set data.random_erasing.max_count=2)
+    --set data.random_erasing.prob=0.5 --set data.random_erasing.max_count=2 --set data.auto_augment=trivialaugment_wide)
   rm -rf "$work/runs/$scenario"
   "${launch[@]}" "$finch" train "${base[@]}" --name whole >"$work/$scenario.whole.out" 2>&1 || { tail "$work/$scenario.whole.out"; exit 1; }
   for cut in 13:TERM 10:USR1; do
@@ -255,13 +257,14 @@ bitexact_np1 | bitexact_np2 | bitexact_recipe_np2)
   done
   /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut13" 13 1 0
   /usr/bin/python3 "$here/compare_runs.py" "$work/runs/$scenario/whole" "$work/runs/$scenario/cut10" 10 0 1
-  if [ "$scenario" = bitexact_recipe_np2 ]; then
+  if [ "$recipe" = 1 ]; then
     # eval reads what validation measured: the best checkpoint's EMA weights by default (the best
-    # epoch's val_loss), its model weights with --no-ema (that epoch's val_model_loss). Validation's
-    # batches of 8 (a loss of ~160 moved by 2e-4 with batches of 64: another summation order).
+    # epoch's val_loss), its model weights with --no-ema (that epoch's val_model_loss), in
+    # validation's batches (16 / np: a loss of ~160 moved by 2e-4 with batches of 64, another
+    # summation order).
     for w in ema model; do
       flag=(); [ $w = model ] && flag=(--no-ema)
-      "$finch" eval --checkpoint "$work/runs/$scenario/whole" --split val --batch-size 8 --json "${flag[@]}" >"$work/$scenario.eval.$w.json"
+      "$finch" eval --checkpoint "$work/runs/$scenario/whole" --split val --batch-size $((16 / np)) --json "${flag[@]}" >"$work/$scenario.eval.$w.json"
     done
     /usr/bin/python3 - "$work/runs/$scenario/whole/metrics.jsonl" "$work/$scenario.eval" <<'PY'
 import json, sys

@@ -27,6 +27,7 @@ enum class Tta { kNone, kHflip };
 enum class EmaValidate { kEma, kBoth };
 enum class MixupMode { kBatch, kPair, kElem };
 enum class ErasingMode { kConst, kRand, kPixel };
+enum class AutoAugmentPolicy { kNone, kTrivialAugmentWide, kRandAugment, kAutoAugmentImagenet };
 enum class OnNan { kStop, kSkipStep };
 enum class OnCheckpointError { kFail, kWarn };
 enum class DeviceRequest { kAuto, kCpu, kCuda };
@@ -57,6 +58,8 @@ FINCH_CHOICES(Tta, {Tta::kNone, "none"}, {Tta::kHflip, "hflip"});
 FINCH_CHOICES(EmaValidate, {EmaValidate::kEma, "ema"}, {EmaValidate::kBoth, "both"});
 FINCH_CHOICES(MixupMode, {MixupMode::kBatch, "batch"}, {MixupMode::kPair, "pair"}, {MixupMode::kElem, "elem"});
 FINCH_CHOICES(ErasingMode, {ErasingMode::kConst, "const"}, {ErasingMode::kRand, "rand"}, {ErasingMode::kPixel, "pixel"});
+FINCH_CHOICES(AutoAugmentPolicy, {AutoAugmentPolicy::kNone, "none"}, {AutoAugmentPolicy::kTrivialAugmentWide, "trivialaugment_wide"},
+              {AutoAugmentPolicy::kRandAugment, "randaugment"}, {AutoAugmentPolicy::kAutoAugmentImagenet, "autoaugment_imagenet"});
 FINCH_CHOICES(OnNan, {OnNan::kStop, "stop"}, {OnNan::kSkipStep, "skip_step"});
 FINCH_CHOICES(OnCheckpointError, {OnCheckpointError::kFail, "fail"}, {OnCheckpointError::kWarn, "warn"});
 FINCH_CHOICES(DeviceRequest, {DeviceRequest::kAuto, "auto"}, {DeviceRequest::kCpu, "cpu"}, {DeviceRequest::kCuda, "cuda"});
@@ -138,6 +141,13 @@ struct RandomErasingConfig {
   int max_count = 1;                                  // timm's re_count
 };
 
+// torchvision's RandAugment parameters (data.auto_augment=randaugment; the bins also TrivialAugmentWide's).
+struct RandAugmentConfig {
+  int num_ops = 2;
+  int magnitude = 9;
+  int num_magnitude_bins = 31;
+};
+
 struct DataConfig {
   std::string root;                  // CUB_200_2011 folder, ImageFolder tree, CSV manifest or packed file
   DataFormat format = DataFormat::kAuto;
@@ -160,6 +170,8 @@ struct DataConfig {
   // Input normalisation (per RGB channel, on [0, 1] pixels). Unset: what model.pretrained records
   // (import-weights writes the statistics the weights were trained with), else ImageNet's.
   std::optional<std::vector<double>> mean, std;
+  AutoAugmentPolicy auto_augment = AutoAugmentPolicy::kNone;  // data/auto_augment.h
+  RandAugmentConfig randaugment;
   MixupConfig mixup;
   RandomErasingConfig random_erasing;
 };

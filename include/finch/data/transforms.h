@@ -1,5 +1,6 @@
 // Train and eval transforms, as torchvision's recipe for fine-tuning:
 //   train: RandomResizedCrop(size, scale, ratio) -> RandomHorizontalFlip(p) -> [ColorJitter] -> Normalize
+//          (-> [TrivialAugmentWide | RandAugment | AutoAugment]: torchvision's, Note [Automatic augmentation])
 //          -> [RandomErasing] (timm's; Note [Random erasing])
 //   eval:  Resize(shorter side = resize) -> CenterCrop(size) -> Normalize
 // Crops are planned in the coordinates of the *original* image (plan_*), then applied to whatever
@@ -18,6 +19,7 @@
 
 #include "finch/data/cub.h"
 #include "finch/data/image_ops.h"
+#include "finch/data/auto_augment.h"
 #include "finch/data/random_erasing.h"
 
 namespace finch::data {
@@ -46,6 +48,7 @@ struct TransformOptions {
   double bbox_margin = 0.1;
   bool reduced_decode = true;  // train: JPEGs decoded at reduced size where the crop allows (decode_reduction)
   Normalize normalize;
+  AutoAugmentOptions auto_augment;  // train: policy none is off
   RandomErasingOptions erasing;  // train: prob 0 is off
 };
 
@@ -57,6 +60,7 @@ struct Plan {
   Box region;            // eval: what is resized (the image, or the bird's box with its margin)
   bool flip = false;
   float brightness = 1, contrast = 1, saturation = 1;
+  std::vector<AugStep> augment;  // automatic augmentation's ops on the output crop (train)
   std::vector<EraseBox> erase;  // random erasing's boxes in the output crop (train)
   uint64_t erase_seed = 0;      // their fill values' seed (rand, pixel)
 };
