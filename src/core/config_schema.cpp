@@ -54,9 +54,8 @@ Field on(std::string path, std::optional<double>* v, double lo, double hi, const
   return f;
 }
 
-// An ordered [low, high] pair, as torchvision's RandomResizedCrop takes them.
-Field range2(std::string path, std::vector<double>* v, double lo, double hi, const char* doc) {
-  Field f{std::move(path), v, *v, doc};
+// A [low, high] pair's bounds and its order (range2, orange2).
+Field ordered_pair(Field f, double lo, double hi) {
   f.lo = lo;
   f.hi = hi;
   f.list_size = 2;
@@ -64,6 +63,11 @@ Field range2(std::string path, std::vector<double>* v, double lo, double hi, con
     return j[0].get<double>() <= j[1].get<double>() ? "" : "an ordered pair [low, high] with low <= high";
   };
   return f;
+}
+
+// An ordered [low, high] pair, as torchvision's RandomResizedCrop takes them.
+Field range2(std::string path, std::vector<double>* v, double lo, double hi, const char* doc) {
+  return ordered_pair(Field{std::move(path), v, *v, doc}, lo, hi);
 }
 
 // Per-channel statistics (data.mean, data.std): null, or one number per RGB channel.
@@ -78,14 +82,7 @@ Field rgb(std::string path, std::optional<std::vector<double>>* v, double lo, do
 
 // An optional ordered pair (data.mixup.cutmix_minmax): null, or [low, high] with low <= high.
 Field orange2(std::string path, std::optional<std::vector<double>>* v, double lo, double hi, const char* doc) {
-  Field f{std::move(path), v, nullptr, doc};
-  f.lo = lo;
-  f.hi = hi;
-  f.list_size = 2;
-  f.check = [](const nlohmann::json& j) -> std::string {
-    return j[0].get<double>() <= j[1].get<double>() ? "" : "an ordered pair [low, high] with low <= high";
-  };
-  return f;
+  return ordered_pair(Field{std::move(path), v, nullptr, doc}, lo, hi);
 }
 
 std::string check_freeze(const nlohmann::json& j) {
