@@ -23,6 +23,8 @@ Command add_bench(CLI::App& parent) {
     std::vector<std::string> roots;
     std::vector<int> threads = {1, 2};
     int batches = 20, batch_size = 32, image_size = 224;
+    AutoAugmentPolicy auto_augment = AutoAugmentPolicy::kNone;
+    double random_erasing = 0;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -31,6 +33,8 @@ Command add_bench(CLI::App& parent) {
   loader->add_option("--batches", o->batches, "Batches per measurement")->check(CLI::Range(1, 1000000))->capture_default_str();
   loader->add_option("--batch-size", o->batch_size, "Batch size")->check(CLI::Range(1, 65536))->capture_default_str();
   loader->add_option("--image-size", o->image_size, "Crop size")->check(CLI::Range(8, 4096))->capture_default_str();
+  add_choice_option(loader, "--auto-augment", o->auto_augment, "data.auto_augment of the transform measured");
+  loader->add_option("--random-erasing", o->random_erasing, "data.random_erasing.prob of the transform measured")->check(CLI::Range(0.0, 1.0));
   loader->add_flag("--json", o->json, "Machine-readable output");
   return {loader, [o]() {
             nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -40,6 +44,8 @@ Command add_bench(CLI::App& parent) {
               dc.image_size = o->image_size;
               dc.resize = std::max(o->image_size, dc.resize);
               dc.val_fraction = 0;
+              dc.auto_augment = o->auto_augment;
+              dc.random_erasing.prob = o->random_erasing;
               const auto bundle = data::open_dataset(dc, 0);
               for (int t : o->threads) {
                 data::LoaderOptions lo;
