@@ -54,7 +54,7 @@ Restored Checkpointer::restore(const std::string& resume, bool force) {
   if (parts_.ema && !ema.empty()) {
     parts_.ema->load(ema, r.path + "/" + io::kEmaFile);
   } else if (parts_.ema) {
-    parts_.ema->copy_from(parts_.model);
+    parts_.ema->reset_to_model();
     if (comm_.rank() == 0) spdlog::warn("{} holds no EMA weights (train.ema was off): the EMA starts from its model weights", r.path);
   }
   const bool best_set_aside = guard_later_checkpoints(resume, r.path, s.global_step, force);

@@ -16,7 +16,17 @@ ModelEma::ModelEma(std::shared_ptr<torch::nn::Module> module, const torch::nn::M
     : module_(std::move(module)), o_(options) {
   for (auto& p : module_->parameters()) p.set_requires_grad(false);
   module_->eval();
-  copy_from(model);
+  const auto mine = model::model_state(*module_), theirs = model::model_state(model);
+  if (mine.size() != theirs.size())
+    throw RuntimeError(fmt::format("the EMA holds {} tensors, the model {}", mine.size(), theirs.size()));
+  for (size_t i = 0; i < mine.size(); ++i) {
+    if (mine[i].first != theirs[i].first || !mine[i].second.sizes().equals(theirs[i].second.sizes()))
+      throw RuntimeError(fmt::format("the EMA's {} does not pair with the model's {}", mine[i].first, theirs[i].first));
+    const bool averaged = mine[i].second.is_floating_point();
+    (averaged ? ema_float_ : ema_other_).push_back(mine[i].second);
+    (averaged ? model_float_ : model_other_).push_back(theirs[i].second.detach());
+  }
+  reset_to_model();
 }
 
 double ModelEma::decay_at(int64_t update) const {
@@ -27,35 +37,18 @@ double ModelEma::decay_at(int64_t update) const {
   return std::max(std::min(d, o_.decay), 0.0);
 }
 
-bool ModelEma::update(const torch::nn::Module& model, int64_t update) {
+bool ModelEma::update(int64_t update) {
   if (update % o_.every_steps != 0) return false;
-  const double weight = 1.0 - decay_at(update);
-  const auto mine = model::model_state(*module_), theirs = model::model_state(model);
-  if (mine.size() != theirs.size())
-    throw RuntimeError(fmt::format("the EMA holds {} tensors, the model {}", mine.size(), theirs.size()));
   torch::NoGradGuard no_grad;
-  std::vector<at::Tensor> ema, src;
-  ema.reserve(mine.size()), src.reserve(mine.size());
-  for (size_t i = 0; i < mine.size(); ++i) {
-    const at::Tensor& e = mine[i].second;
-    const at::Tensor& m = theirs[i].second;
-    if (e.is_floating_point()) {
-      ema.push_back(e);
-      src.push_back(m.detach());
-    } else {
-      e.copy_(m);  // num_batches_tracked, as timm's apply_update_
-    }
-  }
-  compat::foreach_lerp_(ema, src, weight);
+  for (size_t i = 0; i < ema_other_.size(); ++i) ema_other_[i].copy_(model_other_[i]);  // timm's apply_update_
+  compat::foreach_lerp_(ema_float_, model_float_, 1.0 - decay_at(update));
   return true;
 }
 
-void ModelEma::copy_from(const torch::nn::Module& model) {
+void ModelEma::reset_to_model() {
   torch::NoGradGuard no_grad;
-  const auto mine = model::model_state(*module_), theirs = model::model_state(model);
-  if (mine.size() != theirs.size())
-    throw RuntimeError(fmt::format("the EMA holds {} tensors, the model {}", mine.size(), theirs.size()));
-  for (size_t i = 0; i < mine.size(); ++i) mine[i].second.copy_(theirs[i].second);
+  for (size_t i = 0; i < ema_float_.size(); ++i) ema_float_[i].copy_(model_float_[i]);
+  for (size_t i = 0; i < ema_other_.size(); ++i) ema_other_[i].copy_(model_other_[i]);
 }
 
 io::NamedTensors ModelEma::state() const { return model::model_state(*module_); }

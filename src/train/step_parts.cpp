@@ -76,7 +76,7 @@ TakenStep take_step(StepParts& parts, distributed::Communicator& comm, uint64_t 
   taken.agreed = agree_step(comm, std::isfinite(taken.sums.loss_sum), StopSignals::received(), taken.sums.overflow);
   if (taken.agreed.nonfinite_ranks.empty()) {
     taken.applied = parts.step->apply(taken.agreed.overflow);
-    if (taken.applied && parts.ema) parts.ema->update(*parts.model, at.updates + 1);
+    if (taken.applied && parts.ema) parts.ema->update(at.updates + 1);
   } else {
     parts.step->skip();
   }

@@ -460,6 +460,32 @@ failed_start)
   grep -q "done (train.max_steps)" "$work/runs/typo/train.log"
   ;;
 
+ema_from_plain)
+  # A run without an EMA continued with train.ema on (a new run from its latest checkpoint): the
+  # EMA starts from the checkpoint's model weights, with a warning, and the new checkpoints hold it.
+  rm -rf "$work/runs/ema_from_plain"
+  done_epochs=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["epoch"] + 1)' "$dir/checkpoints/$(cat "$dir/checkpoints/latest")/state.json")
+  "$finch" train "${run[@]:0:6}" --set train.epochs=$((done_epochs + 1)) --set train.ema.enabled=true --resume "$dir" --resume-into-new-run ema_from_plain \
+    >"$work/ema_from_plain.out" 2>&1 || { tail "$work/ema_from_plain.out"; exit 1; }
+  grep -q "holds no EMA weights (train.ema was off): the EMA starts from its model weights" "$work/ema_from_plain.out" ||
+    { tail "$work/ema_from_plain.out"; exit 1; }
+  new=$work/runs/ema_from_plain/checkpoints
+  [ -s "$new/$(cat "$new/latest")/ema.safetensors" ] || { echo "the continued run's checkpoint has no EMA"; exit 1; }
+  # decay 0.9998 over one epoch: the EMA is still all but the weights it started from
+  PYTHONPATH="$here" /usr/bin/python3 - "$dir/checkpoints/$(cat "$dir/checkpoints/latest")/model.safetensors" "$new/$(cat "$new/latest")/ema.safetensors" <<'PY'
+import struct, sys
+from safetensors_raw import tensors
+start, ema = tensors(sys.argv[1]), tensors(sys.argv[2])
+w = "features.0.0.weight"
+a = struct.unpack(f"<{len(start[w][2]) // 4}f", start[w][2])
+b = struct.unpack(f"<{len(ema[w][2]) // 4}f", ema[w][2])
+rel = sum(abs(x - y) for x, y in zip(a, b)) / sum(abs(x) for x in a)
+assert rel < 0.02, f"the EMA's stem is {rel:.3f} away from the checkpoint it started from: not started from its weights"
+print(f"EMA started from the checkpoint's weights: stem {rel:.5f} away after one epoch")
+PY
+  grep -q "val (EMA)" "$work/runs/ema_from_plain/train.log"
+  ;;
+
 eval_tta)
   # eval.tta through the command line: `eval --tta hflip` and `--tta none` on the smoke run give
   # different losses (the mirror's logits are averaged in), and `predict --tta` different probabilities.

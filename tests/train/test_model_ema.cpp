@@ -55,10 +55,10 @@ TEST(ModelEma, TheFirstUpdateCopiesThenEachMovesByOneMinusDecay) {
   ModelEma ema(std::make_shared<NetImpl>(), *model, ModelEmaOptions{0.9, false, 1});
   EXPECT_FLOAT_EQ(first_float(ema, "conv.weight"), 0.25f);  // a copy at construction
   fill(*model, 10, 1);
-  ASSERT_TRUE(ema.update(*model, 1));  // timm: decay 0 at the first update
+  ASSERT_TRUE(ema.update(1));  // timm: decay 0 at the first update
   EXPECT_FLOAT_EQ(first_float(ema, "conv.weight"), 10.25f);
   fill(*model, 20, 2);
-  ASSERT_TRUE(ema.update(*model, 2));
+  ASSERT_TRUE(ema.update(2));
   EXPECT_NEAR(first_float(ema, "conv.weight"), 10.25 + 0.1 * (20.25 - 10.25), 1e-5);
   EXPECT_NEAR(first_float(ema, "bn.running_var"), 12 + 0.1 * (22 - 12), 1e-5);  // float buffers are averaged
   EXPECT_EQ(first_float(ema, "bn.num_batches_tracked"), 2);                          // integer ones copied
@@ -81,10 +81,10 @@ TEST(ModelEma, EveryStepsUpdatesOnItsMultiplesOnly) {
   fill(*model, 0, 0);
   ModelEma ema(std::make_shared<NetImpl>(), *model, ModelEmaOptions{0.5, false, 3});
   fill(*model, 8, 0);
-  EXPECT_FALSE(ema.update(*model, 1));
-  EXPECT_FALSE(ema.update(*model, 2));
+  EXPECT_FALSE(ema.update(1));
+  EXPECT_FALSE(ema.update(2));
   EXPECT_FLOAT_EQ(first_float(ema, "fc.bias"), 1.5f);  // untouched
-  EXPECT_TRUE(ema.update(*model, 3));
+  EXPECT_TRUE(ema.update(3));
   EXPECT_FLOAT_EQ(first_float(ema, "fc.bias"), 0.5f * 1.5f + 0.5f * 9.5f);
 }
 
@@ -113,7 +113,7 @@ TEST(EmaReference, SameWeightsAsTimmModelEmaV3) {
     ModelEma ema(std::make_shared<NetImpl>(), *model, ModelEmaOptions{c["decay"], c["warmup"], c["every"]});
     for (size_t u = 1; u < c["states"].size(); ++u) {
       load(c["states"][u]);
-      ema.update(*model, static_cast<int64_t>(u));
+      ema.update(static_cast<int64_t>(u));
     }
     for (const auto& [name, t] : ema.state()) {
       const auto want = torch::tensor(c["ema"].at(name).get<std::vector<double>>(), torch::kDouble);

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <torch/nn/module.h>
 
@@ -35,18 +36,20 @@ struct ModelEmaOptions {
 class ModelEma {
  public:
   // `module` is a model of the same architecture as `model` (its own parameters, on the same
-  // device); it takes `model`'s weights and buffers now and is kept in eval mode.
+  // device); it takes `model`'s weights and buffers now and is kept in eval mode. The EMA follows
+  // `model` from now on: both models' tensors are paired once here (no per-step lookup), so
+  // `model`'s tensors must be updated in place (optimizer steps, load_weights, set_data do).
   ModelEma(std::shared_ptr<torch::nn::Module> module, const torch::nn::Module& model, ModelEmaOptions options);
 
   // timm's ModelEmaV3.get_decay for the run's `update`-th optimizer update (1-based).
   double decay_at(int64_t update) const;
 
-  // After the run's `update`-th optimizer update: the average moves towards `model`, when `update`
-  // is a multiple of every_steps. Returns whether it did.
-  bool update(const torch::nn::Module& model, int64_t update);
+  // After the run's `update`-th optimizer update: the average moves towards the model, when
+  // `update` is a multiple of every_steps. Returns whether it did.
+  bool update(int64_t update);
 
-  // The average starts again from `model` (a resumed checkpoint without EMA weights).
-  void copy_from(const torch::nn::Module& model);
+  // The average starts again from the model (a resumed checkpoint without EMA weights).
+  void reset_to_model();
 
   torch::nn::Module& module() { return *module_; }
   const ModelEmaOptions& options() const { return o_; }
@@ -59,6 +62,9 @@ class ModelEma {
  private:
   std::shared_ptr<torch::nn::Module> module_;
   ModelEmaOptions o_;
+  // The two models' tensors, paired in model_state order: floating point ones (averaged) and the
+  // others (copied, as num_batches_tracked).
+  std::vector<at::Tensor> ema_float_, model_float_, ema_other_, model_other_;
 };
 
 }  // namespace finch::train
