@@ -115,7 +115,12 @@ int inspect_checkpoint(const std::string& where, const std::string& config_path,
   j["scheduler"] = s.scheduler;
   j["early_stopping"] = s.early_stopping;
   j["grad_scaler"] = s.grad_scaler;
-  j["versions"] = state.value("versions", nlohmann::json::object());
+  // What wrote it, as text: a hand-edited state.json may hold anything here (the fuzzer left null).
+  const nlohmann::json versions = state.contains("versions") && state["versions"].is_object() ? state["versions"] : nlohmann::json::object();
+  auto version = [&](const char* key) {
+    return versions.contains(key) && versions[key].is_string() ? versions[key].get<std::string>() : std::string("?");
+  };
+  j["versions"] = {{"finch", version("finch")}, {"libtorch", version("libtorch")}};
   j["time"] = state.contains("time") ? state.at("time") : nlohmann::json();
   for (const auto& c : checks)
     j["files"].push_back({{"file", c.file}, {"bytes", c.bytes}, {"expected_bytes", c.expected_bytes}, {"fnv1a64", c.fnv1a64},
@@ -147,7 +152,7 @@ int inspect_checkpoint(const std::string& where, const std::string& config_path,
                              s.resume_epoch(), s.resume_offset() ? fmt::format(" sample {}", s.resume_offset()) : "");
     std::cout << fmt::format("  written by {} rank(s), batch {} x accum {}, seed {}, optimizer {}, finch {}, LibTorch {}, {}\n",
                              s.world_size, s.batch_size, s.accum_steps, s.seed, choice_name(s.optimizer),
-                             j["versions"].value("finch", "?"), j["versions"].value("libtorch", "?"), when(j.value("time", nlohmann::json())));
+                             version("finch"), version("libtorch"), when(j.value("time", nlohmann::json())));
     std::cout << fmt::format("  schedule   {}\n  stopping   {}\n", s.scheduler.dump(), s.early_stopping.dump());
     if (!j["last_epoch"].is_null()) {
       const auto& e = j["last_epoch"];
