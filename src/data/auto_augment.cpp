@@ -201,14 +201,14 @@ std::vector<AugStep> plan_auto_augment(const AutoAugmentOptions& o, int64_t h, i
 
 at::Tensor apply_aug_op(const at::Tensor& img, AugOp op, double magnitude) {
   const int64_t h = img.size(1), w = img.size(2);
-  const double degrees = [&] { return std::atan(magnitude) * 180.0 / M_PI; }();
+  const double shear_degrees = std::atan(magnitude) * 180.0 / M_PI;  // torchvision: math.degrees(math.atan(magnitude))
   switch (op) {
     case AugOp::kIdentity:
       return img.clone();
     case AugOp::kShearX:  // center [0, 0] in pixels: (-w/2, -h/2) from the image's centre
-      return affine_nearest(img, inverse_affine(-0.5 * static_cast<double>(w), -0.5 * static_cast<double>(h), 0, 0, 0, degrees, 0));
+      return affine_nearest(img, inverse_affine(-0.5 * static_cast<double>(w), -0.5 * static_cast<double>(h), 0, 0, 0, shear_degrees, 0));
     case AugOp::kShearY:
-      return affine_nearest(img, inverse_affine(-0.5 * static_cast<double>(w), -0.5 * static_cast<double>(h), 0, 0, 0, 0, degrees));
+      return affine_nearest(img, inverse_affine(-0.5 * static_cast<double>(w), -0.5 * static_cast<double>(h), 0, 0, 0, 0, shear_degrees));
     case AugOp::kTranslateX:
       return affine_nearest(img, inverse_affine(0, 0, 0, static_cast<double>(static_cast<int64_t>(magnitude)), 0, 0, 0));
     case AugOp::kTranslateY:
