@@ -9,10 +9,12 @@
 # that the GPU machine's build links (NCCL_ROOT, the layout of a wheel: libnccl.so.2 only).
 #
 # Usage: launch/torch2-env.sh [VENV]   (default $FINCH_TORCH2_VENV, else /var/cache/finch/torch2)
-# Prints the venv's path on its last line. Pin a version with FINCH_TORCH2_VERSION=2.15.0.
+# Prints the venv's path on its last line. Pin a version with FINCH_TORCH2_VERSION=2.15.0 (and its
+# torchvision with FINCH_TORCHVISION_VERSION); launch/torch-versions.sh names the versions tested.
 set -euo pipefail
 venv=${1:-${FINCH_TORCH2_VENV:-/var/cache/finch/torch2}}
 version=${FINCH_TORCH2_VERSION:-}
+tv_version=${FINCH_TORCHVISION_VERSION:-}
 stamp="$venv/.finch-ready"
 
 python=${FINCH_TORCH2_PYTHON:-}
@@ -61,7 +63,7 @@ EOF
 )
 "${pip[@]}" "${reqs[@]}" "${nv[@]}" nvidia-cufile numpy pillow safetensors
 # torchvision and timm without letting pip swap torch for another build.
-"${pip[@]}" --no-deps torchvision timm
+"${pip[@]}" --no-deps "torchvision${tv_version:+==$tv_version}" timm
 "${pip[@]}" pyyaml huggingface_hub
 "$venv/bin/python" - <<'EOF'
 import torch, torchvision, timm, safetensors

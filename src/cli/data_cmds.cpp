@@ -1,5 +1,6 @@
 // finch dataset | synth | pack: checking, generating and packing data sets (CUB, ImageFolder, CSV, packed).
 #include <sys/stat.h>
+#include <unistd.h>  // isatty
 
 #include <atomic>
 #include <filesystem>

@@ -69,7 +69,9 @@ Batch BatchLoader::make_batch(int64_t b) const {
   Batch out;
   out.skipped = n - static_cast<int64_t>(kept.size());
   out.images = kept.size() == static_cast<size_t>(n) ? images : images.narrow(0, 0, static_cast<int64_t>(kept.size()));
-  out.labels = at::tensor(labels, at::kLong);
+  // Labels pinned like the images: a non_blocking copy from pageable memory waits for the host.
+  out.labels = at::empty({static_cast<int64_t>(labels.size())}, at::TensorOptions().dtype(at::kLong).pinned_memory(o_.pin_memory));
+  std::copy(labels.begin(), labels.end(), out.labels.data_ptr<int64_t>());
   out.indices = at::tensor(kept, at::kLong);
   return out;
 }

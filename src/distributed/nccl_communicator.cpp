@@ -1,21 +1,31 @@
-// NCCL backend (CUDA builds only): collectives on CUDA tensors, enqueued on LibTorch's current CUDA
-// stream, so they order with the surrounding kernels without host synchronisation. The unique id
-// travels over MPI. Failures surface as errors, never hangs: every wait polls the stream together
-// with ncclCommGetAsyncError and gives up (ncclCommAbort, then an error naming the rank) after
-// dist.timeout_s; and every collective nobody waits on (the gradient buckets) is watched by a
-// CompletionWatchdog through a CUDA event recorded after it: past dist.timeout_s, or on an
-// asynchronous NCCL error, it names the rank and the operation, calls ncclCommAbort and takes the
-// job down with MPI_Abort (as the MPI path's watchdog does).
+// NCCL backend (CUDA builds only): collectives on CUDA tensors. Failures surface as errors, never
+// hangs (issue 27's reading against ProcessGroupNCCL):
+// - Setup: rank 0's unique id travels over MPI together with whether making it worked
+//   (broadcast_made_on_root), and the communicator is created non-blocking (ncclConfig_t.blocking
+//   = 0) and polled with ncclCommGetAsyncError up to dist.timeout_s: a wrong NCCL_SOCKET_IFNAME
+//   across nodes ends in an error naming the rank and the variables to check, not a silent hang.
+//   A non-blocking communicator may answer any call with ncclInProgress; settle() polls it out.
+// - Gradient buckets (allreduce_async) run on a communication stream of their own, as
+//   ProcessGroupNCCL's: it waits on an event from the compute stream, and the Work's wait() makes
+//   the compute stream wait on the end event (no host sync), so buckets overlap backward.
+//   The buckets are persistent (GradientSynchronizer), so nothing is freed under the collective.
+// - Other collectives (broadcasts of weights, buffer averages, barriers) stay on the current
+//   stream; host values (decisions, metrics) go over the MPI control communicator (host()).
+// - Every collective nobody waits on is watched by a CompletionWatchdog through a CUDA event
+//   recorded after it: past dist.timeout_s, or on an asynchronous NCCL error, it names the rank and
+//   the operation, aborts the communicator and takes the job down with MPI_Abort. The communicator
+//   is an AbortableHandle (Note [Aborting a communicator another thread uses]).
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #include <mpi.h>
 #include <nccl.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -25,6 +35,7 @@
 #include "backends.h"
 #include "finch/core/clock.h"
 #include "finch/core/error.h"
+#include "finch/distributed/abortable_handle.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/completion_watchdog.h"
 #include "finch/distributed/world.h"
@@ -56,44 +67,59 @@ ncclRedOp_t nccl_op(ReduceOp op) {
   return ncclSum;
 }
 
+// What to check when the communicator cannot be set up (ncclCommInitRank never returns: the ranks
+// cannot reach each other) or a collective fails.
+constexpr const char* kNcclHints =
+    "check NCCL_SOCKET_IFNAME (an interface every node reaches the others on, e.g. ib0 or eth0; not lo across nodes), "
+    "NCCL_IB_HCA / NCCL_IB_DISABLE=1 (InfiniBand), a firewall between the nodes, and NCCL_DEBUG=INFO for NCCL's own account";
+
 class NcclCommunicator final : public Communicator {
  public:
   // `device` is the GPU distributed::select_device made current; NCCL binds the communicator to the
   // current device at creation, so the guard makes that explicit.
-  NcclCommunicator(int device, double timeout_s) : rank_(world().rank), size_(world().size), device_(device), timeout_s_(timeout_s) {
+  NcclCommunicator(int device, double timeout_s)
+      : rank_(world().rank), size_(world().size), device_(device), timeout_s_(timeout_s), control_(make_mpi_communicator()) {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
     ncclUniqueId id;
-    if (rank_ == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
-    if (world().mpi && MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-      throw RuntimeError(fmt::format("rank {}: broadcasting the NCCL id over MPI failed", rank_));
+    const auto bytes = broadcast_made_on_root(
+        sizeof(id), [this](char* out) { check(ncclGetUniqueId(reinterpret_cast<ncclUniqueId*>(out)), "ncclGetUniqueId"); },
+        "create the NCCL unique id");
+    std::memcpy(&id, bytes.data(), sizeof(id));
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;  // returns at once; settle() below bounds the wait by dist.timeout_s
     ncclComm_t comm = nullptr;
-    check(ncclCommInitRank(&comm, size_, id, rank_), "ncclCommInitRank");
-    comm_ = comm;
+    const ncclResult_t r = ncclCommInitRankConfig(&comm, size_, id, rank_, &config);
+    if (comm == nullptr) check(r, "ncclCommInitRankConfig");
+    comm_ = std::make_unique<AbortableHandle<ncclComm_t>>(comm);
+    settle(r, "setting up the communicator (ncclCommInitRankConfig)");
+    comm_stream_ = std::make_unique<c10::cuda::CUDAStream>(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device_));
     watchdog_ = std::make_unique<CompletionWatchdog>(
         CompletionWatchdogOptions{timeout_s_, std::chrono::milliseconds(100)},
         [this](const std::string& what, double waited) { abort_job(what, waited); },
         [this]() -> std::string {
-          ncclComm_t c = comm_;
           ncclResult_t async = ncclSuccess;
-          if (c == nullptr || ncclCommGetAsyncError(c, &async) != ncclSuccess) return {};
+          if (!comm_->use([&](ncclComm_t c) { ncclCommGetAsyncError(c, &async); })) return {};
           if (async == ncclSuccess || async == ncclInProgress) return {};
           return std::string("an asynchronous NCCL error: ") + ncclGetErrorString(async);
         });
   }
   ~NcclCommunicator() override {
     watchdog_.reset();  // stops its thread before the communicator goes
-    if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommDestroy(c);
+    if (comm_)
+      if (ncclComm_t c = comm_->take()) ncclCommDestroy(c);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "nccl"; }
+  Communicator& host() override { return *control_; }
 
   void allreduce(std::vector<at::Tensor>& tensors, ReduceOp op) override {
     for (auto& t : tensors) {
       at::Tensor d = on_device(t);
-      check(ncclAllReduce(d.data_ptr(), d.data_ptr(), d.numel(), nccl_type(d.scalar_type()), nccl_op(op), comm_, stream()),
-            "ncclAllReduce");
-      watch("ncclAllReduce");
+      call("ncclAllReduce", [&](ncclComm_t c) {
+        return ncclAllReduce(d.data_ptr(), d.data_ptr(), d.numel(), nccl_type(d.scalar_type()), nccl_op(op), c, stream());
+      });
+      watch("ncclAllReduce", stream());
       finish(t, d);
     }
   }
@@ -101,35 +127,61 @@ class NcclCommunicator final : public Communicator {
   void broadcast(std::vector<at::Tensor>& tensors, int root) override {
     for (auto& t : tensors) {
       at::Tensor d = on_device(t);
-      check(ncclBroadcast(d.data_ptr(), d.data_ptr(), d.numel(), nccl_type(d.scalar_type()), root, comm_, stream()), "ncclBroadcast");
-      watch("ncclBroadcast");
+      call("ncclBroadcast", [&](ncclComm_t c) {
+        return ncclBroadcast(d.data_ptr(), d.data_ptr(), d.numel(), nccl_type(d.scalar_type()), root, c, stream());
+      });
+      watch("ncclBroadcast", stream());
       finish(t, d);
     }
   }
 
   void barrier() override {
     auto one = at::ones({1}, at::TensorOptions().device(at::kCUDA, device_));
-    check(ncclAllReduce(one.data_ptr(), one.data_ptr(), 1, ncclFloat32, ncclSum, comm_, stream()), "ncclAllReduce(barrier)");
+    call("ncclAllReduce(barrier)", [&](ncclComm_t c) { return ncclAllReduce(one.data_ptr(), one.data_ptr(), 1, ncclFloat32, ncclSum, c, stream()); });
     wait_stream("barrier");
   }
 
-  // Stream-ordered: the result is ready for every later kernel on this stream, no host wait needed.
+  // On the communication stream, after everything the compute stream enqueued so far (the
+  // bucket's gradients); wait() orders the compute stream after it, without a host wait.
   std::unique_ptr<Work> allreduce_async(at::Tensor flat, ReduceOp op) override {
-    if (!flat.is_cuda() || !flat.is_contiguous()) {
-      Communicator::allreduce(flat, op);
-    } else {
-      check(ncclAllReduce(flat.data_ptr(), flat.data_ptr(), flat.numel(), nccl_type(flat.scalar_type()), nccl_op(op), comm_, stream()),
-            "ncclAllReduce");
-      watch("ncclAllReduce (gradient bucket)");
-    }
+    if (!flat.is_cuda() || !flat.is_contiguous()) return Communicator::allreduce_async(flat, op);
+    const cudaStream_t compute = stream(), comm_stream = comm_stream_->stream();
+    cudaEvent_t ready = make_event();
+    cudaEventRecord(ready, compute);
+    cudaStreamWaitEvent(comm_stream, ready, 0);
+    cudaEventDestroy(ready);  // released once recorded work completes
+    // The allocator must not hand the bucket's memory out again before the collective is done
+    // (the buckets live as long as the synchronizer; this keeps a temporary safe too).
+    c10::cuda::CUDACachingAllocator::recordStream(flat.storage().data_ptr(), *comm_stream_);
+    call("ncclAllReduce (gradient bucket)", [&](ncclComm_t c) {
+      return ncclAllReduce(flat.data_ptr(), flat.data_ptr(), flat.numel(), nccl_type(flat.scalar_type()), nccl_op(op), c, comm_stream);
+    });
+    watch("ncclAllReduce (gradient bucket)", comm_stream);
+    cudaEvent_t done = make_event();
+    cudaEventRecord(done, comm_stream);
     struct StreamOrdered final : Work {
-      void wait() override {}
+      StreamOrdered(cudaEvent_t e, int device) : event(e), device(device) {}
+      ~StreamOrdered() override {
+        if (event) cudaEventDestroy(event);
+      }
+      void wait() override {
+        cudaStreamWaitEvent(c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device)).stream(), event, 0);
+      }
+      cudaEvent_t event;
+      int device;
     };
-    return std::make_unique<StreamOrdered>();
+    return std::make_unique<StreamOrdered>(done, device_);
   }
 
  private:
-  cudaStream_t stream() const { return c10::cuda::getCurrentCUDAStream(device_).stream(); }
+  cudaStream_t stream() const { return c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).stream(); }
+
+  cudaEvent_t make_event() const {
+    cudaEvent_t event = nullptr;
+    if (cudaEventCreateWithFlags(&event, cudaEventDisableTiming) != cudaSuccess)
+      throw RuntimeError(fmt::format("rank {}: cudaEventCreate failed", rank_));
+    return event;
+  }
 
   // CPU (scalar helpers) or non-contiguous tensors go through a contiguous device copy.
   at::Tensor on_device(const at::Tensor& t) const {
@@ -143,11 +195,11 @@ class NcclCommunicator final : public Communicator {
     t.copy_(d);
   }
 
-  // A CUDA event after the collective just enqueued, for the watchdog to poll.
-  void watch(const char* what) {
+  // A CUDA event after the collective just enqueued on `s`, for the watchdog to poll.
+  void watch(const char* what, cudaStream_t s) {
     cudaEvent_t event = nullptr;
     if (cudaEventCreateWithFlags(&event, cudaEventDisableTiming) != cudaSuccess) return;  // unwatched, not wrong
-    cudaEventRecord(event, stream());
+    cudaEventRecord(event, s);
     const int device = device_;
     watchdog_->watch(what, [event, device] {
       cudaSetDevice(device);  // the watchdog's thread
@@ -168,14 +220,45 @@ class NcclCommunicator final : public Communicator {
     else
       std::fprintf(stderr, "finch: error: rank %d: %s (a peer rank died?); aborting NCCL and the job\n", rank_, what.c_str());
     std::fflush(stderr);
-    if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommAbort(c);
+    if (ncclComm_t c = comm_->take()) ncclCommAbort(c);
     if (world().mpi) MPI_Abort(MPI_COMM_WORLD, 1);
     std::_Exit(1);
   }
 
   void check(ncclResult_t r, const char* what) const {
     if (r != ncclSuccess && r != ncclInProgress)
-      throw RuntimeError(fmt::format("rank {}: {} failed: {}", rank_, what, ncclGetErrorString(r)));
+      throw RuntimeError(fmt::format("rank {}: {} failed: {}; {}", rank_, what, ncclGetErrorString(r), kNcclHints));
+  }
+
+  // One NCCL call on the communicator, then settle() for a non-blocking communicator's answer.
+  template <class Fn>
+  void call(const char* what, Fn&& fn) {
+    ncclResult_t r = ncclSuccess;
+    if (!comm_->use([&](ncclComm_t c) { r = fn(c); })) throw RuntimeError(fmt::format("rank {}: {} after NCCL was aborted", rank_, what));
+    settle(r, what);
+  }
+
+  // A non-blocking communicator answers ncclInProgress while it still works on a call (the
+  // setup; a collective's first connection to a peer): poll its state until it is done, failed,
+  // or dist.timeout_s has passed, then abort it with an error naming the rank and what to check.
+  void settle(ncclResult_t r, const char* what) {
+    check(r, what);
+    if (r == ncclSuccess) return;
+    const auto start = Clock::now();
+    while (true) {
+      ncclResult_t state = ncclSuccess;
+      if (!comm_->use([&](ncclComm_t c) { ncclCommGetAsyncError(c, &state); })) state = ncclInvalidUsage;
+      if (state == ncclSuccess) return;
+      const double waited = std::chrono::duration<double>(Clock::now() - start).count();
+      if (state != ncclInProgress || waited > timeout_s_) {
+        if (ncclComm_t c = comm_->take()) ncclCommAbort(c);
+        throw RuntimeError(fmt::format("rank {}: NCCL {} {}; {}", rank_, what,
+                                       state != ncclInProgress ? std::string("failed: ") + ncclGetErrorString(state)
+                                                               : fmt::format("did not finish within dist.timeout_s={} s", timeout_s_),
+                                       kNcclHints));
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
   }
 
   // Waits for the stream while watching for asynchronous NCCL errors (a dead peer) and the timeout.
@@ -186,22 +269,24 @@ class NcclCommunicator final : public Communicator {
       if (q == cudaSuccess) return;
       if (q != cudaErrorNotReady) throw RuntimeError(fmt::format("rank {}: CUDA error during {}: {}", rank_, what, cudaGetErrorString(q)));
       ncclResult_t async = ncclSuccess;
-      ncclCommGetAsyncError(comm_, &async);
+      comm_->use([&](ncclComm_t c) { ncclCommGetAsyncError(c, &async); });
       const double waited = std::chrono::duration<double>(Clock::now() - start).count();
-      if (async != ncclSuccess || waited > timeout_s_) {
-        if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommAbort(c);
+      if ((async != ncclSuccess && async != ncclInProgress) || waited > timeout_s_) {
+        if (ncclComm_t c = comm_->take()) ncclCommAbort(c);
         throw RuntimeError(fmt::format("rank {}: NCCL {} {} (a peer died or hangs); aborting", rank_, what,
-                                       async != ncclSuccess ? std::string("failed: ") + ncclGetErrorString(async)
-                                                            : fmt::format("took longer than dist.timeout_s={}", timeout_s_)));
+                                       async != ncclSuccess && async != ncclInProgress ? std::string("failed: ") + ncclGetErrorString(async)
+                                                                                       : fmt::format("took longer than dist.timeout_s={}", timeout_s_)));
       }
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
   }
 
-  std::atomic<ncclComm_t> comm_{nullptr};  // the watchdog's thread reads it, and aborts it
   int rank_, size_;
   int device_;
   double timeout_s_;
+  std::unique_ptr<Communicator> control_;  // MPI: host values and the unique id's broadcast
+  std::unique_ptr<AbortableHandle<ncclComm_t>> comm_;  // the watchdog's thread reads it, and may abort it
+  std::unique_ptr<c10::cuda::CUDAStream> comm_stream_;  // the gradient buckets' (CUDAStream has no default constructor)
   std::unique_ptr<CompletionWatchdog> watchdog_;
 };
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include <fmt/format.h>
@@ -58,6 +59,34 @@ const WorldInfo& init_world(int* argc, char*** argv) {
 }
 
 const WorldInfo& world() { return g_world; }
+
+std::vector<char> broadcast_made_on_root(size_t size, const std::function<void(char* out)>& make, const std::string& what) {
+  // [status (int32), message (kMessage bytes, NUL-terminated), payload]: one broadcast, always.
+  constexpr size_t kMessage = 1024;
+  std::vector<char> buffer(sizeof(int32_t) + kMessage + size, '\0');
+  char* payload = buffer.data() + sizeof(int32_t) + kMessage;
+  const WorldInfo& w = world();
+  std::string error;
+  if (w.rank == 0) {
+    try {
+      make(payload);
+    } catch (const std::exception& e) {
+      error = e.what();
+      const int32_t failed = 1;
+      std::memcpy(buffer.data(), &failed, sizeof failed);
+      std::memcpy(buffer.data() + sizeof(int32_t), error.data(), std::min(error.size(), kMessage - 1));
+    }
+  }
+  if (w.mpi && w.size > 1 && MPI_Bcast(buffer.data(), static_cast<int>(buffer.size()), MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+    throw RuntimeError(fmt::format("rank {}: the broadcast to {} over MPI failed", w.rank, what));
+  int32_t status = 0;
+  std::memcpy(&status, buffer.data(), sizeof status);
+  if (status != 0) {
+    if (w.rank == 0) throw RuntimeError(error);
+    throw RuntimeError(fmt::format("rank {}: rank 0 could not {}: {}", w.rank, what, buffer.data() + sizeof(int32_t)));
+  }
+  return std::vector<char>(payload, payload + size);
+}
 
 std::vector<std::string> gather_on_node(const std::string& value) {
   if (!g_world.mpi || g_node == MPI_COMM_NULL) return {value};

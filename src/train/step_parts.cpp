@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "finch/core/seed.h"
@@ -49,7 +50,13 @@ void set_step_lr(StepParts& parts, const LrSchedule& schedule, double epoch_lr, 
 }
 
 void connect_step_parts(StepParts& parts, const Config& c, distributed::Communicator& comm) {
-  if (c.dist.sync_bn && comm.size() > 1) parts.model->set_sync_batchnorm(std::make_shared<CommSum>(comm));
+  if (c.dist.sync_bn && comm.size() > 1) {
+    parts.model->set_sync_batchnorm(std::make_shared<CommSum>(comm));
+    // Allowed (the GPU check's only two-rank run on one card uses it), but slow: say so once.
+    if (comm.backend() == "mpi" && parts.forward.device.is_cuda() && comm.rank() == 0)
+      spdlog::warn("dist.sync_bn with dist.backend=mpi on GPUs: every BatchNorm layer copies its statistics to the host and back "
+                   "twice per step (forward and backward), ~100 round trips for B0; use dist.backend=nccl (or auto) for speed");
+  }
   std::vector<at::Tensor> state;  // every replica starts from rank 0's weights and buffers
   for (const auto& [n, t] : model::model_state(*parts.model)) state.push_back(t);
   if (parts.ema)

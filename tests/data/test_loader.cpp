@@ -344,3 +344,18 @@ TEST(Dataset, OpensFromConfigAndMarksSyntheticData) {
   dc.root = "/nonexistent";
   EXPECT_THROW(open_dataset(dc, 1), finch::ConfigError);
 }
+
+// On a GPU the labels are copied with non_blocking=true beside the images: from pageable memory
+// that copy waits for the host every step, so they are pinned like the images (issue 27). Needs a
+// CUDA device to pin at all: skipped on CPU machines (the GPU check's machine has one).
+TEST(Loader, LabelsArePinnedLikeTheImagesForAGpu) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device: page-locked memory needs one";
+  const auto src = open_raw_cub(synthetic_tree(2, 4));
+  auto o = train_opts(1);
+  o.pin_memory = true;
+  BatchLoader l(src, iota(8), o);
+  const auto b = l.next();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_TRUE(b->images.is_pinned());
+  EXPECT_TRUE(b->labels.is_pinned());
+}

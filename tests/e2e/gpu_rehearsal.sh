@@ -3,10 +3,12 @@
 # (headers, libraries, mpirun/mpicc), OpenCV, cairo, pkg-config, ssh/rsh and the -dev packages
 # CLI11/nlohmann-json/spdlog/fmt are hidden, and the CUDA toolkit is moved off its usual path
 # (named only by CUDACXX), as on the GPU machine. Then launch/gpu-check.sh --cpu-rehearsal
-# builds finch against the newest PyTorch wheel (C++20, its fmt 12 headers in the way, NCCL from
-# the nvidia-nccl wheel through NCCL_ROOT), with Open MPI and the small -dev packages unpacked from
-# .deb files into a prefix, and trains 1 and 2 ranks (mpirun.openmpi) on a packed synthetic dataset.
-# Usage: gpu_rehearsal.sh PYTHON (a python with torch 2.x, torchvision; launch/torch2-env.sh)
+# builds finch against the GPU machine's PyTorch (torch 2.11.0+cu130 from PyPI, C++17, its fmt 12
+# headers in the way, NCCL from the nvidia-nccl wheel through NCCL_ROOT; launch/torch-versions.sh),
+# with Open MPI and the small -dev packages unpacked from .deb files into a prefix, and trains 1
+# and 2 ranks (mpirun.openmpi) on a packed synthetic dataset, the stages in the check's order.
+# Usage: gpu_rehearsal.sh PYTHON (a python with that torch and torchvision; launch/torch2-env.sh,
+# as launch/test.sh makes it)
 set -euo pipefail
 python=${1:?usage: gpu_rehearsal.sh PYTHON}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,6 +16,12 @@ work=${WORK:-/tmp/finch-rehearsal}
 # A fresh folder every time: a build folder kept from another run keeps its CMake cache (a CUDA
 # toolkit found then), which would hide what this run must find by itself.
 rm -rf "$work" && mkdir -p "$work"
+source "$repo/launch/torch-versions.sh"
+have=$("$python" -c 'import torch; print(torch.__version__.split("+")[0])')
+[ "$have" = "$finch_torch_gpu_machine" ] || {
+  echo "gpu_rehearsal: $python has torch $have; the rehearsal builds against the GPU machine's $finch_torch_gpu_machine (launch/torch-versions.sh)"
+  exit 1
+}
 command -v unshare >/dev/null || { echo "gpu_rehearsal: needs unshare (util-linux)"; exit 77; }
 unshare -m true 2>/dev/null || { echo "gpu_rehearsal: cannot create a mount namespace here (needs root / CAP_SYS_ADMIN)"; exit 77; }
 
@@ -52,6 +60,19 @@ unshare -m --propagation private bash -euo pipefail -c '
     if [ -e "$f" ]; then echo "rehearsal: $f is still visible" >&2; exit 1; fi
   done
   echo "rehearsal: system Open MPI, OpenCV, cairo, pkg-config, ssh and the -dev packages hidden; CUDA only as CUDACXX=$CUDACXX"
+  # Without .debs (the likeliest first mistake) the check stops at the prefix stage, in seconds,
+  # saying what to bring, with every later stage listed as not run.
+  mkdir -p "$WORK_DIR/no-debs"
+  if FINCH_CHECK_WORK=$WORK_DIR/check-no-debs bash "$REPO/launch/gpu-check.sh" --cpu-rehearsal --out "$WORK_DIR/out-no-debs" \
+       --python "$PY" --debs "$WORK_DIR/no-debs" >"$WORK_DIR/no-debs.log" 2>&1; then
+    echo "rehearsal: the check without .debs passed" >&2; exit 1
+  fi
+  grep -q "stopping at the first failed stage, prefix: bring the Debian packages along: run launch/fetch-gpu-debs.sh" "$WORK_DIR/no-debs.log" ||
+    { tail -20 "$WORK_DIR/no-debs.log" >&2; echo "rehearsal: no stop with the .debs hint" >&2; exit 1; }
+  grep -q "| build | skipped: not run: prefix failed" "$WORK_DIR/out-no-debs/summary.md" ||
+    { echo "rehearsal: the build was not skipped after the prefix failed" >&2; exit 1; }
+  if grep -q "^== build (limit" "$WORK_DIR/no-debs.log"; then echo "rehearsal: the build ran after the prefix failed" >&2; exit 1; fi
+  echo "rehearsal: without .debs the check stopped at the prefix stage"
   FINCH_CHECK_WORK=$WORK_DIR/check exec bash "$REPO/launch/gpu-check.sh" --cpu-rehearsal --out "$WORK_DIR/out" --python "$PY" --debs "$WORK_DIR/debs"
 '
 s=$work/out/summary.md
@@ -59,10 +80,12 @@ for want in "| build | ok" "| data | ok" "| correctness | ok" "| train_fp32 | ok
   grep -qF "$want" "$s" || { echo "gpu_rehearsal: no '$want' in $s"; exit 1; }
 done
 grep -q "| np2_mpi_syncbn | ok .*world 2" "$s" || { echo "gpu_rehearsal: the 2-rank run did not run as a world of 2"; exit 1; }
-# The language standard follows the Torch found: C++20 from PyTorch 2.13 on, C++17 before.
+# Built against the GPU machine's Torch, with its language standard (C++17 before PyTorch 2.13).
 line=$(grep -m1 "finch: Torch " "$work/check/build.log") || { echo "gpu_rehearsal: no 'finch: Torch' line in build.log"; exit 1; }
-minor=$(sed -E 's/.*Torch 2\.([0-9]+)\..*/\1/' <<<"$line")
-want=17
-[ "$minor" -ge 13 ] && want=20
-grep -q "C++$want\$" <<<"$line" || { echo "gpu_rehearsal: expected C++$want for this Torch: $line"; exit 1; }
+grep -q "Torch $finch_torch_gpu_machine.*C++17\$" <<<"$line" || { echo "gpu_rehearsal: expected Torch $finch_torch_gpu_machine, C++17: $line"; exit 1; }
+# The stages in the check's order (Note [The check's order]): the build before anything timed, the
+# two-rank run before the correctness and the precisions, the PyTorch reference after the build.
+got=$(sed -n 's/^| \([a-z0-9_]*\) | .*/\1/p' "$s" | grep -v '^stage$' | paste -sd' ')
+want="probe prefix build data train_fp32 np2_mpi_syncbn np2_nccl_experimental correctness train_bf16_cl train_fp16 reference train_recipe"
+[ "$got" = "$want" ] || { echo "gpu_rehearsal: stages in the order '$got', expected '$want'"; exit 1; }
 echo "gpu_rehearsal: passed"

@@ -1,3 +1,7 @@
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -41,5 +45,135 @@ TEST(SyncBatchNorm, OneReplicaIsPlainBatchNorm) {
     EXPECT_LE((a->running_mean - b->running_mean).abs().max().item<double>(), 1e-10);
     EXPECT_LE((a->running_var - b->running_var).abs().max().item<double>(), 1e-10);
     EXPECT_EQ(a->num_batches_tracked.item<int64_t>(), b->num_batches_tracked.item<int64_t>());
+  }
+}
+
+namespace {
+// Two replicas in one process: each thread's sum() waits for the other's, then both get the total
+// (a rendezvous, as an all-reduce is), so the SyncBatchNorm of two ranks runs on one CPU.
+class TwoThreadSum {
+ public:
+  struct Replica final : CrossReplicaSum {
+    Replica(TwoThreadSum& all, int index) : all_(all), index_(index) {}
+    void sum(at::Tensor& t) override { all_.sum(index_, t); }
+    int replicas() const override { return 2; }
+    int replica() const override { return index_; }
+    TwoThreadSum& all_;
+    int index_;
+  };
+
+  void sum(int index, at::Tensor& t) {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return departing_ == 0; });  // the previous sum has been collected by both
+    slot_[index] = t;
+    if (++arrived_ == 2) {
+      total_ = slot_[0] + slot_[1];
+      arrived_ = 0;
+      departing_ = 2;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock, [&] { return departing_ > 0; });
+    }
+    t.copy_(total_);
+    if (--departing_ == 0) cv_.notify_all();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  at::Tensor slot_[2], total_;
+  int arrived_ = 0, departing_ = 0;
+};
+
+// Plain BatchNorm over the whole batch in float64: the reference for every replica's slice.
+struct Reference {
+  torch::Tensor y, dx, dweight, dbias, running_mean, running_var;
+};
+Reference reference(const torch::Tensor& x, const torch::Tensor& g, const torch::Tensor& weight, const torch::Tensor& bias) {
+  BatchNorm2d bn(x.size(1), 1e-5, 0.1);
+  bn->to(torch::kDouble);
+  {
+    torch::NoGradGuard ng;
+    bn->weight.copy_(weight);
+    bn->bias.copy_(bias);
+  }
+  auto xd = x.to(torch::kDouble).detach().requires_grad_(true);
+  auto y = bn->forward(xd);
+  (y * g.to(torch::kDouble)).sum().backward();
+  return {y.detach(), xd.grad(), bn->weight.grad(), bn->bias.grad(), bn->running_mean.clone(), bn->running_var.clone()};
+}
+
+double rel(const torch::Tensor& a, const torch::Tensor& b) {
+  const auto d = a.to(torch::kDouble), e = b.to(torch::kDouble);
+  return ((d - e).abs().max() / e.abs().max().clamp_min(1e-30)).item<double>();
+}
+}  // namespace
+
+// Under autocast the convolution before a BatchNorm hands it bf16 while its weight stays fp32:
+// torch.nn.SyncBatchNorm then returns bf16 (statistics in fp32, batch_norm_stats), and so must
+// finch's, or every later layer of the block runs in fp32. The statistics are those of the bf16
+// values, to fp32 precision.
+TEST(SyncBatchNorm, Bf16InputKeepsItsDtypeWithFp32Statistics) {
+  torch::manual_seed(5);
+  const auto x = (torch::randn({4, 3, 6, 6}) * 2 + 3).to(torch::kBFloat16);
+  const auto g = torch::randn({4, 3, 6, 6}).to(torch::kBFloat16);
+  BatchNorm2d bn(3, 1e-5, 0.1);
+  {
+    torch::NoGradGuard ng;
+    bn->weight.uniform_(0.5, 1.5);
+    bn->bias.uniform_(-1, 1);
+  }
+  bn->sync = std::make_shared<Identity>();
+  const auto ref = reference(x, g, bn->weight.detach(), bn->bias.detach());
+  auto xb = x.clone().requires_grad_(true);
+  const auto y = bn->forward(xb);
+  ASSERT_EQ(y.scalar_type(), torch::kBFloat16) << "the output follows the input's dtype, as under torch.autocast";
+  (y * g).sum().backward();
+  ASSERT_EQ(xb.grad().scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(bn->weight.grad().scalar_type(), torch::kFloat);
+  EXPECT_LE(rel(y, ref.y), 1e-2);  // bf16 rounding of the output
+  EXPECT_LE(rel(xb.grad(), ref.dx), 2e-2);
+  EXPECT_LE(rel(bn->weight.grad(), ref.dweight), 1e-4);  // reduced in fp32 from bf16 terms
+  EXPECT_LE(rel(bn->running_mean, ref.running_mean), 1e-6);
+  EXPECT_LE(rel(bn->running_var, ref.running_var), 1e-5);
+}
+
+// Two ranks whose batches have different means, far from zero beside their spread (mean 1000, std
+// 0.01: E[x^2] - E[x]^2 in fp32 would lose every digit). Each rank's statistics about its own
+// mean, gathered and combined (Chan et al.), give the whole batch's to fp32 precision: outputs,
+// input gradients and running statistics as one BatchNorm over both slices.
+TEST(SyncBatchNorm, TwoReplicasAreOneBatchNormOverTheWholeBatch) {
+  torch::manual_seed(9);
+  const int64_t C = 3;
+  const auto x = torch::cat({torch::randn({3, C, 4, 4}) * 0.01 + 1000, torch::randn({5, C, 4, 4}) * 0.01 + 1000.02});
+  const auto g = torch::randn({8, C, 4, 4});
+  const auto weight = torch::rand({C}) + 0.5, bias = torch::rand({C});
+  const auto ref = reference(x, g, weight, bias);
+  TwoThreadSum all;
+  std::vector<torch::Tensor> y(2), dx(2), running_mean(2), running_var(2);
+  const int64_t begin[2] = {0, 3}, count[2] = {3, 5};
+  auto replica = [&](int r) {
+    BatchNorm2d bn(C, 1e-5, 0.1);
+    {
+      torch::NoGradGuard ng;
+      bn->weight.copy_(weight);
+      bn->bias.copy_(bias);
+    }
+    bn->sync = std::make_shared<TwoThreadSum::Replica>(all, r);
+    auto xr = x.narrow(0, begin[r], count[r]).clone().requires_grad_(true);
+    y[r] = bn->forward(xr);
+    (y[r] * g.narrow(0, begin[r], count[r])).sum().backward();
+    dx[r] = xr.grad();
+    running_mean[r] = bn->running_mean.clone();
+    running_var[r] = bn->running_var.clone();
+  };
+  std::thread other(replica, 1);
+  replica(0);
+  other.join();
+  EXPECT_LE(rel(torch::cat(y), ref.y), 1e-3);
+  EXPECT_LE(rel(torch::cat(dx), ref.dx), 1e-3);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_LE(rel(running_mean[r], ref.running_mean), 1e-6) << "rank " << r;
+    EXPECT_LE(rel(running_var[r], ref.running_var), 1e-3) << "rank " << r;
   }
 }

@@ -1,6 +1,11 @@
+#include <cstring>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fmt/format.h>
+
+#include "finch/core/error.h"
 #include "finch/distributed/agree.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/world.h"
@@ -72,4 +77,61 @@ TEST(AgreedErrors, OneRankFailingStopsEveryRankWithItsCode) {
     EXPECT_EQ(std::string(e.what()).empty(), !speaks) << e.what();
   }
   EXPECT_NO_THROW(finch::distributed::run_agreed(*comm, [] {}));
+}
+
+// The NCCL unique id's way to the other ranks (issue 27): made on rank 0 only, and a failure there
+// must reach every rank as an error, not leave them in a broadcast rank 0 never joins (that was
+// a 600 s hang with a misleading message).
+TEST(BroadcastMadeOnRoot, RankZerosBytesReachEveryRank) {
+  const auto bytes = finch::distributed::broadcast_made_on_root(
+      6, [](char* out) { std::memcpy(out, "finch", 6); }, "make the test bytes");
+  EXPECT_STREQ(bytes.data(), "finch");
+}
+
+TEST(BroadcastMadeOnRoot, AFailureOnRankZeroIsEveryRanksErrorNotAHang) {
+  const int rank = finch::distributed::world().rank;
+  try {
+    finch::distributed::broadcast_made_on_root(
+        128, [](char*) { throw finch::RuntimeError("rank 0: ncclGetUniqueId failed: injected before the broadcast"); },
+        "create the NCCL unique id");
+    FAIL() << "rank " << rank << " returned";
+  } catch (const finch::RuntimeError& e) {
+    const std::string want = rank == 0 ? "rank 0: ncclGetUniqueId failed: injected before the broadcast"
+                                       : fmt::format("rank {}: rank 0 could not create the NCCL unique id: rank 0: ncclGetUniqueId "
+                                                     "failed: injected before the broadcast", rank);
+    EXPECT_EQ(e.what(), want);
+  }
+  // Both ranks are still in step: a collective after the failure completes.
+  auto comm = finch::distributed::make_mpi_communicator();
+  EXPECT_EQ(comm->allreduce_value(1, ReduceOp::kSum), comm->size());
+}
+
+namespace {
+// A backend whose tensors live on a device, with an MPI communicator for host values (as NCCL's):
+// counts what reaches its own collectives.
+class DeviceBackend final : public finch::distributed::Communicator {
+ public:
+  DeviceBackend() : control_(finch::distributed::make_mpi_communicator()) {}
+  int rank() const override { return control_->rank(); }
+  int size() const override { return control_->size(); }
+  std::string backend() const override { return "device"; }
+  void allreduce(std::vector<at::Tensor>& t, ReduceOp op) override { ++device_calls, control_->allreduce(t, op); }
+  void broadcast(std::vector<at::Tensor>& t, int root) override { ++device_calls, control_->broadcast(t, root); }
+  void barrier() override { control_->barrier(); }
+  Communicator& host() override { return *control_; }
+  int device_calls = 0;
+
+ private:
+  std::unique_ptr<Communicator> control_;
+};
+}  // namespace
+
+// Decisions, metrics and texts are host values: over NCCL each would be a copy to the device, a
+// stream wait and a copy back (issue 27). They take host(), the backend's MPI control communicator.
+TEST(Communicator, HostValuesTakeTheHostCommunicator) {
+  DeviceBackend comm;
+  EXPECT_EQ(comm.allreduce_values({1.0, 2.0}, ReduceOp::kSum), (std::vector<double>{1.0 * comm.size(), 2.0 * comm.size()}));
+  EXPECT_EQ(comm.broadcast_value(comm.rank() == 0 ? 7 : -1, 0), 7);
+  EXPECT_EQ(comm.broadcast_text(comm.rank() == 0 ? "rank zero's" : "", 0), "rank zero's");
+  EXPECT_EQ(comm.device_calls, 0);
 }

@@ -2,6 +2,7 @@
 // srun --mpi=pmix). A process started without a launcher is a world of one and never touches MPI.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,12 @@ struct RankPlace {
 // Every rank's place, in rank order (a collective over all ranks; a world of one returns its own).
 // Logged at the start of a run so that a multi-node job shows how the launcher placed its ranks.
 std::vector<RankPlace> gather_placement();
+
+// Rank 0's `size` bytes on every rank (a collective over MPI_COMM_WORLD), made by `make` on rank 0
+// only (the NCCL unique id). Whether `make` succeeded travels with the bytes: when it throws, every
+// rank throws, the others naming rank 0's error and `what`, instead of waiting in a broadcast
+// rank 0 never enters. A world of one just calls `make`.
+std::vector<char> broadcast_made_on_root(size_t size, const std::function<void(char* out)>& make, const std::string& what);
 
 // Finalises MPI (idempotent). Called at normal exit.
 void finalize_world();

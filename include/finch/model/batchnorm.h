@@ -16,6 +16,10 @@ class CrossReplicaSum {
  public:
   virtual ~CrossReplicaSum() = default;
   virtual void sum(at::Tensor& t) = 0;  // in place, over all ranks
+  // How many ranks take part, and this one's index among them (each rank fills its row of a
+  // gathered matrix; a sum of those is the gather).
+  virtual int replicas() const { return 1; }
+  virtual int replica() const { return 0; }
 };
 
 class BatchNorm2dImpl : public torch::nn::Cloneable<BatchNorm2dImpl> {

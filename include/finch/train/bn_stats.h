@@ -21,6 +21,8 @@ class CommSum final : public model::CrossReplicaSum {
  public:
   explicit CommSum(distributed::Communicator& comm) : comm_(comm) {}
   void sum(at::Tensor& t) override { comm_.allreduce(t, distributed::ReduceOp::kSum); }
+  int replicas() const override { return comm_.size(); }
+  int replica() const override { return comm_.rank(); }
 
  private:
   distributed::Communicator& comm_;
