@@ -17,6 +17,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   # curves (SVG + PNG) for `finch report`
   libcairo2-dev
+  # TensorBoard event files (logging.tensorboard): protobuf messages, Boost's CRC-32C
+  libprotobuf-dev protobuf-compiler libboost-dev
   # reference checks against torchvision (the Debian interpreter, not a pyenv one)
   python3 python3-torchvision python3-numpy
 )

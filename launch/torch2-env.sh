@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes (or reuses) a Python virtual environment with the newest PyPI PyTorch 2.x (a CUDA wheel),
-# torchvision, timm and safetensors, for finch's second LibTorch build: the CUDA and NCCL code
-# compiles and links for real against it here, and the CPU suite runs against it.
+# torchvision, timm, safetensors and tensorboard (whose reader checks finch's event files), for
+# finch's second LibTorch build: the CUDA and NCCL code compiles and links for real against it
+# here, and the CPU suite runs against it.
 #
 # The machine's CUDA toolkit already has cudart, cuBLAS, cuDNN, cuFFT, cuSPARSE, NVRTC, CUPTI and
 # NCCL, so torch is installed without its dependency list and only the nvidia-* wheels whose
@@ -29,8 +30,13 @@ if [ -z "$python" ]; then
 fi
 [ -n "$python" ] || { echo "torch2-env: no python3 (3.10+) with venv/ensurepip found (apt-get install python3-venv)" >&2; exit 1; }
 
+# Packages added to the list after a venv was made are installed into it when it is reused.
+extras=(tensorboard)
 if [ -f "$stamp" ] && { [ -z "$version" ] || grep -qx "torch==$version" "$stamp"; }; then
   echo "torch2-env: reusing $venv ($(head -1 "$stamp"))" >&2
+  for p in "${extras[@]}"; do
+    "$venv/bin/python" -c "import $p" 2>/dev/null || "$venv/bin/python" -m pip install -q --disable-pip-version-check "$p" >&2
+  done
   echo "$venv"
   exit 0
 fi
@@ -64,7 +70,7 @@ EOF
 "${pip[@]}" "${reqs[@]}" "${nv[@]}" nvidia-cufile numpy pillow safetensors
 # torchvision and timm without letting pip swap torch for another build.
 "${pip[@]}" --no-deps "torchvision${tv_version:+==$tv_version}" timm
-"${pip[@]}" pyyaml huggingface_hub
+"${pip[@]}" pyyaml huggingface_hub "${extras[@]}"
 "$venv/bin/python" - <<'EOF'
 import torch, torchvision, timm, safetensors
 print(f"torch {torch.__version__} (CUDA {torch.version.cuda}), torchvision {torchvision.__version__}, timm {timm.__version__}")

@@ -20,6 +20,7 @@ std::string version_text() {
   out += fmt::format("NCCL: {}\n", distributed::nccl_description());
   out += fmt::format("MPI: {}\n", distributed::mpi_library_version());
   out += fmt::format("OpenCV JPEG decoding: {}\n", FINCH_HAS_OPENCV ? "yes" : "no (packed datasets only)");
+  out += fmt::format("TensorBoard: {}\n", FINCH_HAS_TENSORBOARD ? "yes (logging.tensorboard)" : "no (built without protobuf)");
   return out;
 }
 

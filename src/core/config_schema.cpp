@@ -260,6 +260,7 @@ std::vector<Field> schema(Config& c) {
       i("logging.every_steps", &c.logging.every_steps, 1, 1e9, "Log loss, LR and images/s every N optimizer steps."),
       e("logging.level", &c.logging.level, "Log level of rank 0."),
       b("logging.all_ranks", &c.logging.all_ranks, "Non-zero ranks log at info level too (default: warnings and errors only)."),
+      b("logging.tensorboard", &c.logging.tensorboard, "Rank 0 mirrors every scalar of metrics.jsonl into TensorBoard event files in <run>/tensorboard."),
       e("logging.progress", &c.logging.progress, "Progress bar; auto: on a terminal, periodic lines otherwise."),
 
       e("dist.backend", &c.dist.backend, "Collectives: auto is NCCL for CUDA tensors, MPI for CPU."),

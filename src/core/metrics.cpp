@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "finch/core/error.h"
+#include "finch/core/tensorboard.h"
 
 namespace finch {
 
@@ -15,6 +16,7 @@ void MetricsWriter::write(const nlohmann::ordered_json& record) {
   out_ << record.dump() << '\n';
   out_.flush();
   if (!out_) throw RuntimeError("cannot write to '" + path_ + "' (disk full?)");
+  if (tensorboard_) tensorboard_->record(record);
 }
 
 }  // namespace finch

@@ -28,7 +28,7 @@ RunLog::RunLog(distributed::Communicator& comm, MetricsWriter& metrics, RunLogOp
 }
 
 void RunLog::start(const Config& c, const data::DatasetBundle& data, const model::EfficientNetImpl& model, int64_t buckets,
-                   c10::Device device, const std::string& resumed_from, int64_t steps_per_epoch) {
+                   c10::Device device, const std::string& resumed_from, int64_t steps_per_epoch, int64_t first_step) {
   const auto counts = model::count_parameters(model);
   const int64_t global_batch = static_cast<int64_t>(comm_.size()) * c.train.batch_size * c.train.accum_steps;
   if (data.synthetic && comm_.rank() == 0)
@@ -87,7 +87,7 @@ void RunLog::start(const Config& c, const data::DatasetBundle& data, const model
                   {"train_images", data.split.train.size()}, {"val_images", data.split.val.size()},
                   {"test_images", data.split.test.size()}, {"global_batch", global_batch}, {"steps_per_epoch", steps_per_epoch},
                   {"epochs", c.train.epochs}, {"synthetic", data.synthetic},
-                  {"resumed_from", resumed_from}, {"device", device.str()}, {"nodes", by_host.size()},
+                  {"resumed_from", resumed_from}, {"first_step", first_step}, {"device", device.str()}, {"nodes", by_host.size()},
                   {"hosts", hosts}, {"local_ranks", local_ranks}});
 }
 

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -19,6 +20,7 @@
 #include "finch/core/error.h"
 #include "finch/core/metrics.h"
 #include "finch/core/seed.h"
+#include "finch/core/tensorboard.h"
 #include "finch/distributed/agree.h"
 #include "finch/distributed/grad_sync.h"
 #include "finch/model/weights.h"
@@ -100,6 +102,7 @@ class Trainer {
   void setup() {
     if (rank0_) {
       metrics_ = MetricsWriter(dir_.metrics_file().string());
+      open_tensorboard();
       std::string names;
       for (const auto& n : bundle().source->class_names()) names += n + "\n";
       write_file_atomically(dir_.classes_file(), names);
@@ -107,9 +110,23 @@ class Trainer {
     connect_step_parts(*parts_, c_, comm_);
     progress_bar_ = c_.logging.progress == Progress::kOn || (c_.logging.progress == Progress::kAuto && isatty(fileno(stderr)));
     log_ = std::make_unique<RunLog>(comm_, metrics_, RunLogOptions{c_.logging.every_steps, progress_bar_});
-    log_->start(c_, bundle(), model(), parts_->sync->num_buckets(), device_, resumed_from_, data_->sampler(start_epoch_).batches());
+    log_->start(c_, bundle(), model(), parts_->sync->num_buckets(), device_, resumed_from_, data_->sampler(start_epoch_).batches(),
+                global_step_ + 1);
     if (rank0_) spdlog::info("input: {}", fmt::join(input_notes_, "; "));
     start_time_ = Clock::now();
+  }
+
+  // logging.tensorboard (rank 0): the event file mirrors metrics.jsonl from here on; a resumed run's
+  // starts at its first new step (Note [TensorBoard across a resume]). The resolved config is its text.
+  void open_tensorboard() {
+    if (!c_.logging.tensorboard) return;
+    if (!TensorBoardWriter::available()) {
+      spdlog::warn("logging.tensorboard: {}", TensorBoardWriter::unavailable_message());
+      return;
+    }
+    auto tb = std::make_shared<TensorBoardWriter>(dir_.tensorboard(), resumed_from_.empty() ? -1 : global_step_ + 1);
+    tb->text("config", "```json\n" + config_to_json(c_).dump(2) + "\n```", global_step_);
+    metrics_.mirror_to(std::move(tb));
   }
 
   Outcome train_epoch(int epoch) {

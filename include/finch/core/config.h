@@ -261,6 +261,7 @@ struct LoggingConfig {
   LogLevel level = LogLevel::kInfo;
   bool all_ranks = false;            // non-zero ranks log info too (debugging)
   Progress progress = Progress::kAuto;
+  bool tensorboard = true;           // <run>/tensorboard event files (rank 0)
 };
 
 struct DistConfig {

@@ -14,6 +14,7 @@ struct RunDir {
   std::filesystem::path config_file() const { return root / "config.json"; }
   std::filesystem::path log_file() const { return root / "train.log"; }
   std::filesystem::path metrics_file() const { return root / "metrics.jsonl"; }
+  std::filesystem::path tensorboard() const { return root / "tensorboard"; }  // event files (logging.tensorboard)
   std::filesystem::path checkpoints() const { return root / "checkpoints"; }
   std::filesystem::path report() const { return root / "report"; }
   std::filesystem::path classes_file() const { return root / "classes.txt"; }  // class names, one a line, label order

@@ -57,7 +57,7 @@ class RunLog {
   RunLog(distributed::Communicator& comm, MetricsWriter& metrics, RunLogOptions options);
 
   void start(const Config& config, const data::DatasetBundle& data, const model::EfficientNetImpl& model, int64_t buckets,
-             c10::Device device, const std::string& resumed_from, int64_t steps_per_epoch);
+             c10::Device device, const std::string& resumed_from, int64_t steps_per_epoch, int64_t first_step = 1);
 
   void start_epoch(int epoch, int64_t steps);
   // After each optimizer step of the epoch (`step`: 0-based within it). Collective on reporting steps.
