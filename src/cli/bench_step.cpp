@@ -3,6 +3,7 @@
 // what training gets minus the input pipeline. Under mpirun every rank steps together (a DDP step).
 // Its eager-PyTorch counterpart is tests/reference/eager_step.py; launch/compare.sh runs both.
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -16,6 +17,7 @@
 #include "finch/core/clock.h"
 #include "finch/core/build_info.h"
 #include "finch/core/error.h"
+#include "finch/core/trace.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/device.h"
 #include "finch/distributed/run_context.h"
@@ -31,6 +33,7 @@ struct StepBenchOptions {
   int threads = 0;  // 0: as finch train (cores / ranks on the node, or OMP_NUM_THREADS)
   DeviceRequest device = DeviceRequest::kAuto;
   std::string json;
+  std::string trace_dir;  // --trace: a timeline of the measured steps, trace-rank<r>.json per rank
 };
 
 int run_step_bench(const StepBenchOptions& o) {
@@ -59,13 +62,20 @@ int run_step_bench(const StepBenchOptions& o) {
   const auto run_start = Clock::now();
   auto measured_start = run_start;
   for (int k = 0; k < o.warmup + o.steps; ++k) {
-    if (k == o.warmup) measured_start = Clock::now(), rig.parts->sync->reset_overlap();
+    if (k == o.warmup) {
+      if (!o.trace_dir.empty()) comm.barrier(), trace::start(comm.rank());  // time zero together (Note [The step timeline])
+      measured_start = Clock::now(), rig.parts->sync->reset_overlap();
+    }
     const auto t0 = Clock::now();
     rig.take(comm, {0, k, k}, next);
     if (k >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
   comm.barrier();
   const double seconds = std::chrono::duration<double>(Clock::now() - measured_start).count();
+  if (!o.trace_dir.empty()) {
+    std::filesystem::create_directories(o.trace_dir);
+    trace::stop_and_write(std::filesystem::path(o.trace_dir) / fmt::format("trace-rank{}.json", comm.rank()));
+  }
   const double images = static_cast<double>(batch_size) * comm.size() * o.steps;
   const auto peak = distributed::peak_memory(ctx.device);
   const std::string& precision = rig.precision;
@@ -128,6 +138,7 @@ Command add_bench_step(CLI::App& root) {
   add_device_option(app, o->device);
   add_rig_options(app, o->rig);
   app->add_option("--json", o->json, "Also write the result as JSON to this file");
+  app->add_option("--trace", o->trace_dir, "Write a timeline of the measured steps here (trace-rank<r>.json per rank; Perfetto)");
   return {app, [o]() { return run_step_bench(*o); }};
 }
 

@@ -406,6 +406,7 @@ std::string config_schema_markdown() {
   for (const auto& f : config_detail::schema(c)) {
     std::string accepts = expectation(f);
     if (f.path == "model.freeze") accepts = "none, head, last_blocks:K, each with optional +bn";
+    if (f.path == "logging.trace_steps") accepts = "empty, or A:B (global steps, 1 <= A <= B)";
     out += fmt::format("| `{}` | `{}` | {} | {} |\n", f.path, f.def.dump(), accepts, f.doc);
   }
   return out;

@@ -6,6 +6,7 @@
 
 #include "finch/core/error.h"
 #include "finch/core/freeze_policy.h"
+#include "finch/core/trace.h"
 
 namespace finch::config_detail {
 namespace {
@@ -261,6 +262,8 @@ std::vector<Field> schema(Config& c) {
       e("logging.level", &c.logging.level, "Log level of rank 0."),
       b("logging.all_ranks", &c.logging.all_ranks, "Non-zero ranks log at info level too (default: warnings and errors only)."),
       b("logging.tensorboard", &c.logging.tensorboard, "Rank 0 mirrors every scalar of metrics.jsonl into TensorBoard event files in <run>/tensorboard."),
+      s("logging.trace_steps", &c.logging.trace_steps,
+        "A:B: every rank writes a timeline of global steps A to B (Chrome trace-event JSON, <run>/trace-rank<r>.json; Perfetto). Empty: none."),
       e("logging.progress", &c.logging.progress, "Progress bar; auto: on a terminal, periodic lines otherwise."),
 
       e("dist.backend", &c.dist.backend, "Collectives: auto is NCCL for CUDA tensors, MPI for CPU."),
@@ -272,6 +275,15 @@ std::vector<Field> schema(Config& c) {
   };
   for (auto& fld : f) {
     if (fld.path == "model.freeze") fld.check = [](const nlohmann::json& j) { return check_freeze(j); };
+    if (fld.path == "logging.trace_steps")
+      fld.check = [](const nlohmann::json& j) -> std::string {
+        try {
+          trace::parse_steps(j.get<std::string>());
+          return "";
+        } catch (const ConfigError&) {
+          return "empty, or A:B with 1 <= A <= B (global steps)";
+        }
+      };
     if (fld.path == "model.classes")
       fld.check = [](const nlohmann::json& j) -> std::string { return j.get<double>() == 1 ? "0 (the data set's) or at least 2" : ""; };
   }

@@ -24,6 +24,7 @@
 
 #include "finch/core/clock.h"
 #include "finch/core/error.h"
+#include "finch/core/trace.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/watchdog.h"
 #include "finch/distributed/world.h"
@@ -99,6 +100,7 @@ class ReduceThread {
 
  private:
   void run() {
+    trace::name_thread("MPI reduce thread (gradient buckets)");
     while (true) {
       std::packaged_task<void()> job;
       {
@@ -193,11 +195,13 @@ class MpiCommunicator final : public Communicator {
     auto busy_s = std::make_shared<double>(0.0);
     if (reducer_) {
       done = reducer_->submit([buffer, op, n = size_, comm = grad_comm_, busy_s] {
+        trace::Span span(trace::recording() ? fmt::format("all-reduce {:.2f} MB", buffer.nbytes() / 1e6) : std::string(), "comm");
         const auto t0 = Clock::now();
         reduce_in_place(buffer, op, n, comm, "MPI_Allreduce(gradient bucket)");
         *busy_s = seconds_since(t0);
       });
     } else {
+      trace::Span span(trace::recording() ? fmt::format("all-reduce {:.2f} MB", buffer.nbytes() / 1e6) : std::string(), "comm");
       const auto t0 = Clock::now();
       reduce_in_place(buffer, op, size_, MPI_COMM_WORLD, "MPI_Allreduce(gradient bucket)");
       *busy_s = seconds_since(t0);

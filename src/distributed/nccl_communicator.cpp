@@ -35,6 +35,7 @@
 #include "backends.h"
 #include "finch/core/clock.h"
 #include "finch/core/error.h"
+#include "finch/core/trace.h"
 #include "finch/distributed/abortable_handle.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/completion_watchdog.h"
@@ -145,6 +146,8 @@ class NcclCommunicator final : public Communicator {
   // bucket's gradients); wait() orders the compute stream after it, without a host wait.
   std::unique_ptr<Work> allreduce_async(at::Tensor flat, ReduceOp op) override {
     if (!flat.is_cuda() || !flat.is_contiguous()) return Communicator::allreduce_async(flat, op);
+    // The host's part only: enqueueing (the stream's own timing would need CUDA events).
+    trace::Span span(trace::recording() ? fmt::format("ncclAllReduce enqueue {:.2f} MB", flat.nbytes() / 1e6) : std::string(), "comm");
     const cudaStream_t compute = stream(), comm_stream = comm_stream_->stream();
     cudaEvent_t ready = make_event();
     cudaEventRecord(ready, compute);

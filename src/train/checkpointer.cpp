@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "finch/core/trace.h"
 #include "finch/core/error.h"
 #include "finch/distributed/agree.h"
 #include "finch/distributed/communicator.h"
@@ -185,6 +186,7 @@ std::vector<std::vector<double>> Checkpointer::gather_progress(const RankProgres
 // every rank with one message and exit 1, warn logs it and the run goes on, trying again at the
 // next checkpoint.
 void Checkpointer::write_agreed(const std::function<std::string()>& write, const std::string& what) {
+  trace::Span span("checkpoint write", "io");
   const bool rank0 = comm_.rank() == 0;
   std::string path, error;
   if (rank0) {

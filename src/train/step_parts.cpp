@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "finch/core/seed.h"
+#include "finch/core/trace.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/grad_sync.h"
 #include "finch/model/build.h"
@@ -80,10 +81,16 @@ TakenStep take_step(StepParts& parts, distributed::Communicator& comm, uint64_t 
                                                                static_cast<uint64_t>(comm.rank())}));
   if (before_agree) before_agree(taken.sums);
   // A non-finite loss anywhere is seen everywhere, and handled the same way everywhere.
-  taken.agreed = agree_step(comm, std::isfinite(taken.sums.loss_sum), StopSignals::received(), taken.sums.overflow);
+  {
+    trace::Span agree("step agreement");
+    taken.agreed = agree_step(comm, std::isfinite(taken.sums.loss_sum), StopSignals::received(), taken.sums.overflow);
+  }
   if (taken.agreed.nonfinite_ranks.empty()) {
     taken.applied = parts.step->apply(taken.agreed.overflow);
-    if (taken.applied && parts.ema) parts.ema->update(at.updates + 1);
+    if (taken.applied && parts.ema) {
+      trace::Span ema("EMA update");
+      parts.ema->update(at.updates + 1);
+    }
   } else {
     parts.step->skip();
   }

@@ -21,6 +21,7 @@
 #include "finch/core/metrics.h"
 #include "finch/core/seed.h"
 #include "finch/core/tensorboard.h"
+#include "finch/core/trace.h"
 #include "finch/distributed/agree.h"
 #include "finch/distributed/grad_sync.h"
 #include "finch/model/weights.h"
@@ -33,6 +34,7 @@
 #include "finch/train/run_log.h"
 #include "finch/train/schedule.h"
 #include "finch/train/step_parts.h"
+#include "finch/train/step_timeline.h"
 #include "finch/train/stop_signals.h"
 #include "finch/train/train_data.h"
 
@@ -110,6 +112,7 @@ class Trainer {
     connect_step_parts(*parts_, c_, comm_);
     progress_bar_ = c_.logging.progress == Progress::kOn || (c_.logging.progress == Progress::kAuto && isatty(fileno(stderr)));
     log_ = std::make_unique<RunLog>(comm_, metrics_, RunLogOptions{c_.logging.every_steps, progress_bar_});
+    timeline_ = std::make_unique<StepTimeline>(c_.logging.trace_steps, dir_.root, comm_);
     log_->start(c_, bundle(), model(), parts_->sync->num_buckets(), device_, resumed_from_, data_->sampler(start_epoch_).batches(),
                 global_step_ + 1);
     if (rank0_) spdlog::info("input: {}", fmt::join(input_notes_, "; "));
@@ -150,6 +153,7 @@ class Trainer {
     for (int64_t step = 0; step < steps; ++step) {
       // current_lr_: decided at the last epoch end, identical on every rank; or the step's own.
       set_step_lr(*parts_, *schedule_, current_lr_, epoch, first_step + step, per_epoch);
+      timeline_->before_step(global_step_ + 1);
       const TakenStep t = take_step(*parts_, comm_, c_.train.seed, {epoch, first_step + step, global_step_}, [&]() -> std::optional<data::Batch> {
         const auto asked = Clock::now();
         auto batch = batches.next();
@@ -182,6 +186,7 @@ class Trainer {
       }
       if (!t.applied) continue;
       checkpointer_->step_end_collective(here, progress_, epoch_ends);
+      timeline_->after_step(global_step_);
       if (c_.train.max_steps > 0 && global_step_ >= c_.train.max_steps) {
         stopped_at_offset_ = here.sample_offset;  // where a resume continues
         return leave(Outcome::kMaxSteps);
@@ -240,9 +245,12 @@ class Trainer {
     r.partial = partial;
     r.has_val = !bundle().split.val.empty();
     r.val_is_ema = parts_->ema != nullptr;
+    std::optional<trace::Span> validation;
+    validation.emplace("validation");
     if (r.has_val) r.val = evaluate(evaluated_net(), bundle().source, bundle().split.val, comm_, eval_options(false, fmt::format("val {}", epoch)));
     if (r.has_val && r.val_is_ema && c_.train.ema.validate == EmaValidate::kBoth)
       r.model_val = evaluate(model(), bundle().source, bundle().split.val, comm_, eval_options(false, fmt::format("val {} (model)", epoch)));
+    validation.reset();
     // evaluate() already reduced the validation sums; only rank 0 passes them on, so that the
     // reduction below counts them once.
     LocalSums local{progress_.loss_sum, progress_.correct, progress_.images};
@@ -297,6 +305,7 @@ class Trainer {
   }
 
   void finish(const std::string& reason) {
+    timeline_->close();  // the range went past the run's end: what was recorded
     average_bn_buffers();
     average_ema_buffers();
     int weights_epoch = -1;
@@ -328,6 +337,7 @@ class Trainer {
   std::unique_ptr<EarlyStopping> stopper_;
   std::unique_ptr<Checkpointer> checkpointer_;
   MetricsWriter metrics_;              // rank 0's metrics.jsonl (disabled elsewhere)
+  std::unique_ptr<StepTimeline> timeline_;  // logging.trace_steps
   std::unique_ptr<RunLog> log_;        // log lines and metrics.jsonl records
 
   // Progress, saved in checkpoints or reported at epoch ends.

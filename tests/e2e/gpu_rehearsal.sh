@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU machine rehearsed on this CPU machine: in a private mount namespace the system's Open MPI
-# (headers, libraries, mpirun/mpicc), OpenCV, cairo, pkg-config, ssh/rsh and the -dev packages
-# CLI11/nlohmann-json/spdlog/fmt are hidden, and the CUDA toolkit is moved off its usual path
+# (headers, libraries, mpirun/mpicc), OpenCV, cairo, pkg-config, ssh/rsh, protobuf (so no
+# TensorBoard event files) and the -dev packages CLI11/nlohmann-json/spdlog/fmt are hidden, and the CUDA toolkit is moved off its usual path
 # (named only by CUDACXX), as on the GPU machine. Then launch/gpu-check.sh --cpu-rehearsal
 # builds finch against the GPU machine's PyTorch (torch 2.11.0+cu130 from PyPI, C++17, its fmt 12
 # headers in the way, NCCL from the nvidia-nccl wheel through NCCL_ROOT; launch/torch-versions.sh),
@@ -43,9 +43,9 @@ unshare -m --propagation private bash -euo pipefail -c '
   done
   lib=/usr/lib/x86_64-linux-gnu
   for d in $lib/openmpi $lib/pmix2 /usr/share/openmpi /etc/openmpi /usr/include/opencv4 /usr/include/cairo \
-           $lib/pkgconfig /usr/share/pkgconfig /usr/include/fmt /usr/include/spdlog /usr/include/nlohmann /usr/include/CLI \
+           $lib/pkgconfig /usr/share/pkgconfig /usr/include/fmt /usr/include/spdlog /usr/include/nlohmann /usr/include/CLI /usr/include/google/protobuf \
            $lib/cmake/fmt $lib/cmake/spdlog /usr/share/cmake/nlohmann_json /usr/share/cmake/CLI11; do hide_dir "$d"; done
-  hide_file /usr/bin/mpirun /usr/bin/mpiexec /usr/bin/mpicc /usr/bin/orterun /usr/bin/ssh /usr/bin/rsh /usr/bin/pkg-config \
+  hide_file /usr/bin/mpirun /usr/bin/mpiexec /usr/bin/mpicc /usr/bin/orterun /usr/bin/ssh /usr/bin/rsh /usr/bin/pkg-config /usr/bin/protoc \
             $lib/libmpi.so* $lib/libopen-rte.so* $lib/libopen-pal.so* $lib/libpmix.so* $lib/libopencv_*.so* $lib/libcairo.so*
   export PATH=$(echo "$PATH" | tr : "\n" | grep -v "^/usr/local/cuda" | paste -sd:)
   # Only CUDACXX names the toolkit: Torch config alone does not find it then (CI showed it), the
@@ -83,6 +83,8 @@ grep -q "| np2_mpi_syncbn | ok .*world 2" "$s" || { echo "gpu_rehearsal: the 2-r
 # Built against the GPU machine's Torch, with its language standard (C++17 before PyTorch 2.13).
 line=$(grep -m1 "finch: Torch " "$work/check/build.log") || { echo "gpu_rehearsal: no 'finch: Torch' line in build.log"; exit 1; }
 grep -q "Torch $finch_torch_gpu_machine.*C++17\$" <<<"$line" || { echo "gpu_rehearsal: expected Torch $finch_torch_gpu_machine, C++17: $line"; exit 1; }
+# Without protobuf, as on the GPU machine: no TensorBoard, said by --version.
+grep -q "^TensorBoard: no" "$work/check/build.log" || { echo "gpu_rehearsal: the build found protobuf (TensorBoard), which the GPU machine lacks"; exit 1; }
 # The stages in the check's order (Note [The check's order]): the build before anything timed, the
 # two-rank run before the correctness and the precisions, the PyTorch reference after the build.
 got=$(sed -n 's/^| \([a-z0-9_]*\) | .*/\1/p' "$s" | grep -v '^stage$' | paste -sd' ')

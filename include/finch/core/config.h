@@ -262,6 +262,7 @@ struct LoggingConfig {
   bool all_ranks = false;            // non-zero ranks log info too (debugging)
   Progress progress = Progress::kAuto;
   bool tensorboard = true;           // <run>/tensorboard event files (rank 0)
+  std::string trace_steps;           // "A:B": a per-rank timeline of those global steps (core/trace.h)
 };
 
 struct DistConfig {
