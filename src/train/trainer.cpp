@@ -127,9 +127,13 @@ class Trainer {
       spdlog::warn("logging.tensorboard: {}", TensorBoardWriter::unavailable_message());
       return;
     }
-    auto tb = std::make_shared<TensorBoardWriter>(dir_.tensorboard(), resumed_from_.empty() ? -1 : global_step_ + 1);
-    tb->text("config", "```json\n" + config_to_json(c_).dump(2) + "\n```", global_step_);
-    metrics_.mirror_to(std::move(tb));
+    try {  // an aid, not the record (metrics.jsonl is): a folder that cannot be made warns, the run goes on
+      auto tb = std::make_shared<TensorBoardWriter>(dir_.tensorboard(), resumed_from_.empty() ? -1 : global_step_ + 1);
+      tb->text("config", "```json\n" + config_to_json(c_).dump(2) + "\n```", global_step_);
+      metrics_.mirror_to(std::move(tb));
+    } catch (const Error& e) {
+      spdlog::warn("logging.tensorboard: {}; no TensorBoard events this run (metrics.jsonl has every scalar)", e.what());
+    }
   }
 
   Outcome train_epoch(int epoch) {
