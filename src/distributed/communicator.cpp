@@ -1,6 +1,5 @@
 // The Communicator base class's own methods: what every backend gets for free on top of its
-// allreduce/broadcast (the scalar helpers decisions and metrics use, over host(); a synchronous
-// allreduce_async).
+// allreduce/broadcast (the scalar helpers decisions and metrics use, a synchronous allreduce_async).
 #include "finch/distributed/communicator.h"
 
 #include <ATen/ATen.h>
@@ -17,13 +16,13 @@ std::unique_ptr<Work> Communicator::allreduce_async(at::Tensor flat, ReduceOp op
 
 std::vector<double> Communicator::allreduce_values(std::vector<double> values, ReduceOp op) {
   at::Tensor t = at::from_blob(values.data(), {static_cast<int64_t>(values.size())}, at::kDouble);
-  host().allreduce(t, op);
+  allreduce(t, op);
   return values;
 }
 
 int64_t Communicator::broadcast_value(int64_t value, int root) {
   std::vector<at::Tensor> t{at::from_blob(&value, {1}, at::kLong)};
-  host().broadcast(t, root);
+  broadcast(t, root);
   return value;
 }
 
@@ -32,7 +31,7 @@ std::string Communicator::broadcast_text(const std::string& text, int root) {
   std::string out = rank() == root ? text : std::string(static_cast<size_t>(n), '\0');
   if (n == 0) return out;
   std::vector<at::Tensor> t{at::from_blob(out.data(), {n}, at::kByte)};
-  host().broadcast(t, root);
+  broadcast(t, root);
   return out;
 }
 

@@ -9,8 +9,10 @@
 //   ProcessGroupNCCL's: it waits on an event from the compute stream, and the Work's wait() makes
 //   the compute stream wait on the end event (no host sync), so buckets overlap backward.
 //   The buckets are persistent (GradientSynchronizer), so nothing is freed under the collective.
-// - Other collectives (broadcasts of weights, buffer averages, barriers) stay on the current
-//   stream; host values (decisions, metrics) go over the MPI control communicator (host()).
+// - Other collectives on CUDA tensors (broadcasts of weights, buffer averages, barriers) stay on
+//   the current stream. CPU tensors are host values (the step's agreement, metrics, decisions,
+//   validation sums): they go over the MPI control communicator, never through the device (a copy
+//   there, a stream wait and a copy back: a host sync per call).
 // - Every collective nobody waits on is watched by a CompletionWatchdog through a CUDA event
 //   recorded after it: past dist.timeout_s, or on an asynchronous NCCL error, it names the rank and
 //   the operation, aborts the communicator and takes the job down with MPI_Abort. The communicator
@@ -27,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -98,10 +101,9 @@ class NcclCommunicator final : public Communicator {
         CompletionWatchdogOptions{timeout_s_, std::chrono::milliseconds(100)},
         [this](const std::string& what, double waited) { abort_job(what, waited); },
         [this]() -> std::string {
-          ncclResult_t async = ncclSuccess;
-          if (!comm_->use([&](ncclComm_t c) { ncclCommGetAsyncError(c, &async); })) return {};
-          if (async == ncclSuccess || async == ncclInProgress) return {};
-          return std::string("an asynchronous NCCL error: ") + ncclGetErrorString(async);
+          const auto s = state();  // nullopt: aborted by this rank, which says so itself
+          if (!s || *s == ncclSuccess || *s == ncclInProgress) return {};
+          return std::string("an asynchronous NCCL error: ") + ncclGetErrorString(*s);
         });
   }
   ~NcclCommunicator() override {
@@ -112,11 +114,13 @@ class NcclCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "nccl"; }
-  Communicator& host() override { return *control_; }
-
   void allreduce(std::vector<at::Tensor>& tensors, ReduceOp op) override {
     for (auto& t : tensors) {
-      at::Tensor d = on_device(t);
+      if (!t.is_cuda()) {
+        control_->allreduce(t, op);
+        continue;
+      }
+      at::Tensor d = t.contiguous();
       call("ncclAllReduce", [&](ncclComm_t c) {
         return ncclAllReduce(d.data_ptr(), d.data_ptr(), d.numel(), nccl_type(d.scalar_type()), nccl_op(op), c, stream());
       });
@@ -127,7 +131,12 @@ class NcclCommunicator final : public Communicator {
 
   void broadcast(std::vector<at::Tensor>& tensors, int root) override {
     for (auto& t : tensors) {
-      at::Tensor d = on_device(t);
+      if (!t.is_cuda()) {
+        std::vector<at::Tensor> one{t};
+        control_->broadcast(one, root);
+        continue;
+      }
+      at::Tensor d = t.contiguous();
       call("ncclBroadcast", [&](ncclComm_t c) {
         return ncclBroadcast(d.data_ptr(), d.data_ptr(), d.numel(), nccl_type(d.scalar_type()), root, c, stream());
       });
@@ -186,16 +195,9 @@ class NcclCommunicator final : public Communicator {
     return event;
   }
 
-  // CPU (scalar helpers) or non-contiguous tensors go through a contiguous device copy.
-  at::Tensor on_device(const at::Tensor& t) const {
-    if (t.is_cuda() && t.is_contiguous()) return t;
-    return t.to(at::TensorOptions().device(at::kCUDA, device_), /*non_blocking=*/false, /*copy=*/true).contiguous();
-  }
-
-  void finish(at::Tensor& t, const at::Tensor& d) {
-    if (d.data_ptr() == t.data_ptr()) return;
-    wait_stream("copy-back");  // CPU callers read the value right away
-    t.copy_(d);
+  // A non-contiguous tensor went through a contiguous copy: back into it, on the same stream.
+  static void finish(at::Tensor& t, const at::Tensor& d) {
+    if (d.data_ptr() != t.data_ptr()) t.copy_(d);
   }
 
   // A CUDA event after the collective just enqueued on `s`, for the watchdog to poll.
@@ -228,9 +230,42 @@ class NcclCommunicator final : public Communicator {
     std::_Exit(1);
   }
 
+  // Before the communicator exists (the unique id, its creation).
   void check(ncclResult_t r, const char* what) const {
     if (r != ncclSuccess && r != ncclInProgress)
       throw RuntimeError(fmt::format("rank {}: {} failed: {}; {}", rank_, what, ncclGetErrorString(r), kNcclHints));
+  }
+
+  // The communicator's asynchronous state; nullopt once it was aborted (taken).
+  std::optional<ncclResult_t> state() {
+    std::optional<ncclResult_t> s;
+    comm_->use([&](ncclComm_t c) {
+      ncclResult_t r = ncclSuccess;
+      ncclCommGetAsyncError(c, &r);
+      s = r;
+    });
+    return s;
+  }
+
+  // Aborts the communicator (if this rank still holds it) and throws naming the rank, what failed
+  // and what to check.
+  [[noreturn]] void fail(const char* what, const std::string& why) {
+    if (ncclComm_t c = comm_->take()) ncclCommAbort(c);
+    throw RuntimeError(fmt::format("rank {}: NCCL {} {}; {}", rank_, what, why, kNcclHints));
+  }
+
+  // Polls `done` until it holds, while the communicator stays healthy, for at most dist.timeout_s:
+  // an asynchronous error (a dead peer) or the timeout aborts the communicator and throws.
+  template <class Done>
+  void wait_until(const char* what, Done&& done) {
+    const auto start = Clock::now();
+    while (!done()) {
+      const auto s = state();
+      if (!s) fail(what, "was aborted");
+      if (*s != ncclSuccess && *s != ncclInProgress) fail(what, std::string("failed: ") + ncclGetErrorString(*s));
+      if (seconds_since(start) > timeout_s_) fail(what, fmt::format("did not finish within dist.timeout_s={} s (a peer died or hangs?)", timeout_s_));
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
   }
 
   // One NCCL call on the communicator, then settle() for a non-blocking communicator's answer.
@@ -242,52 +277,27 @@ class NcclCommunicator final : public Communicator {
   }
 
   // A non-blocking communicator answers ncclInProgress while it still works on a call (the
-  // setup; a collective's first connection to a peer): poll its state until it is done, failed,
-  // or dist.timeout_s has passed, then abort it with an error naming the rank and what to check.
+  // setup; a collective's first connection to a peer): wait until its state is ncclSuccess.
   void settle(ncclResult_t r, const char* what) {
-    check(r, what);
     if (r == ncclSuccess) return;
-    const auto start = Clock::now();
-    while (true) {
-      ncclResult_t state = ncclSuccess;
-      if (!comm_->use([&](ncclComm_t c) { ncclCommGetAsyncError(c, &state); })) state = ncclInvalidUsage;
-      if (state == ncclSuccess) return;
-      const double waited = std::chrono::duration<double>(Clock::now() - start).count();
-      if (state != ncclInProgress || waited > timeout_s_) {
-        if (ncclComm_t c = comm_->take()) ncclCommAbort(c);
-        throw RuntimeError(fmt::format("rank {}: NCCL {} {}; {}", rank_, what,
-                                       state != ncclInProgress ? std::string("failed: ") + ncclGetErrorString(state)
-                                                               : fmt::format("did not finish within dist.timeout_s={} s", timeout_s_),
-                                       kNcclHints));
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
+    if (r != ncclInProgress) fail(what, std::string("failed: ") + ncclGetErrorString(r));
+    wait_until(what, [&] { return state() == std::optional<ncclResult_t>(ncclSuccess); });
   }
 
-  // Waits for the stream while watching for asynchronous NCCL errors (a dead peer) and the timeout.
+  // Waits for the current stream (a barrier's collective) under the same watch.
   void wait_stream(const char* what) {
-    const auto start = Clock::now();
-    while (true) {
+    wait_until(what, [&] {
       const cudaError_t q = cudaStreamQuery(stream());
-      if (q == cudaSuccess) return;
-      if (q != cudaErrorNotReady) throw RuntimeError(fmt::format("rank {}: CUDA error during {}: {}", rank_, what, cudaGetErrorString(q)));
-      ncclResult_t async = ncclSuccess;
-      comm_->use([&](ncclComm_t c) { ncclCommGetAsyncError(c, &async); });
-      const double waited = std::chrono::duration<double>(Clock::now() - start).count();
-      if ((async != ncclSuccess && async != ncclInProgress) || waited > timeout_s_) {
-        if (ncclComm_t c = comm_->take()) ncclCommAbort(c);
-        throw RuntimeError(fmt::format("rank {}: NCCL {} {} (a peer died or hangs); aborting", rank_, what,
-                                       async != ncclSuccess && async != ncclInProgress ? std::string("failed: ") + ncclGetErrorString(async)
-                                                                                       : fmt::format("took longer than dist.timeout_s={}", timeout_s_)));
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
+      if (q != cudaSuccess && q != cudaErrorNotReady)
+        throw RuntimeError(fmt::format("rank {}: CUDA error during {}: {}", rank_, what, cudaGetErrorString(q)));
+      return q == cudaSuccess;
+    });
   }
 
   int rank_, size_;
   int device_;
   double timeout_s_;
-  std::unique_ptr<Communicator> control_;  // MPI: host values and the unique id's broadcast
+  std::unique_ptr<Communicator> control_;  // MPI: CPU tensors (host values)
   std::unique_ptr<AbortableHandle<ncclComm_t>> comm_;  // the watchdog's thread reads it, and may abort it
   std::unique_ptr<c10::cuda::CUDAStream> comm_stream_;  // the gradient buckets' (CUDAStream has no default constructor)
   std::unique_ptr<CompletionWatchdog> watchdog_;

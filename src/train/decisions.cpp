@@ -48,7 +48,7 @@ Decision decide(distributed::Communicator& comm, const EpochMetrics& m, LrSchedu
     values[2] = improved ? 1 : 0;
   }
   std::vector<at::Tensor> t{at::from_blob(values, {3}, at::kDouble)};
-  comm.host().broadcast(t, 0);  // a host value: over MPI on the NCCL backend too
+  comm.broadcast(t, 0);
   return Decision{values[0], values[1] > 0, values[2] > 0};
 }
 

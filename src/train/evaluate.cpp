@@ -74,7 +74,7 @@ EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::
   confusion = confusion.cpu();
   std::vector<at::Tensor> all{sums};
   if (o.per_class) all.insert(all.end(), {class_correct, class_count, confusion});
-  comm.host().allreduce(all, distributed::ReduceOp::kSum);  // host tensors: over MPI on the NCCL backend too
+  comm.allreduce(all, distributed::ReduceOp::kSum);
   t.loss_sum = sums[0].item<double>();
   t.correct1 = sums[1].item<double>();
   t.correct5 = sums[2].item<double>();

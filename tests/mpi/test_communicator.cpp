@@ -105,33 +105,3 @@ TEST(BroadcastMadeOnRoot, AFailureOnRankZeroIsEveryRanksErrorNotAHang) {
   auto comm = finch::distributed::make_mpi_communicator();
   EXPECT_EQ(comm->allreduce_value(1, ReduceOp::kSum), comm->size());
 }
-
-namespace {
-// A backend whose tensors live on a device, with an MPI communicator for host values (as NCCL's):
-// counts what reaches its own collectives.
-class DeviceBackend final : public finch::distributed::Communicator {
- public:
-  DeviceBackend() : control_(finch::distributed::make_mpi_communicator()) {}
-  int rank() const override { return control_->rank(); }
-  int size() const override { return control_->size(); }
-  std::string backend() const override { return "device"; }
-  void allreduce(std::vector<at::Tensor>& t, ReduceOp op) override { ++device_calls, control_->allreduce(t, op); }
-  void broadcast(std::vector<at::Tensor>& t, int root) override { ++device_calls, control_->broadcast(t, root); }
-  void barrier() override { control_->barrier(); }
-  Communicator& host() override { return *control_; }
-  int device_calls = 0;
-
- private:
-  std::unique_ptr<Communicator> control_;
-};
-}  // namespace
-
-// Decisions, metrics and texts are host values: over NCCL each would be a copy to the device, a
-// stream wait and a copy back (issue 27). They take host(), the backend's MPI control communicator.
-TEST(Communicator, HostValuesTakeTheHostCommunicator) {
-  DeviceBackend comm;
-  EXPECT_EQ(comm.allreduce_values({1.0, 2.0}, ReduceOp::kSum), (std::vector<double>{1.0 * comm.size(), 2.0 * comm.size()}));
-  EXPECT_EQ(comm.broadcast_value(comm.rank() == 0 ? 7 : -1, 0), 7);
-  EXPECT_EQ(comm.broadcast_text(comm.rank() == 0 ? "rank zero's" : "", 0), "rank zero's");
-  EXPECT_EQ(comm.device_calls, 0);
-}

@@ -53,11 +53,8 @@ class Communicator {
   // buckets reduce while backward goes on. Default: done synchronously.
   virtual std::unique_ptr<Work> allreduce_async(at::Tensor flat, ReduceOp op);
 
-  // Where host values travel: the backend itself, or NCCL's MPI control communicator (a double
-  // through NCCL is a copy to the device, a stream wait and a copy back: a host sync per call).
-  virtual Communicator& host() { return *this; }
-
-  // Scalar helpers for decisions and metrics, over host() (always exact: double on the wire).
+  // Scalar helpers for decisions and metrics (always exact: double on the wire). They pass CPU
+  // tensors, which the NCCL backend sends over MPI, never through the device.
   std::vector<double> allreduce_values(std::vector<double> values, ReduceOp op);
   double allreduce_value(double value, ReduceOp op) { return allreduce_values({value}, op)[0]; }
   int64_t broadcast_value(int64_t value, int root);
