@@ -36,6 +36,7 @@ Command add_bench_step(CLI::App& root);       // after add_bench: adds `bench st
 Command add_bench_allreduce(CLI::App& root);  // after add_bench: adds `bench allreduce`
 Command add_bench_e2e(CLI::App& root);        // after add_bench: adds `bench e2e`
 Command add_report(CLI::App& parent);
+Command add_sweep(CLI::App& parent);
 Command add_eval(CLI::App& parent);
 Command add_predict(CLI::App& parent);
 Command add_transform(CLI::App& parent);

@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
                                                finch::cli::add_synth(app),          finch::cli::add_pack(app),
                                                finch::cli::add_bench(app),          finch::cli::add_bench_step(app),
                                                finch::cli::add_bench_allreduce(app), finch::cli::add_bench_e2e(app),
-                                               finch::cli::add_report(app),
+                                               finch::cli::add_report(app),         finch::cli::add_sweep(app),
                                                finch::cli::add_eval(app),           finch::cli::add_predict(app),        finch::cli::add_transform(app)};
 
   try {

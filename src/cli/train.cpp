@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "finch/core/error.h"
 #include "finch/core/logging.h"
 #include "finch/core/run_dir.h"
+#include "finch/core/run_lock.h"
 #include "finch/distributed/agree.h"
 #include "finch/distributed/communicator.h"
 #include "finch/distributed/run_context.h"
@@ -102,15 +104,22 @@ Command add_train(CLI::App& parent) {
             const train::ResumePlan plan = train::plan_resume(*comm, config, dir, o->resume, /*into_new_run=*/!o->new_run.empty());
             spdlog::info("device {}: {}", ctx.device.str(), ctx.device_reason);
             train::TrainRequest request{config, dir, plan.from, o->force, {}};
-            // The run directory once data, model, weights and checkpoint are in hand on every rank.
+            // The run directory once data, model, weights and checkpoint are in hand on every rank;
+            // rank 0 holds its lock until it exits (Note [One trainer per run directory]).
+            std::optional<RunLock> lock;
+            std::string no_lock;
             request.open_run_dir = [&](const Config& resolved) {
               check_same_config_on_every_rank(*comm, resolved);
               std::filesystem::path moved_to;
               distributed::run_agreed(*comm, [&] {
-                if (comm->rank() == 0) dir = create_run_dir(resolved, plan.mode, &moved_to);
+                if (comm->rank() != 0) return;
+                check_run_dir(resolved, plan.mode);  // refused before the lock creates the folder
+                lock.emplace(RunLock::acquire(run_dir_for(resolved).root.string(), &no_lock));
+                dir = create_run_dir(resolved, plan.mode, &moved_to);
               });
               if (comm->rank() != 0) return;
               add_log_file(dir.log_file().string());
+              if (!no_lock.empty()) spdlog::warn("{}", no_lock);
               if (!plan.why.empty())
                 spdlog::info("{}{}", plan.why, moved_to.empty() ? "" : " (its logs were moved to " + moved_to.string() + ")");
             };

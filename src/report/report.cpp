@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -42,12 +43,53 @@ std::string thousands(int64_t v) {
 
 }  // namespace
 
-std::string summary_table(const std::vector<RunMetrics>& runs) {
-  std::string out =
-      "| run | arch | freeze | params total | params trainable | epochs | iterations to best | best val acc (epoch) | "
-      "test top-1 | test top-5 | test mean per-class | images/s | wall time | ranks |\n"
-      "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-  for (const auto& m : runs) {
+std::vector<std::string> varied_keys(const std::vector<RunMetrics>& runs) {
+  std::set<std::string> keys;
+  for (const auto& m : runs)
+    for (const auto& [k, v] : m.config) keys.insert(k);
+  std::vector<std::string> out;
+  for (const auto& k : keys) {
+    if (k == "name") continue;  // the run column says it
+    std::set<std::string> values;
+    for (const auto& m : runs) {
+      const auto it = m.config.find(k);
+      values.insert(it == m.config.end() ? "–" : it->second);
+    }
+    if (values.size() > 1) out.push_back(k);
+  }
+  return out;
+}
+
+int best_run(const std::vector<RunMetrics>& runs, std::string* why) {
+  auto best_val = [](const RunMetrics& m) -> std::optional<double> {
+    std::optional<double> b;
+    for (const auto& p : m.epochs)
+      if (p.val_acc && (!b || *p.val_acc > *b)) b = p.val_acc;
+    return b;
+  };
+  int best = -1;
+  for (size_t k = 0; k < runs.size(); ++k) {
+    const auto v = best_val(runs[k]);
+    if (v && (best < 0 || *v > *best_val(runs[best]))) best = static_cast<int>(k);
+  }
+  if (best >= 0) {
+    if (why) *why = "the highest best validation accuracy (the test split plays no part in the choice)";
+    return best;
+  }
+  for (size_t k = 0; k < runs.size(); ++k)
+    if (runs[k].test_acc && (best < 0 || *runs[k].test_acc > *runs[best].test_acc)) best = static_cast<int>(k);
+  if (best >= 0 && why) *why = "the highest test top-1 (no run has a validation split)";
+  return best;
+}
+
+std::string summary_table(const std::vector<RunMetrics>& runs, const std::vector<std::string>& varied, int best) {
+  std::string out = "| run |", rule = "|---|";
+  for (const auto& k : varied) out += fmt::format(" {} |", k), rule += "---|";
+  out += " arch | freeze | params total | params trainable | epochs | epochs to best | iterations to best | best val acc (epoch) | "
+         "test top-1 | test top-5 | test mean per-class | images/s | wall time | ranks |\n";
+  out += rule + "---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const auto& m = runs[r];
     std::optional<double> best_val;
     int64_t best_step = 0;
     double ips = 0;
@@ -55,10 +97,16 @@ std::string summary_table(const std::vector<RunMetrics>& runs) {
       if (p.epoch == m.best_epoch) best_val = p.val_acc, best_step = p.step;
       ips += p.images_per_s / std::max<size_t>(1, m.epochs.size());
     }
-    out += fmt::format("| {}{} | {} | {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {:.1f} | {:.0f} s | {} |\n", m.name,
-                       m.synthetic ? " (synthetic data)" : "", m.arch, m.freeze, thousands(m.params_total), thousands(m.params_trainable),
-                       m.epochs.size(), best_step, pct(best_val), m.best_epoch >= 0 ? fmt::format(" ({})", m.best_epoch) : "",
-                       pct(m.test_acc), pct(m.test_top5), pct(m.test_mean_class_acc), ips, m.wall_s, m.world_size);
+    std::string row = fmt::format("| {}{}{} |", static_cast<int>(r) == best ? "**best** " : "", m.name, m.synthetic ? " (synthetic data)" : "");
+    for (const auto& k : varied) {
+      const auto it = m.config.find(k);
+      row += fmt::format(" {} |", it == m.config.end() ? "–" : it->second);
+    }
+    out += row + fmt::format(" {} | {} | {} | {} | {} | {} | {} | {}{} | {} | {} | {} | {:.1f} | {:.0f} s | {} |\n", m.arch, m.freeze,
+                             thousands(m.params_total), thousands(m.params_trainable), m.epochs.size(),
+                             m.best_epoch >= 0 ? std::to_string(m.best_epoch + 1) : "–", best_step, pct(best_val),
+                             m.best_epoch >= 0 ? fmt::format(" ({})", m.best_epoch) : "", pct(m.test_acc), pct(m.test_top5),
+                             pct(m.test_mean_class_acc), ips, m.wall_s, m.world_size);
   }
   return out;
 }
@@ -99,7 +147,8 @@ std::vector<std::string> write_run_report(const std::string& run_dir) {
   return {svg, png, md};
 }
 
-std::vector<std::string> write_comparison(const std::vector<std::string>& run_dirs, const std::string& out_dir) {
+std::vector<std::string> write_comparison(const std::vector<std::string>& run_dirs, const std::string& out_dir,
+                                          const std::vector<std::string>& notes) {
   std::vector<RunMetrics> runs;
   for (const auto& d : run_dirs) runs.push_back(read_run_metrics(d));
   fs::create_directories(out_dir);
@@ -119,7 +168,15 @@ std::vector<std::string> write_comparison(const std::vector<std::string>& run_di
   draw_figure({val, train, vloss}, fmt::format("{} runs{}", runs.size(), synthetic ? " — includes SYNTHETIC data, not CUB" : ""), svg, png);
   std::string text = "# Comparison\n\n";
   if (synthetic) text += "**Some runs use synthetic data generated by `finch synth`: those are not CUB-200-2011 results.**\n\n";
-  write_file_atomically(md, text + summary_table(runs) + "\n![comparison](compare.png)\n");
+  std::string why;
+  const int best = best_run(runs, &why);
+  text += summary_table(runs, varied_keys(runs), best);
+  if (best >= 0) text += fmt::format("\n**best**: {}, by {}.\n", runs[best].name, why);
+  if (!notes.empty()) {
+    text += "\nNot in the table:\n\n";
+    for (const auto& n : notes) text += "- " + n + "\n";
+  }
+  write_file_atomically(md, text + "\n![comparison](compare.png)\n");
   return {svg, png, md};
 }
 

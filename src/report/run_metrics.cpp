@@ -12,6 +12,18 @@
 #include "finch/core/error.h"
 
 namespace finch::report {
+namespace {
+
+// "a.b.c" -> the value as JSON text (strings without their quotes), for every leaf of `j`.
+void flatten(const nlohmann::json& j, const std::string& prefix, std::map<std::string, std::string>& out) {
+  if (j.is_object() && !j.empty()) {
+    for (const auto& [k, v] : j.items()) flatten(v, prefix.empty() ? k : prefix + "." + k, out);
+    return;
+  }
+  out[prefix] = j.is_string() ? j.get<std::string>() : j.dump();
+}
+
+}  // namespace
 
 RunMetrics read_run_metrics(const std::string& run_dir) {
   const auto path = std::filesystem::path(run_dir) / "metrics.jsonl";
@@ -62,6 +74,13 @@ RunMetrics read_run_metrics(const std::string& run_dir) {
     }
   }
   for (auto& [e, p] : by_epoch) m.epochs.push_back(p);
+  // The resolved config the run wrote (the last start's): what a comparison's varied columns show.
+  std::ifstream cf = open_regular((std::filesystem::path(run_dir) / "config.json").string());
+  if (cf) {
+    const std::string text((std::istreambuf_iterator<char>(cf)), std::istreambuf_iterator<char>());
+    const auto doc = parse_bounded_json(text);
+    if (doc.is_object()) flatten(doc, "", m.config);
+  }
   double best = -1;
   for (const auto& p : m.epochs)
     if (p.val_acc && *p.val_acc > best) best = *p.val_acc, m.best_epoch = p.epoch;

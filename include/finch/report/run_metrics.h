@@ -1,6 +1,7 @@
 // A run's metrics.jsonl, parsed into the series the report draws and tabulates.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ struct RunMetrics {
   int best_epoch = -1;             // by val accuracy
   double wall_s = 0;               // sum over the run's segments (resumes)
   int64_t steps = 0;
+  std::map<std::string, std::string> config;  // config.json flattened: "optimizer.lr" -> "0.0003" (empty without one)
 };
 
 // RuntimeError naming the file and line for a malformed line.
