@@ -29,7 +29,7 @@ else
   # Configs: one run each, planned (and validated) together first. SET="--set k=v ..." applies to all.
   read -r -a extra <<< "${SET:-}"
   mkdir -p runs
-  plan=runs/sweep-$(date +%Y%m%d-%H%M%S).json
+  plan=runs/configs-$(date +%Y%m%d-%H%M%S).json
   "$finch" sweep plan "${inputs[@]/#/--config=}" "${extra[@]}" --out "$plan" >/dev/null || exit $?
   echo "sweep: planned ${#inputs[@]} run(s) in $plan"
 fi
@@ -77,7 +77,15 @@ finish_one() {  # waits for any running run; frees its slot
   [ "$rc" = 0 ] || failed+=("run ${slot_of[$pid]#*:} (exit $rc)")
   unset "slot_of[$pid]"
 }
+if [ "$jobs" -gt 1 ] && ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 501)); then
+  echo "sweep: -j $jobs needs bash 5.1 or newer (wait -n -p); this is bash $BASH_VERSION: run without -j" >&2
+  exit 2
+fi
 for ((i = 0; i < runs; i++)); do
+  if [ "$jobs" = 1 ]; then  # in sequence: no job control needed (any bash)
+    train_run "$i" 0 || failed+=("run $i (exit $?)")
+    continue
+  fi
   [ ${#free_slots[@]} -gt 0 ] || finish_one
   slot=${free_slots[0]}
   free_slots=("${free_slots[@]:1}")
