@@ -277,7 +277,7 @@ SweepPlan read_sweep_plan(const std::string& path) {
   if (!in) throw ConfigError(fmt::format("cannot read sweep plan '{}'", path));
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto doc = parse_bounded_json(text);
-  if (doc.is_discarded()) throw ConfigError(fmt::format("{}: not JSON (a sweep plan is what `finch sweep plan` writes)", path));
+  if (doc.is_discarded()) throw ConfigError(fmt::format("{}: not a finch sweep plan (not JSON; `finch sweep plan` writes one)", path));
   return sweep_plan_from_json(doc, path);
 }
 
