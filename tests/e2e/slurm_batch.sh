@@ -3,22 +3,8 @@
 # synthetic data): a job that completes with its checkpoint; then the same job signalled mid-run as
 # its time limit would (scancel --signal=USR1 --batch, what --signal=B:USR1@120 sends), which must
 # checkpoint, requeue itself, resume from its step checkpoint and end as the uninterrupted job did.
-# Exit 77 (CTest: skipped) only when Slurm itself cannot be brought up here.
-set -uo pipefail
-finch=$(realpath "$1")
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-work=${WORK:-$(mktemp -d)}
-rm -rf "$work" && mkdir -p "$work"
-command -v sbatch >/dev/null && command -v slurmd >/dev/null || { echo "slurm: not installed (launch/install-deps.sh --tests)"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "slurm: the single-node setup needs root"; exit 77; }
-bash "$repo/cluster/single-node-slurm.sh" >/dev/null || { echo "slurm: could not start a single-node Slurm here"; exit 77; }
-set -e
-"$finch" synth --out "$work/cub" --classes 4 --per-class 40 --size 40 --seed 4 >/dev/null
-"$finch" pack --root "$work/cub" --out "$work/cub.pack" --size 40 --workers 2 >/dev/null
-cd "$work"
-
-fail() { echo "slurm_batch: $*"; exit 1; }
-field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -1 | cut -d= -f2; }
+test_name=slurm_batch
+source "$(dirname "$0")/slurm_setup.sh"
 # Waits (at most $2 s) until job $1 has ended; prints its final state.
 wait_job() {
   local s

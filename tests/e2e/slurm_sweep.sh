@@ -5,22 +5,8 @@
 # starts after the last task ended and tabulates four runs with the varied keys; each array index
 # trained the run the plan gives it; submitting the plan again trains nothing. A plan with an
 # invalid value stops before anything is written or submitted.
-# Exit 77 (CTest: skipped) only when Slurm itself cannot be brought up here.
-set -uo pipefail
-finch=$(realpath "$1")
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-work=${WORK:-$(mktemp -d)}
-rm -rf "$work" && mkdir -p "$work"
-command -v sbatch >/dev/null && command -v slurmd >/dev/null || { echo "slurm: not installed (launch/install-deps.sh --tests)"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "slurm: the single-node setup needs root"; exit 77; }
-bash "$repo/cluster/single-node-slurm.sh" >/dev/null || { echo "slurm: could not start a single-node Slurm here"; exit 77; }
-set -e
-"$finch" synth --out "$work/cub" --classes 4 --per-class 40 --size 40 --seed 4 >/dev/null
-"$finch" pack --root "$work/cub" --out "$work/cub.pack" --size 40 --workers 2 >/dev/null
-cd "$work"
-
-fail() { echo "slurm_sweep: $*"; exit 1; }
-field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -1 | cut -d= -f2; }
+test_name=slurm_sweep
+source "$(dirname "$0")/slurm_setup.sh"
 ended() { case "$(field "$1" JobState)" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | PREEMPTED) return 0 ;; esac; return 1; }
 epoch_s() { date -d "$1" +%s; }
 common=(--config "$repo/tests/e2e/smoke.json" --set data.root="$work/cub.pack" --set model.classes=4 --set output_dir="$work/runs"
