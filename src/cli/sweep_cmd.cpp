@@ -30,11 +30,6 @@ std::string values_text(const SweepRun& r) {
   return out;
 }
 
-// A path of the plan as this process reaches it: relative ones start at the plan's workdir.
-std::string at_workdir(const SweepPlan& plan, const std::string& p) {
-  return fs::path(p).is_absolute() ? p : (fs::path(plan.workdir) / p).lexically_normal().string();
-}
-
 const SweepRun& run_at(const SweepPlan& plan, int index, const std::string& path) {
   if (index < 0 || index >= static_cast<int>(plan.runs.size()))
     throw ConfigError(fmt::format("{}: no run {} (the plan has runs 0 to {}; is the job array bigger than the plan?)", path, index,
@@ -85,7 +80,7 @@ int list_cmd(const std::string& path, bool unfinished) {
     // The array indices still to train: what a re-submission queues (finished and running runs aside).
     std::string out;
     for (const auto& r : plan.runs) {
-      const RunState s = read_run_state(at_workdir(plan, r.run_dir)).state;
+      const RunState s = read_run_state(at_workdir(plan.workdir, r.run_dir)).state;
       if (s != RunState::kDone && s != RunState::kRunning) out += (out.empty() ? "" : ",") + std::to_string(r.index);
     }
     std::cout << out << "\n";
@@ -94,7 +89,7 @@ int list_cmd(const std::string& path, bool unfinished) {
   std::cout << fmt::format("{}: {} run(s) in {}\n", path, plan.runs.size(), plan.workdir);
   std::map<std::string, int> counts;
   for (const auto& r : plan.runs) {
-    const RunStatus st = read_run_state(at_workdir(plan, r.run_dir));
+    const RunStatus st = read_run_state(at_workdir(plan.workdir, r.run_dir));
     ++counts[run_state_name(st.state)];
     std::cout << fmt::format("  {:>3}  {:<9}  {}  {}{}\n", r.index, run_state_name(st.state), r.name, r.run_dir,
                              st.detail.empty() ? "" : "  (" + st.detail + ")");
@@ -112,7 +107,7 @@ int args_cmd(const std::string& path, int index) {
   const SweepRun& run = run_at(plan, index, path);
   if (!fs::is_directory(plan.workdir))
     throw ConfigError(fmt::format("{}: its workdir '{}' does not exist here (plan the sweep where it runs)", path, plan.workdir));
-  const std::string dir = at_workdir(plan, run.run_dir);
+  const std::string dir = at_workdir(plan.workdir, run.run_dir);
   const RunStatus st = read_run_state(dir);
   if (st.state == RunState::kDone) {
     std::cerr << fmt::format("finch sweep: run {} '{}' is done ({}): nothing to train\n", index, run.name, st.detail);
@@ -154,7 +149,7 @@ int compare_cmd(const std::string& path, const std::string& out_opt) {
   const SweepPlan plan = read_sweep_plan(path);
   std::vector<std::string> done, notes;
   for (const auto& r : plan.runs) {
-    const std::string dir = at_workdir(plan, r.run_dir);
+    const std::string dir = at_workdir(plan.workdir, r.run_dir);
     const RunStatus st = read_run_state(dir);
     if (st.state == RunState::kDone) {
       done.push_back(dir);
@@ -164,7 +159,7 @@ int compare_cmd(const std::string& path, const std::string& out_opt) {
     }
   }
   if (done.empty()) throw RuntimeError(fmt::format("{}: no run of the plan has finished yet (finch sweep list {})", path, path));
-  const std::string out = out_opt.empty() ? at_workdir(plan, plan.compare_dir) : out_opt;
+  const std::string out = out_opt.empty() ? at_workdir(plan.workdir, plan.compare_dir) : out_opt;
   for (const auto& f : report::write_comparison(done, out, notes)) std::cout << "wrote " << f << "\n";
   std::cout << fmt::format("{} of {} run(s) compared\n", done.size(), plan.runs.size());
   if (notes.empty()) return 0;

@@ -95,17 +95,13 @@ std::string short_key(const std::string& key, const std::vector<std::string>& gr
   }
 }
 
-std::string path_of(const std::string& workdir, const std::string& p) {
-  return p.empty() || fs::path(p).is_absolute() ? p : (fs::path(workdir) / p).lexically_normal().string();
-}
-
 // The files a run reads before it trains: absent ones would fail every task of the array after
 // hours in the queue, so the plan refuses them now.
 void check_inputs_exist(const Config& c, const std::string& workdir, const std::string& where) {
   std::error_code ec;
-  if (!fs::exists(path_of(workdir, c.data.root), ec))
+  if (!fs::exists(at_workdir(workdir, c.data.root), ec))
     throw ConfigError(fmt::format("{}: key 'data.root': '{}' does not exist", where, c.data.root));
-  if (!c.model.pretrained.empty() && !fs::exists(path_of(workdir, c.model.pretrained), ec))
+  if (!c.model.pretrained.empty() && !fs::exists(at_workdir(workdir, c.model.pretrained), ec))
     throw ConfigError(fmt::format("{}: key 'model.pretrained': '{}' does not exist (finch import-weights makes it)", where,
                                   c.model.pretrained));
 }
@@ -127,6 +123,10 @@ std::vector<std::string> strings(const nlohmann::json& a, const std::string& pat
 }
 
 }  // namespace
+
+std::string at_workdir(const std::string& workdir, const std::string& path) {
+  return path.empty() || fs::path(path).is_absolute() ? path : (fs::path(workdir) / path).lexically_normal().string();
+}
 
 GridAxis parse_grid_axis(const std::string& text) {
   const std::string what = "--grid '" + briefly(text) + "'";

@@ -59,6 +59,10 @@ SweepPlan make_sweep_plan(const SweepRequest& request, const std::string& plan_n
 std::string sweep_run_name(const std::string& base, const std::vector<std::pair<std::string, std::string>>& values,
                            const std::vector<std::string>& grid_keys);
 
+// A path of a plan (config, data.root, run_dir) as this process reaches it: a relative one starts at
+// the plan's workdir (Note [A sweep's plan]).
+std::string at_workdir(const std::string& workdir, const std::string& path);
+
 nlohmann::ordered_json sweep_plan_to_json(const SweepPlan& plan);
 // ConfigError naming `path` and the key for a file that is not a finch plan.
 SweepPlan sweep_plan_from_json(const nlohmann::json& doc, const std::string& path);
