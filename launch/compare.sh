@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# finch against PyTorch, side by side on this machine, alternately for several rounds; prints every
-# round, the medians and finch/PyTorch.
+# finch against PyTorch, side by side on this machine, alternately for several rounds, each in both
+# memory formats (NCHW and channels_last): four figures a round, their medians, and the ratios that
+# matter — finch's default (train.channels_last=auto) against eager PyTorch's default (NCHW) and
+# each layout against the same layout.
 #   step: `finch bench step` vs tests/reference/eager_step.py (torchvision's EfficientNet, the same
 #         resident batch, size, optimizer and threads)
 #   e2e:  `finch bench e2e` vs tests/reference/eager_e2e.py (the same packed file through finch's
 #         loader / a torch DataLoader with torchvision's PIL transforms)
 # With --ranks N > 1 both sides run under mpiexec: finch's ranks against DistributedDataParallel
 # (gloo on the CPU, NCCL on GPUs).
-#   launch/compare.sh [--bench step|e2e] [--ranks 1] [--finch build/finch] [--python PY] [--rounds 5]
+#   launch/compare.sh [--bench step|e2e] [--ranks 1] [--finch build/finch] [--python PY] [--rounds 5] [--arch efficientnet_b0]
 #                     [--batch-size 32] [--image-size 224] [--steps 10] [--warmup 3] [--threads N]
 #                     [--workers 4] [--data FILE] [--device cpu|cuda] [--mpiexec "mpiexec ..."]
 # PY defaults to the Python whose torch is the LibTorch finch was built on: /usr/bin/python3
@@ -17,12 +19,12 @@
 # the size's resize side into .finch-bench/ once.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-finch=$repo/build/finch python="" rounds=5 batch=32 size=224 steps=10 warmup=3 threads="" device=cpu
+finch=$repo/build/finch python="" rounds=5 batch=32 size=224 steps=10 warmup=3 threads="" device=cpu arch=efficientnet_b0
 bench=step ranks=1 workers=4 data="" mpiexec="mpiexec --allow-run-as-root --oversubscribe --bind-to none"
 while [ $# -gt 0 ]; do
   case "$1" in
     --finch) finch=$2 ;; --python) python=$2 ;; --rounds) rounds=$2 ;; --batch-size) batch=$2 ;;
-    --image-size) size=$2 ;; --steps) steps=$2 ;; --warmup) warmup=$2 ;; --threads) threads=$2 ;; --device) device=$2 ;;
+    --image-size) size=$2 ;; --arch) arch=$2 ;; --steps) steps=$2 ;; --warmup) warmup=$2 ;; --threads) threads=$2 ;; --device) device=$2 ;;
     --bench) bench=$2 ;; --ranks) ranks=$2 ;; --workers) workers=$2 ;; --data) data=$2 ;; --mpiexec) mpiexec=$2 ;;
     *) echo "compare.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
@@ -45,49 +47,59 @@ if [ "$bench" = e2e ] && [ -z "$data" ]; then
   data=$repo/.finch-bench/compare-200x8-$((size * 256 / 224))px.finchpack
   [ -f "$data" ] || "$finch" synth --packed "$data" --classes 200 --per-class 8 --size $((size * 256 / 224)) >/dev/null
 fi
-echo "compare $bench: finch (LibTorch $finch_torch) vs PyTorch $py_torch ($python); $ranks rank(s), $device, batch $batch per rank," \
+echo "compare $bench: finch (LibTorch $finch_torch) vs PyTorch $py_torch ($python); $arch, $ranks rank(s), $device, batch $batch per rank," \
      "${size} px, $threads thread(s) per rank${data:+, $workers loader worker(s) per rank}, $rounds rounds of $steps steps after $warmup"
 [ "${py_torch%%[a-z+]*}" = "${finch_torch}" ] || [[ "$py_torch" == "$finch_torch"* ]] ||
   echo "compare: warning: not the same library version on both sides ($finch_torch vs $py_torch)" >&2
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-common=(--steps "$steps" --warmup "$warmup" --threads "$threads" --device "$device")
+common=(--steps "$steps" --warmup "$warmup" --threads "$threads" --device "$device" --arch "$arch")
+# What finch's default (train.channels_last=auto) chooses here: one tiny step says.
+auto_nhwc=$("$finch" bench step --batch-size 1 --image-size 32 --steps 1 --warmup 0 --threads 1 --device "$device" --json "$out/auto.json" >/dev/null &&
+  "$python" -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["channels_last"]))' "$out/auto.json")
+sides=(finch:nchw pytorch:nchw finch:nhwc pytorch:nhwc)
 for r in $(seq "$rounds"); do
-  # Alternate which side goes first, so neither always runs on a warmer machine.
-  order=(finch pytorch)
-  [ $((r % 2)) = 0 ] && order=(pytorch finch)
-  for side in "${order[@]}"; do
-    if [ "$side" = finch ] && [ "$bench" = step ]; then
-      "${launch[@]}" "$finch" bench step --batch-size "$batch" --image-size "$size" "${common[@]}" --json "$out/finch-$r.json" >/dev/null
-    elif [ "$side" = finch ]; then
-      "${launch[@]}" "$finch" bench e2e --data "$data" --batch-size "$batch" --image-size "$size" --workers "$workers" "${common[@]}" \
-        --json "$out/finch-$r.json" >/dev/null
+  # Rotate which side goes first, so none always runs on a warmer (or hotter) machine.
+  for k in 0 1 2 3; do
+    side=${sides[$(((k + r) % 4))]}
+    impl=${side%%:*} layout=${side#*:}
+    if [ "$impl" = finch ]; then flag=--no-channels-last; else flag=""; fi
+    [ "$layout" = nhwc ] && flag=--channels-last
+    json=$out/$impl-$layout-$r.json
+    if [ "$impl" = finch ] && [ "$bench" = step ]; then
+      "${launch[@]}" "$finch" bench step --batch-size "$batch" --image-size "$size" "${common[@]}" $flag --json "$json" >/dev/null
+    elif [ "$impl" = finch ]; then
+      "${launch[@]}" "$finch" bench e2e --data "$data" --batch-size "$batch" --image-size "$size" --workers "$workers" "${common[@]}" $flag \
+        --json "$json" >/dev/null
     elif [ "$bench" = step ]; then
-      "${launch[@]}" "$python" "$repo/tests/reference/eager_step.py" --batch "$batch" --size "$size" "${common[@]}" \
-        --json "$out/pytorch-$r.json" >/dev/null
+      "${launch[@]}" "$python" "$repo/tests/reference/eager_step.py" --batch "$batch" --size "$size" "${common[@]}" $flag --json "$json" >/dev/null
     else
       "${launch[@]}" "$python" "$repo/tests/reference/eager_e2e.py" --data "$data" --batch "$batch" --size "$size" --workers "$workers" \
-        "${common[@]}" --json "$out/pytorch-$r.json" >/dev/null
+        "${common[@]}" $flag --json "$json" >/dev/null
     fi
   done
 done
-"$python" - "$out" "$rounds" <<'PY'
+"$python" - "$out" "$rounds" "$auto_nhwc" <<'PY'
 import json, statistics, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
-f = [json.load(open(f"{out}/finch-{r}.json")) for r in range(1, rounds + 1)]
-p = [json.load(open(f"{out}/pytorch-{r}.json")) for r in range(1, rounds + 1)]
-wait = "data_wait_fraction" in f[0]
-print(f"{'round':>5} {'finch img/s':>12} {'PyTorch img/s':>14} {'ratio':>7}" + (f" {'finch wait':>11} {'PyTorch wait':>13}" if wait else ""))
-for r, (a, b) in enumerate(zip(f, p), 1):
-    line = f"{r:>5} {a['images_per_s']:>12.2f} {b['images_per_s']:>14.2f} {a['images_per_s'] / b['images_per_s']:>7.3f}"
+out, rounds, auto_nhwc = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+cols = [("finch", "nchw"), ("finch", "nhwc"), ("pytorch", "nchw"), ("pytorch", "nhwc")]
+runs = {c: [json.load(open(f"{out}/{c[0]}-{c[1]}-{r}.json")) for r in range(1, rounds + 1)] for c in cols}
+ips = {c: [x["images_per_s"] for x in runs[c]] for c in cols}
+wait = "data_wait_fraction" in runs[cols[0]][0]
+names = {("finch", "nchw"): "finch NCHW", ("finch", "nhwc"): "finch NHWC", ("pytorch", "nchw"): "PyTorch NCHW", ("pytorch", "nhwc"): "PyTorch NHWC"}
+print(f"{'round':>6}" + "".join(f" {names[c]:>13}" for c in cols) + "   img/s" + ("   (data wait: finch / PyTorch, default layouts)" if wait else ""))
+for r in range(rounds):
+    line = f"{r + 1:>6}" + "".join(f" {ips[c][r]:>13.2f}" for c in cols)
     if wait:
-        line += f" {100 * a['data_wait_fraction']:>10.1f}% {100 * b['data_wait_fraction']:>12.1f}%"
+        line += f"   {100 * runs[('finch', 'nhwc' if auto_nhwc else 'nchw')][r]['data_wait_fraction']:.1f}% / {100 * runs[('pytorch', 'nchw')][r]['data_wait_fraction']:.1f}%"
     print(line)
-fi, pi = [x["images_per_s"] for x in f], [x["images_per_s"] for x in p]
-mf, mp = statistics.median(fi), statistics.median(pi)
-ratios = [a / b for a, b in zip(fi, pi)]
-line = f"{'median':>5} {mf:>12.2f} {mp:>14.2f} {mf / mp:>7.3f}"
-if wait:
-    line += f" {100 * statistics.median(x['data_wait_fraction'] for x in f):>10.1f}% {100 * statistics.median(x['data_wait_fraction'] for x in p):>12.1f}%"
-print(line + f"   (finch/PyTorch; per-round ratios {min(ratios):.3f}-{max(ratios):.3f})")
+med = {c: statistics.median(ips[c]) for c in cols}
+print(f"{'median':>6}" + "".join(f" {med[c]:>13.2f}" for c in cols))
+default = ("finch", "nhwc" if auto_nhwc else "nchw")
+def ratio(a, b):
+    per = [x / y for x, y in zip(ips[a], ips[b])]
+    return f"{med[a] / med[b]:.3f} (rounds {min(per):.3f}-{max(per):.3f})"
+print(f"finch default ({'NHWC' if auto_nhwc else 'NCHW'}, train.channels_last=auto) / PyTorch default (NCHW): {ratio(default, ('pytorch', 'nchw'))}")
+print(f"finch NHWC / PyTorch NHWC: {ratio(('finch', 'nhwc'), ('pytorch', 'nhwc'))}")
+print(f"finch NCHW / PyTorch NCHW: {ratio(('finch', 'nchw'), ('pytorch', 'nchw'))}")
 PY

@@ -29,7 +29,7 @@ struct RigOptions {
   int classes = 200;
   int64_t batch_size = 32;
   Amp amp = Amp::kNone;
-  bool channels_last = false;
+  ChannelsLast channels_last = ChannelsLast::kAuto;  // as train.channels_last (Note [Memory format])
   OptimizerKind optimizer = OptimizerKind::kAdam;
   double bucket_mb = 25;
 };
@@ -75,7 +75,11 @@ inline void add_rig_options(CLI::App* app, RigOptions& o) {
   app->add_option("--arch", o.arch, "EfficientNet variant")->capture_default_str();
   app->add_option("--batch-size", o.batch_size, "Images per rank and step")->capture_default_str();
   add_choice_option(app, "--amp", o.amp, "Autocast on a GPU: none, bf16 or fp16 (the CPU runs fp32)");
-  app->add_flag("--channels-last", o.channels_last, "NHWC input and weights (a GPU)");
+  // Default: auto, as finch train (Note [Memory format]); launch/compare.sh measures both layouts.
+  auto* nhwc = app->add_flag_callback("--channels-last", [&o] { o.channels_last = ChannelsLast::kTrue; },
+                                      "NHWC weights and input (default: auto, as train.channels_last: NHWC on a CPU with oneDNN or a GPU with cuDNN)");
+  app->add_flag_callback("--no-channels-last", [&o] { o.channels_last = ChannelsLast::kFalse; }, "Contiguous NCHW weights and input")
+      ->excludes(nhwc);
   add_choice_option(app, "--optimizer", o.optimizer, "adam, adamw or sgd");
   app->add_option("--bucket-mb", o.bucket_mb, "Gradient bucket size (dist.bucket_mb)")->capture_default_str();
 }

@@ -21,6 +21,7 @@
 #include "finch/distributed/device.h"
 #include "finch/distributed/run_context.h"
 #include "finch/train/checkpoint_model.h"
+#include "finch/train/memory_format.h"
 #include "finch/train/evaluate.h"
 #include "finch/train/run_inputs.h"
 #include "finch/io/safetensors.h"
@@ -91,6 +92,9 @@ Command add_eval(CLI::App& parent) {
             eo.workers = o->workers;
             eo.device = device;
             ck.model->to(device);  // evaluate() moves batches, not the model
+            const auto format = train::choose_memory_format(ck.config.train.channels_last, device);  // Note [Memory format]
+            train::to_memory_format(*ck.model, format.channels_last);
+            eo.channels_last = format.channels_last;
             eo.transform = data::eval_transform(ck.config.data);
             eo.hflip_tta = (o->tta.empty() ? ck.config.eval.tta : parse_choice<Tta>(o->tta, "--tta")) == Tta::kHflip;
             eo.per_class = true;
@@ -107,6 +111,7 @@ Command add_eval(CLI::App& parent) {
                                         {"top1", t.acc()}, {"top5", t.top5()}, {"mean_per_class", t.mean_class_acc()},
                                         {"images_per_s", t.count / std::max(1e-9, t.seconds)}, {"ranks", comm->size()},
                                         {"device", distributed::describe_device(device)},
+                                        {"channels_last", format.channels_last},
                                         {"synthetic", bundle.synthetic}};
             write_file_atomically(fs::path(out) / "per_class.csv", report::per_class_csv(names, t.class_count, t.class_correct));
             write_file_atomically(fs::path(out) / "confusion.csv", report::confusion_csv(names, confusion));
@@ -119,7 +124,7 @@ Command add_eval(CLI::App& parent) {
                                        o->split, ck.config.data.root, bundle.synthetic ? " (SYNTHETIC, not CUB)" : "", t.count,
                                        ck.ema ? ", the checkpoint's EMA weights (--no-ema: its model weights)" : "", 100 * t.acc(),
                                        100 * t.top5(), 100 * t.mean_class_acc(), t.loss(), t.count / std::max(1e-9, t.seconds), comm->size(),
-                                       distributed::describe_device(device), out);
+                                       distributed::describe_device(device) + ", " + format.why, out);
             }
             return 0;
           }};
@@ -202,6 +207,12 @@ Command add_predict(CLI::App& parent) {
             auto control = distributed::make_mpi_communicator();  // predict runs as one process
             const torch::Device device = distributed::make_run_context(*control, {o->device, true, Backend::kMpi}).device;
             ck.model->to(device);
+            const auto format = train::choose_memory_format(ck.config.train.channels_last, device);  // Note [Memory format]
+            train::to_memory_format(*ck.model, format.channels_last);
+            if (!o->json) std::cerr << "predict: memory format " << format.why << "\n";
+            const auto model_input = [&](const at::Tensor& x) {
+              return format.channels_last ? x.to(device).contiguous(at::MemoryFormat::ChannelsLast) : x.to(device);
+            };
             const int64_t classes = ck.model->options().classes;
             // Names: --labels, else what the checkpoint records, else the dataset it was trained on
             // when it is still there (checkpoints of earlier versions), else "class N".
@@ -223,8 +234,8 @@ Command add_predict(CLI::App& parent) {
             torch::NoGradGuard no_grad;
             for (const auto& path : o->images) {
               const auto x = data::input_from_file(path, tf).unsqueeze(0);  // RuntimeError naming the file
-              auto logits = ck.model->forward(x.to(device));
-              if (hflip) logits = (logits + ck.model->forward(x.to(device).flip({3}))) / 2;  // eval.tta=hflip, as evaluate()
+              auto logits = ck.model->forward(model_input(x));
+              if (hflip) logits = (logits + ck.model->forward(model_input(x).flip({3}))) / 2;  // eval.tta=hflip, as evaluate()
               const auto probs = torch::softmax(logits, 1)[0].cpu();
               const auto top = probs.topk(std::min<int64_t>(o->topk, probs.size(0)));
               nlohmann::ordered_json r = {{"image", path}, {"weights", weights_name(ck)}, {"top", nlohmann::json::array()}};

@@ -50,7 +50,13 @@ std::string expectation(const Field& f) {
     std::string operator()(std::string*) const {
       return f.choices.empty() ? "a string" : "one of " + quoted_choices(f.choices);
     }
-    std::string operator()(const ChoiceSlot&) const { return "one of " + quoted_choices(f.choices); }
+    std::string operator()(const ChoiceSlot&) const {
+      if (std::find(f.choices.begin(), f.choices.end(), "true") == f.choices.end()) return "one of " + quoted_choices(f.choices);
+      std::vector<std::string> names;  // a choice with true/false: those as JSON booleans
+      for (const auto& c : f.choices)
+        if (c != "true" && c != "false") names.push_back(c);
+      return quoted_choices(names) + ", true or false";
+    }
     std::string operator()(std::optional<double>*) const { return "null or a number " + range_text(f, false); }
     std::string operator()(std::vector<double>*) const {
       return fmt::format("a list of {} numbers {}", f.list_size, range_text(f, false));
@@ -101,8 +107,10 @@ void assign(const Field& f, const json& v, const std::string& source) {
       *p = s;
     }
     void operator()(const ChoiceSlot& slot) const {
-      if (!v.is_string()) bad(expectation(f));
-      const auto s = v.get<std::string>();
+      // A choice named true/false (train.channels_last) takes the JSON booleans, as the bool it was.
+      const bool boolean_choice = std::find(f.choices.begin(), f.choices.end(), "true") != f.choices.end();
+      if (!v.is_string() && !(boolean_choice && v.is_boolean())) bad(expectation(f));
+      const auto s = v.is_boolean() ? std::string(v.get<bool>() ? "true" : "false") : v.get<std::string>();
       if (std::find(f.choices.begin(), f.choices.end(), s) == f.choices.end()) bad(expectation(f));
       slot.set(s);
     }
@@ -141,7 +149,10 @@ void assign(const Field& f, const json& v, const std::string& source) {
 json current_value(const Field& f) {
   return std::visit([](const auto& slot) -> json {
     using S = std::decay_t<decltype(slot)>;
-    if constexpr (std::is_same_v<S, ChoiceSlot>) return json(slot.get());
+    if constexpr (std::is_same_v<S, ChoiceSlot>) {
+      const std::string name = slot.get();
+      return name == "true" || name == "false" ? json(name == "true") : json(name);
+    }
     else if constexpr (std::is_same_v<S, std::optional<double>*>) return *slot ? json(**slot) : json(nullptr);
     else if constexpr (std::is_same_v<S, std::optional<std::vector<double>>*>) return *slot ? json(**slot) : json(nullptr);
     else return json(*slot);

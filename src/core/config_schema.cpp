@@ -190,7 +190,9 @@ std::vector<Field> schema(Config& c) {
       i("train.accum_steps", &c.train.accum_steps, 1, 1024, "Micro-batches per optimizer step (gradients are synchronised on the last one only)."),
       n("train.clip_grad_norm", &c.train.clip_grad_norm, 0, kInf, "Clip the global gradient norm to this value (0: off)."),
       e("train.amp", &c.train.amp, "Autocast on CUDA (fp16 uses a dynamic loss scaler). Ignored on CPU."),
-      b("train.channels_last", &c.train.channels_last, "NHWC memory format on CUDA."),
+      e("train.channels_last", &c.train.channels_last,
+        "NHWC (channels_last) memory format for weights and inputs: auto (where it is faster: a CPU with oneDNN, a GPU "
+        "with cuDNN), true or false. Training, evaluation, predict, Precise BN and SyncBN follow it."),
       i("train.seed", &c.train.seed, 0, 2147483647, "Seed of everything: init, split, sampler, augmentation."),
       n("train.label_smoothing", &c.train.label_smoothing, 0, 0.999, "Cross-entropy label smoothing."),
       e("train.on_nan", &c.train.on_nan, "A non-finite loss on any rank: stop the run, or skip that optimizer step on every rank."),

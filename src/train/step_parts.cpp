@@ -12,6 +12,7 @@
 #include "finch/model/build.h"
 #include "finch/model/weights.h"
 #include "finch/train/bn_stats.h"
+#include "finch/train/memory_format.h"
 #include "finch/train/optim.h"
 #include "finch/train/schedule.h"
 #include "finch/train/stop_signals.h"
@@ -24,18 +25,17 @@ StepParts::~StepParts() = default;
 std::unique_ptr<StepParts> build_step_parts(const Config& c, const c10::Device& device) {
   auto parts = std::make_unique<StepParts>();
   const bool cuda = device.is_cuda();
-  parts->forward = {device, c.train.channels_last && cuda, cuda ? c.train.amp : Amp::kNone, c.train.label_smoothing, false};
+  const MemoryFormatChoice format = choose_memory_format(c.train.channels_last, device);  // Note [Memory format]
+  parts->memory_format = format.why;
+  parts->forward = {device, format.channels_last, cuda ? c.train.amp : Amp::kNone, c.train.label_smoothing, false};
   seed_everything(c.train.seed);  // identical initial weights on every rank (connect_step_parts broadcasts them anyway)
   parts->model = model::build_model(c.model);
   parts->model->to(device);
-  if (parts->forward.channels_last)
-    for (auto& p : parts->model->parameters())
-      if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  to_memory_format(*parts->model, format.channels_last);
   if (c.train.ema.enabled) {
     model::EfficientNet average(model::options_from_config(c.model));
     average->to(device);
-    for (auto& p : average->parameters())  // the model's memory format, for the fused update
-      if (p.dim() == 4 && parts->forward.channels_last) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+    to_memory_format(*average, format.channels_last);  // the model's memory format, for the fused update
     parts->ema = std::make_unique<ModelEma>(average.ptr(), *parts->model,
                                             ModelEmaOptions{c.train.ema.decay, c.train.ema.warmup, c.train.ema.every_steps});
   }

@@ -115,7 +115,7 @@ class Trainer {
     timeline_ = std::make_unique<StepTimeline>(c_.logging.trace_steps, dir_.root, comm_);
     log_->start(c_, bundle(), model(), parts_->sync->num_buckets(), device_, resumed_from_, data_->sampler(start_epoch_).batches(),
                 global_step_ + 1);
-    if (rank0_) spdlog::info("input: {}", fmt::join(input_notes_, "; "));
+    if (rank0_) spdlog::info("input: {} | memory format: {}", fmt::join(input_notes_, "; "), parts_->memory_format);
     start_time_ = Clock::now();
   }
 

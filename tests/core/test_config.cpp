@@ -60,7 +60,7 @@ TEST(Config, ReadsEveryKind) {
   EXPECT_EQ(c.model.head.hidden, 512);
   EXPECT_EQ(c.model.head.activation, finch::Activation::kLeakyReLU);
   EXPECT_EQ(c.train.amp, finch::Amp::kBF16);
-  EXPECT_TRUE(c.train.channels_last);
+  EXPECT_EQ(c.train.channels_last, finch::ChannelsLast::kTrue);  // the JSON boolean, as the key once was
   EXPECT_EQ(c.train.epochs, 100);  // 1e2 is an integral number
   EXPECT_EQ(c.data.scale, (std::vector<double>{0.5, 1.0}));
 }
@@ -100,7 +100,7 @@ TEST(ConfigErrors, SectionMustBeObject) {
 TEST(ConfigErrors, WrongTypes) {
   expect_config_error([] { parse(R"({"train": {"epochs": "ten"}})"); }, {"key 'train.epochs'", "expected an integer", "\"ten\""});
   expect_config_error([] { parse(R"({"train": {"epochs": 2.5}})"); }, {"key 'train.epochs'", "expected an integer", "2.5"});
-  expect_config_error([] { parse(R"({"train": {"channels_last": 1}})"); }, {"key 'train.channels_last'", "true or false"});
+  expect_config_error([] { parse(R"({"train": {"channels_last": 1}})"); }, {"key 'train.channels_last'", "\"auto\", true or false"});
   expect_config_error([] { parse(R"({"optimizer": {"lr": "1e-3"}})"); }, {"key 'optimizer.lr'", "a number"});
   expect_config_error([] { parse(R"({"data": {"root": 3}})"); }, {"key 'data.root'", "a string"});
   expect_config_error([] { parse(R"({"model": {"dropout": "x"}})"); }, {"key 'model.dropout'", "null or a number"});

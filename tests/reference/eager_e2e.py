@@ -58,6 +58,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--arch", default="efficientnet_b0", help="a torchvision EfficientNet (efficientnet_b0 ... b7)")
+    ap.add_argument("--channels-last", action="store_true", help="NHWC weights and input (torch.channels_last)")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     if a.threads > 0:
@@ -68,7 +70,8 @@ def main():
     tf = T.Compose([T.RandomResizedCrop(a.size), T.RandomHorizontalFlip(), T.ToTensor(),
                     T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
     ds = Packed(a.data, tf)
-    model = torchvision.models.efficientnet_b0(num_classes=ds.classes).to(dev)
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    model = getattr(torchvision.models, a.arch)(num_classes=ds.classes).to(dev).to(memory_format=fmt)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if dev.type == "cuda" else None)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -92,7 +95,7 @@ def main():
             except StopIteration:
                 break
             t1 = time.perf_counter()
-            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            x, y = x.to(dev, non_blocking=True).contiguous(memory_format=fmt), y.to(dev, non_blocking=True)
             opt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(model(x), y)
             loss.backward()
@@ -114,7 +117,7 @@ def main():
     if rank != 0:
         return
     out = {"bench": "e2e", "impl": "pytorch", "torch": torch.__version__, "device": str(dev), "batch_size": a.batch,
-           "image_size": a.size, "world_size": world, "workers": a.workers, "threads": torch.get_num_threads(),
+           "image_size": a.size, "arch": a.arch, "channels_last": a.channels_last, "world_size": world, "workers": a.workers, "threads": torch.get_num_threads(),
            "steps": measured, "images_per_s": a.batch * world * measured / sec, "data_wait_fraction": float(frac[0])}
     print(json.dumps(out), flush=True)
     if a.json:

@@ -24,6 +24,7 @@ from ddp_env import ddp_setup
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--arch", default="efficientnet_b0", help="a torchvision EfficientNet (efficientnet_b0 ... b7)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--classes", type=int, default=200)
@@ -42,7 +43,7 @@ def main():
     torch.manual_seed(0)
     rank, world, local_rank = ddp_setup(a.device)
     dev = torch.device(a.device, local_rank) if a.device == "cuda" else torch.device(a.device)
-    model = torchvision.models.efficientnet_b0(num_classes=a.classes).to(dev)
+    model = getattr(torchvision.models, a.arch)(num_classes=a.classes).to(dev)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     if world > 1:
@@ -88,7 +89,7 @@ def main():
         torch.distributed.barrier()
     sec = time.perf_counter() - t
     out = {"label": a.label, "torch": torch.__version__, "device": str(dev), "batch": a.batch, "size": a.size, "amp": a.amp,
-           "channels_last": a.channels_last, "steps": a.steps, "world_size": world,
+           "arch": a.arch, "channels_last": a.channels_last, "steps": a.steps, "world_size": world,
            "images_per_s": a.batch * world * a.steps / sec,
            "peak_mem_mib": torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None,
            "first_loss": float(losses[0]), "last_loss": float(losses[-1]),

@@ -39,6 +39,7 @@ enum class ThresholdMode { kRel, kAbs };
 enum class LogLevel { kDebug, kInfo, kWarn };
 enum class Progress { kAuto, kOn, kOff };
 enum class Backend { kAuto, kNccl, kMpi };
+enum class ChannelsLast { kAuto, kTrue, kFalse };
 
 // ChoiceNames<E>::kAll: each value of E with its config name.
 template <class E>
@@ -72,6 +73,8 @@ FINCH_CHOICES(ThresholdMode, {ThresholdMode::kRel, "rel"}, {ThresholdMode::kAbs,
 FINCH_CHOICES(LogLevel, {LogLevel::kDebug, "debug"}, {LogLevel::kInfo, "info"}, {LogLevel::kWarn, "warn"});
 FINCH_CHOICES(Progress, {Progress::kAuto, "auto"}, {Progress::kOn, "on"}, {Progress::kOff, "off"});
 FINCH_CHOICES(Backend, {Backend::kAuto, "auto"}, {Backend::kNccl, "nccl"}, {Backend::kMpi, "mpi"});
+// Written as the JSON booleans true and false in configs (Note [Memory format]).
+FINCH_CHOICES(ChannelsLast, {ChannelsLast::kAuto, "auto"}, {ChannelsLast::kTrue, "true"}, {ChannelsLast::kFalse, "false"});
 #undef FINCH_CHOICES
 
 // The config name of a choice ("fp16"), for logs, metrics and state.json.
@@ -191,7 +194,7 @@ struct TrainConfig {
   int accum_steps = 1;
   double clip_grad_norm = 0.0;       // 0 = off
   Amp amp = Amp::kNone;
-  bool channels_last = false;
+  ChannelsLast channels_last = ChannelsLast::kAuto;  // Note [Memory format] (train/memory_format.h)
   int seed = 42;
   double label_smoothing = 0.0;
   OnNan on_nan = OnNan::kStop;

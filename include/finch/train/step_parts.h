@@ -44,6 +44,7 @@ struct StepParts {
   StepParts& operator=(const StepParts&) = delete;
 
   ForwardOptions forward;  // device, channels-last and autocast as the device allows, label smoothing
+  std::string memory_format;  // the layout chosen and why, for the log (Note [Memory format])
   model::EfficientNet model{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   std::vector<double> lr_scales;  // each optimizer group's share of the schedule's LR (param_groups.h)
