@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "finch/core/error.h"
+#include "finch/core/host_allocator.h"
 #include "finch/distributed/agree.h"
 #include "finch/distributed/world.h"
 #include "finch/train/stop_signals.h"
@@ -28,6 +29,7 @@ int fail(const std::string& message, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  finch::tune_host_allocator();  // before anything allocates (Note [Host allocator])
   CLI::App app{"finch: distributed fine-tuning of EfficientNets for fine-grained image classification "
                "(LibTorch, MPI/NCCL)",
                "finch"};
