@@ -120,7 +120,7 @@ int run_e2e_bench(const E2eBenchOptions& o) {
     if (sampler.batches() == 0)
       throw ConfigError(fmt::format("bench e2e: '{}' has too few training images for one step of {} x {} rank(s)", c.data.root,
                                     batch_size, comm.size()));
-    auto batches = data.train_batches(sampler.indices(), epoch);
+    auto batches = data.train_batches(sampler.indices(), epoch, rig.channels_last());
     for (int64_t s = 0; s < sampler.batches() && taken < o.warmup + o.steps; ++s, ++taken) {
       if (taken == o.warmup) comm.barrier(), measured_start = Clock::now();
       double waited = 0;

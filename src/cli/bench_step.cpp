@@ -48,9 +48,11 @@ int run_step_bench(const StepBenchOptions& o) {
   const bool cuda = rig.cuda(), channels_last = rig.channels_last();
   const int64_t batch_size = o.rig.batch_size;
 
-  // The batch as the loader hands it over: normalised float32 on the host (pinned for a GPU).
+  // The batch as the loader hands it over: normalised float32 on the host (pinned for a GPU), in
+  // the model's memory format (Note [Memory format]).
   data::Batch batch;
   batch.images = torch::randn({batch_size, 3, o.image_size, o.image_size});
+  if (channels_last) batch.images = batch.images.contiguous(at::MemoryFormat::ChannelsLast);
   batch.labels = torch::randint(0, o.rig.classes, {batch_size}, torch::kLong);
   batch.indices = torch::arange(batch_size, torch::kLong);
   if (cuda) batch.images = batch.images.pin_memory(), batch.labels = batch.labels.pin_memory();

@@ -48,7 +48,7 @@ Batch BatchLoader::make_batch(int64_t b) const {
   const int64_t end = std::min<int64_t>(begin + o_.batch_size, static_cast<int64_t>(indices_.size()));
   const int64_t n = end - begin, S = o_.transform.size;
   auto opts = at::TensorOptions().dtype(at::kFloat).pinned_memory(o_.pin_memory);
-  at::Tensor images = at::empty({n, 3, S, S}, opts);
+  at::Tensor images = at::empty({n, 3, S, S}, opts, o_.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
   std::vector<int64_t> labels, kept;
   for (int64_t k = begin; k < end; ++k) {
     const int64_t idx = indices_[k];

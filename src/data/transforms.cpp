@@ -141,24 +141,26 @@ void to_normalized_chw(const at::Tensor& hwc, bool flip, at::Tensor out, const N
   // every worker its own OpenMP team beside the training's). The arithmetic is ATen's, in the same
   // order and precision: u8 -> float, / 255, - mean, / std.
   TORCH_CHECK(hwc.dim() == 3 && hwc.size(2) == 3 && hwc.scalar_type() == at::kByte, "to_normalized_chw: expects H x W x 3 uint8");
-  TORCH_CHECK(out.is_contiguous() && out.scalar_type() == at::kFloat && out.size(0) == 3 && out.size(1) == hwc.size(0) &&
+  TORCH_CHECK(out.dim() == 3 && out.scalar_type() == at::kFloat && out.size(0) == 3 && out.size(1) == hwc.size(0) &&
                   out.size(2) == hwc.size(1),
-              "to_normalized_chw: expects a contiguous 3 x H x W float output");
+              "to_normalized_chw: expects a 3 x H x W float output");
   const at::Tensor src = hwc.contiguous();
   const int64_t H = src.size(0), W = src.size(1);
   const uint8_t* in = src.data_ptr<uint8_t>();
   float* dst = out.data_ptr<float>();
-  for (int c = 0; c < 3; ++c) {
-    const float mean = n.mean[c], sd = n.std[c];
-    float* plane = dst + c * H * W;
-    for (int64_t y = 0; y < H; ++y) {
-      const uint8_t* row = in + y * W * 3 + c;
-      float* o = plane + y * W;
-      for (int64_t x = 0; x < W; ++x) {
-        const int64_t sx = flip ? W - 1 - x : x;
-        o[x] = (static_cast<float>(row[sx * 3]) / 255.0f - mean) / sd;
-      }
-    }
+  const int64_t sc = out.stride(0), sy = out.stride(1), sx = out.stride(2);
+  const auto value = [&](int64_t y, int64_t x, int c) {
+    const int64_t from = flip ? W - 1 - x : x;
+    return (static_cast<float>(in[(y * W + from) * 3 + c]) / 255.0f - n.mean[c]) / n.std[c];
+  };
+  if (out.is_contiguous()) {  // NCHW batches: plane by plane
+    for (int c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) dst[c * sc + y * sy + x * sx] = value(y, x, c);
+  } else {  // a channels_last batch (Note [Memory format]), or any other strides: pixel by pixel, as the input
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x)
+        for (int c = 0; c < 3; ++c) dst[c * sc + y * sy + x * sx] = value(y, x, c);
   }
 }
 

@@ -31,6 +31,7 @@ EvalTotals evaluate(model::EfficientNetImpl& model, std::shared_ptr<const data::
   lo.prefetch = o.prefetch;
   lo.transform = o.transform;
   lo.pin_memory = o.device.is_cuda();
+  lo.channels_last = o.channels_last;
   data::BatchLoader loader(std::move(source), mine, lo);
 
   const bool was_training = model.is_training();

@@ -29,7 +29,7 @@ data::DistributedSampler TrainData::make_sampler(int64_t epoch, uint64_t stream)
   return s;
 }
 
-data::BatchLoader TrainData::train_batches(const std::vector<int64_t>& positions, int epoch) const {
+data::BatchLoader TrainData::train_batches(const std::vector<int64_t>& positions, int epoch, bool channels_last) const {
   data::LoaderOptions lo;
   lo.batch_size = c_.train.batch_size;
   lo.workers = c_.data.workers;
@@ -39,6 +39,7 @@ data::BatchLoader TrainData::train_batches(const std::vector<int64_t>& positions
   lo.seed = c_.train.seed;
   lo.epoch = epoch;
   lo.pin_memory = device_.is_cuda();
+  lo.channels_last = channels_last;
   std::vector<int64_t> order;  // sampler positions -> dataset indices of the train split
   for (int64_t k : positions) order.push_back(bundle_.split.train[k]);
   return data::BatchLoader(bundle_.source, std::move(order), lo);

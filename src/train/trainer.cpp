@@ -139,7 +139,7 @@ class Trainer {
   Outcome train_epoch(int epoch) {
     const auto s = data_->sampler(epoch);
     const int64_t offset = epoch == start_epoch_ ? start_offset_ : 0;
-    auto batches = data_->train_batches(s.indices(offset), epoch);
+    auto batches = data_->train_batches(s.indices(offset), epoch, parts_->forward.channels_last);
     model().train();
     const int64_t steps = s.batches(offset);
     const int64_t first_step = offset / s.step_samples();  // this epoch's steps a resumed run skips
@@ -224,7 +224,7 @@ class Trainer {
   void precise_bn_stats(model::EfficientNetImpl& net, int epoch) {
     auto positions = data_->precise_bn_sampler(epoch).indices();
     positions.resize(std::min<size_t>(positions.size(), static_cast<size_t>(c_.train.precise_bn_batches) * c_.train.batch_size));
-    auto batches = data_->train_batches(positions, epoch);
+    auto batches = data_->train_batches(positions, epoch, parts_->forward.channels_last);
     // Train-mode forwards draw dropout and stochastic-depth masks: their own stream, so the
     // statistics do not depend on where the run was resumed.
     torch::manual_seed(derive_seed(c_.train.seed, {seed_stream::kPreciseBnDropout, static_cast<uint64_t>(epoch), static_cast<uint64_t>(comm_.rank())}));

@@ -179,6 +179,25 @@ TEST(Loader, ASampleLooksTheSameWhicheverBatchOrRankItIsIn) {
   EXPECT_FALSE(torch::equal(all_batches(src, {17}, o)[0].images[0], b[0].images[0]));
 }
 
+// Note [Memory format]: a channels_last model gets its batches written NHWC by the workers (no
+// conversion before the forward), with every value what the NCHW batch holds: crop, flip, colour
+// jitter, AutoAugment and random erasing included.
+TEST(Loader, ChannelsLastBatchesHoldTheSameValuesInNhwcMemory) {
+  const auto src = open_raw_cub(synthetic_tree(6, 10));
+  auto o = train_opts(2);
+  o.transform.auto_augment.policy = finch::AutoAugmentPolicy::kRandAugment;
+  o.transform.erasing.prob = 0.5;
+  const auto nchw = all_batches(src, iota(20), o);
+  o.channels_last = true;
+  const auto nhwc = all_batches(src, iota(20), o);
+  ASSERT_EQ(nchw.size(), nhwc.size());
+  for (size_t k = 0; k < nchw.size(); ++k) {
+    EXPECT_TRUE(nchw[k].images.is_contiguous()) << "batch " << k;
+    EXPECT_TRUE(nhwc[k].images.is_contiguous(at::MemoryFormat::ChannelsLast)) << "batch " << k << ": strides " << nhwc[k].images.strides();
+    EXPECT_TRUE(torch::equal(nchw[k].images, nhwc[k].images)) << "batch " << k;
+  }
+}
+
 TEST(Loader, EvalTransformIsDeterministicAndNormalised) {
   const auto src = open_raw_cub(synthetic_tree(6, 10));
   auto o = train_opts(2);

@@ -81,7 +81,7 @@ TEST(Transforms, CropToBoundingBoxConfinesEveryCrop) {
 }
 
 // The loader's one-pass ToTensor + Normalize gives what ATen's ops give (u8 -> float, / 255, - mean,
-// / std), to the bit, for a flipped and a strided (cropped) input.
+// / std), to the bit, for a flipped and a strided (cropped) input, into an NCHW or an NHWC sample.
 TEST(Transforms, OnePassNormaliseIsAtensToTheBit) {
   torch::manual_seed(3);
   const auto full = torch::randint(0, 256, {40, 50, 3}, torch::kByte);
@@ -94,6 +94,11 @@ TEST(Transforms, OnePassNormaliseIsAtensToTheBit) {
     auto theirs = torch::empty({3, 32, 40});
     for (int c = 0; c < 3; ++c) theirs[c].copy_(x[c]).sub_(static_cast<float>(finch::data::kImageNetMean[c])).div_(static_cast<float>(finch::data::kImageNetStd[c]));
     EXPECT_TRUE(torch::equal(ours, theirs)) << "flip " << flip << ": max difference " << (ours - theirs).abs().max().item<float>();
+    // A sample of a channels_last batch (Note [Memory format]): the same values through its strides.
+    auto nhwc = torch::zeros({2, 3, 32, 40}).contiguous(at::MemoryFormat::ChannelsLast);
+    finch::data::to_normalized_chw(crop, flip, nhwc[1]);
+    EXPECT_TRUE(torch::equal(nhwc[1], theirs)) << "flip " << flip << ", written NHWC";
+    EXPECT_TRUE(torch::equal(nhwc[0], torch::zeros({3, 32, 40}))) << "flip " << flip << ": the other sample was written";
   }
   auto wrong = torch::empty({3, 40, 32});
   EXPECT_THROW(finch::data::to_normalized_chw(crop, false, wrong), c10::Error);

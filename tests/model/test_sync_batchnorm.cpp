@@ -177,3 +177,28 @@ TEST(SyncBatchNorm, TwoReplicasAreOneBatchNormOverTheWholeBatch) {
     EXPECT_LE(rel(running_var[r], ref.running_var), 1e-3) << "rank " << r;
   }
 }
+
+// Note [Memory format]: a channels_last model feeds SyncBatchNorm NHWC activations; its output and
+// input gradient stay NHWC (no conversion before the next convolution) with the NCHW values.
+TEST(SyncBatchNorm, ChannelsLastInputKeepsItsLayoutAndItsValues) {
+  torch::manual_seed(4);
+  const auto x0 = torch::randn({4, 6, 5, 7}) * 2 + 1;
+  const auto g0 = torch::randn({4, 6, 5, 7});
+  BatchNorm2d bn(6, 1e-5, 0.1);
+  bn->sync = std::make_shared<Identity>();
+  std::vector<at::Tensor> y, dx;
+  for (const bool nhwc : {false, true}) {
+    const auto format = nhwc ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+    auto x = x0.clone(format).requires_grad_(true);  // a leaf in each layout
+    const auto out = bn->forward(x);
+    (out * g0.contiguous(format)).sum().backward();
+    if (nhwc) {
+      EXPECT_TRUE(out.is_contiguous(at::MemoryFormat::ChannelsLast)) << "output strides " << out.strides();
+      EXPECT_TRUE(x.grad().is_contiguous(at::MemoryFormat::ChannelsLast)) << "input gradient strides " << x.grad().strides();
+    }
+    y.push_back(out.detach());
+    dx.push_back(x.grad());
+  }
+  EXPECT_LE((y[0] - y[1]).abs().max().item<float>(), 1e-5);
+  EXPECT_LE((dx[0] - dx[1]).abs().max().item<float>(), 1e-5);
+}

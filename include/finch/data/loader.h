@@ -22,7 +22,7 @@
 namespace finch::data {
 
 struct Batch {
-  at::Tensor images;   // N x 3 x S x S float32 (normalised)
+  at::Tensor images;   // N x 3 x S x S float32 (normalised); channels_last memory when the loader was asked
   at::Tensor labels;   // N int64
   at::Tensor indices;  // N int64: dataset indices
   int64_t skipped = 0; // samples of this batch left out (on_error = skip)
@@ -37,6 +37,9 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int64_t epoch = 0;
   bool pin_memory = false;    // page-locked batches for fast host-to-GPU copies
+  // Images written straight into an NHWC (channels_last) batch when the model runs in that layout
+  // (Note [Memory format]): the same values, and no conversion before the forward.
+  bool channels_last = false;
 };
 
 class BatchLoader {

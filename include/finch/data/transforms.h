@@ -88,12 +88,13 @@ Planned decode_planned(const std::optional<std::pair<int64_t, int64_t>>& origina
                        const std::optional<BBox>& bbox, const TransformOptions& o, uint64_t sample_seed);
 
 // Applies `plan` to `pixels` (RGB uint8 H x W x 3 of an image originally orig_h x orig_w) and writes
-// the normalised float32 3 x size x size result into `out`.
+// the normalised float32 3 x size x size result into `out` (any strides).
 void apply_transform(const at::Tensor& pixels, int64_t orig_h, int64_t orig_w, const Plan& plan, const TransformOptions& o,
                      at::Tensor out);
 
 // RGB uint8 H x W x 3 (any strides), mirrored left-right when `flip`, to the normalised float32
-// 3 x H x W in `out` (contiguous): ToTensor then Normalize, in one pass on the calling thread.
+// 3 x H x W in `out` (any strides: a sample of an NCHW or a channels_last batch): ToTensor then
+// Normalize, in one pass on the calling thread.
 void to_normalized_chw(const at::Tensor& hwc, bool flip, at::Tensor out, const Normalize& n = {});
 
 }  // namespace finch::data

@@ -23,7 +23,7 @@ struct EvalOptions {
   int prefetch = 4;
   data::TransformOptions transform;
   torch::Device device = torch::kCPU;
-  bool channels_last = false;
+  bool channels_last = false;  // the model's memory format: batches written NHWC, inputs NHWC (Note [Memory format])
   bool hflip_tta = false;  // eval.tta=hflip (forward_loss.h)
   bool per_class = false;  // per-class counts and the confusion matrix
   int classes = 0;

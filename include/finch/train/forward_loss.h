@@ -14,7 +14,7 @@ namespace finch::train {
 
 struct ForwardOptions {
   c10::Device device = c10::kCPU;
-  bool channels_last = false;   // NHWC input and weights (CUDA)
+  bool channels_last = false;   // NHWC input and weights (Note [Memory format])
   Amp amp = Amp::kNone;         // autocast dtype on CUDA; callers pass none on the CPU
   double label_smoothing = 0.0;
   bool sum = false;             // the loss summed over the batch (evaluation), not its mean

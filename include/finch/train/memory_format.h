@@ -5,9 +5,11 @@
 // where eager PyTorch's B0 step runs ~1.4x faster NHWC than NCHW on this project's 2-core EPYC
 // with both LibTorch builds (issue 30). The choice is made once per process for its device and
 // followed everywhere the model runs: its 4-D parameters (and the EMA's) are converted when the
-// model is built or loaded, every input goes through model_input (forward_loss.h) — training,
-// validation, the test, Precise BN, eval and predict — and SyncBN's elementwise ops keep the
-// input's format. Gradients stay views into the persistent buckets in either layout (grad_sync
+// model is built or loaded; the loader's workers write each batch in that layout (LoaderOptions::
+// channels_last: the same values, no conversion before the forward; pinned NHWC batches keep their
+// strides through the copy to a GPU); every input goes through model_input (forward_loss.h), which
+// converts only what did not come from the loader — training, validation, the test, Precise BN,
+// eval and predict; and SyncBN's elementwise ops keep the input's format. Gradients stay views into the persistent buckets in either layout (grad_sync
 // gives each view its parameter's strides). The numbers differ from NCHW's by rounding only (the
 // same sums in another order); checkpoints hold weights in NCHW order either way (safetensors are
 // written contiguous), so a run resumes or evaluates in either layout.

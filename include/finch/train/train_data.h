@@ -30,8 +30,9 @@ class TrainData {
   data::DistributedSampler sampler(int64_t epoch) const;
   // Precise BN's order in epoch `epoch`: the same shares, a permutation of its own seed stream.
   data::DistributedSampler precise_bn_sampler(int64_t epoch) const;
-  // Training-transform batches of sampler positions `positions` (the augmentation draws depend on `epoch`).
-  data::BatchLoader train_batches(const std::vector<int64_t>& positions, int epoch) const;
+  // Training-transform batches of sampler positions `positions` (the augmentation draws depend on
+  // `epoch`), written in channels_last memory when the model runs in it (Note [Memory format]).
+  data::BatchLoader train_batches(const std::vector<int64_t>& positions, int epoch, bool channels_last) const;
   // Evaluation batches on `device` (the eval transform, the training batch size).
   EvalOptions eval_options(bool per_class, bool channels_last) const;
 
