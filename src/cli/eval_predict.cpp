@@ -21,8 +21,9 @@
 #include "finch/distributed/device.h"
 #include "finch/distributed/run_context.h"
 #include "finch/train/checkpoint_model.h"
-#include "finch/train/memory_format.h"
 #include "finch/train/evaluate.h"
+#include "finch/train/forward_loss.h"
+#include "finch/train/memory_format.h"
 #include "finch/train/run_inputs.h"
 #include "finch/io/safetensors.h"
 #include "finch/io/weight_metadata.h"
@@ -210,9 +211,10 @@ Command add_predict(CLI::App& parent) {
             const auto format = train::choose_memory_format(ck.config.train.channels_last, device);  // Note [Memory format]
             train::to_memory_format(*ck.model, format.channels_last);
             if (!o->json) std::cerr << "predict: memory format " << format.why << "\n";
-            const auto model_input = [&](const at::Tensor& x) {
-              return format.channels_last ? x.to(device).contiguous(at::MemoryFormat::ChannelsLast) : x.to(device);
-            };
+            train::ForwardOptions input;  // fp32, the device and memory format above (train::model_input)
+            input.device = device;
+            input.channels_last = format.channels_last;
+            const auto model_input = [&](const at::Tensor& x) { return train::model_input(x, input); };
             const int64_t classes = ck.model->options().classes;
             // Names: --labels, else what the checkpoint records, else the dataset it was trained on
             // when it is still there (checkpoints of earlier versions), else "class N".
