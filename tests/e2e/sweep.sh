@@ -58,9 +58,12 @@ again=$(bash "$repo/launch/sweep.sh" grid.json -j 2 2>&1) || fail "the second ru
 [ "$(md5sum "$work"/runs/*/metrics.jsonl)" = "$before" ] || fail "metrics changed on the second run"
 echo "== one trainer per run directory: a second finch train on a running run is refused"
 # shellcheck disable=SC2086
-"$finch" train --config "$repo/tests/e2e/smoke.json" $tiny --set train.max_steps=400 --set logging.every_steps=1 --name locked >"$work/locked.out" 2>&1 &
+# Long enough to be running still (smoke.json's 6 epochs of this data end within seconds): SIGTERM ends it.
+"$finch" train --config "$repo/tests/e2e/smoke.json" $tiny --set train.max_steps=400 --set train.epochs=1000 \
+  --set early_stopping.enabled=false --set logging.every_steps=1 --name locked >"$work/locked.out" 2>&1 &
 first=$!
 for _ in $(seq 200); do grep -q '"kind":"step"' "$work/runs/locked/metrics.jsonl" 2>/dev/null && break; sleep 0.2; done
+kill -0 "$first" 2>/dev/null || fail "the first trainer ended before the second started: $(tail -3 "$work/locked.out")"
 # shellcheck disable=SC2086
 if second=$("$finch" train --config "$repo/tests/e2e/smoke.json" $tiny --name locked --resume auto 2>&1); then fail "a second trainer ran on a running run"; fi
 kill -TERM "$first"; wait "$first" || true
